@@ -1,0 +1,46 @@
+"""Tunable settings of a :class:`~sedimentdb.engine.database.Database`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DURABILITY_MODES = ("full", "normal", "off")
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """How a database writes, compacts and retains.
+
+    durability: ``full`` acknowledges a write after fdatasync (group commit); ``normal``
+    fdatasyncs every ``sync_interval_ms`` (a power loss may lose the last interval, a process
+    crash loses nothing); ``off`` never syncs.
+    """
+
+    durability: str = "full"
+    sync_interval_ms: int = 200
+    wal_roll_bytes: int = 64 * 1024 * 1024
+    background_compaction: bool = True
+    compact_tail_records: int = 20_000
+    compact_tail_bytes: int = 64 * 1024 * 1024
+    compact_tail_age_s: float = 600.0
+    compact_min_age_records: int = 1_000
+    max_segments_per_collection: int = 8
+    vacuum_deleted_fraction: float = 0.2
+    keep_manifests: int = 2
+    retain_wal: bool = False
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.durability not in DURABILITY_MODES:
+            raise ValueError(
+                f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
+            )
+        for name in ("sync_interval_ms", "wal_roll_bytes", "compact_tail_records", "compact_tail_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.max_segments_per_collection < 1:
+            raise ValueError("max_segments_per_collection must be at least 1")
+        if not 0.0 < self.vacuum_deleted_fraction <= 1.0:
+            raise ValueError("vacuum_deleted_fraction must be in (0, 1]")
+        if self.keep_manifests < 2:
+            raise ValueError("keep_manifests must be at least 2 (fallback needs the previous one)")
