@@ -1,0 +1,140 @@
+"""Record payloads: a record dataclass <-> bytes.
+
+Payload layout (little endian)::
+
+    u8  text codec (0 raw, 1 zstd)   u32 stored text length   u32 raw text length
+    text: UTF-8 JSON object with the record's fields (ids, documents, metadata, ...)
+    u32 rows   u32 dim   rows*dim float32 vectors (WriteBatch with embeddings only)
+
+JSON keeps int/float/bool/None/str/list/dict distinct and exact (floats are written with
+``repr``); vectors stay raw because float32 data does not compress.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import numpy as np
+import zstandard
+
+from sedimentdb.engine.wal import format as F
+from sedimentdb.engine.wal.records import (
+    CreateCollection,
+    CreateDatabase,
+    CreateTenant,
+    DeleteCollection,
+    DeleteDatabase,
+    DeleteRecords,
+    ModifyCollection,
+    NewEpoch,
+    Record,
+    Reset,
+    WriteBatch,
+    WriteOp,
+)
+
+TEXT_HEAD = struct.Struct("<BII")
+VEC_HEAD = struct.Struct("<II")
+MAX_TEXT = 1 << 31
+
+_TYPES: dict[type, int] = {
+    CreateTenant: F.REC_CREATE_TENANT,
+    CreateDatabase: F.REC_CREATE_DATABASE,
+    DeleteDatabase: F.REC_DELETE_DATABASE,
+    CreateCollection: F.REC_CREATE_COLLECTION,
+    ModifyCollection: F.REC_MODIFY_COLLECTION,
+    DeleteCollection: F.REC_DELETE_COLLECTION,
+    Reset: F.REC_RESET,
+    DeleteRecords: F.REC_DELETE_RECORDS,
+    NewEpoch: F.REC_NEW_EPOCH,
+}
+_CLASSES = {v: k for k, v in _TYPES.items()}
+_BATCH_TYPES = {int(op): op for op in WriteOp}
+
+
+class CodecError(ValueError):
+    """Payload bytes that passed their checksum but do not decode (a bug or a forged file)."""
+
+
+def record_type(record: Record) -> int:
+    """The on-disk type number of ``record``."""
+    if isinstance(record, WriteBatch):
+        return int(record.op)
+    try:
+        return _TYPES[type(record)]
+    except KeyError:
+        raise TypeError(f"not a log record: {type(record).__name__}") from None
+
+
+def encode(record: Record) -> tuple[int, bytes]:
+    """(record type, payload bytes) for ``record``."""
+    rtype = record_type(record)
+    if isinstance(record, WriteBatch):
+        fields: dict[str, Any] = {"c": record.collection_id, "i": record.ids, "d": record.documents,
+                                  "m": record.metadatas, "u": record.uris}
+        vectors = record.embeddings
+    else:
+        fields = {k: getattr(record, k) for k in record.__dataclass_fields__}
+        vectors = None
+    return rtype, _pack(fields, vectors)
+
+
+def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes:
+    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode()
+    codec, stored = F.TEXT_RAW, text
+    if len(text) > F.COMPRESS_TEXT_ABOVE:
+        packed = zstandard.ZstdCompressor(level=1).compress(text)
+        if len(packed) < len(text) * 0.9:
+            codec, stored = F.TEXT_ZSTD, packed
+    parts = [TEXT_HEAD.pack(codec, len(stored), len(text)), stored]
+    if vectors is None:
+        parts.append(VEC_HEAD.pack(0, 0))
+    else:
+        v = np.ascontiguousarray(vectors, dtype="<f4")
+        parts += [VEC_HEAD.pack(v.shape[0], v.shape[1]), v.tobytes()]
+    return b"".join(parts)
+
+
+def decode(rtype: int, payload: bytes) -> Record:
+    """The record encoded in ``payload``; CodecError if it does not decode."""
+    try:
+        fields, vectors = _unpack(payload)
+        if rtype in _BATCH_TYPES:
+            return WriteBatch(_BATCH_TYPES[rtype], fields["c"], fields["i"], vectors,
+                              fields["d"], fields["m"], fields["u"])
+        cls = _CLASSES[rtype]
+        return cls(**fields)  # type: ignore[no-any-return]
+    except CodecError:
+        raise
+    except (KeyError, TypeError, ValueError, struct.error, zstandard.ZstdError) as exc:
+        raise CodecError(f"record of type {rtype} does not decode: {exc}") from exc
+
+
+def _unpack(payload: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
+    codec, stored_len, raw_len = TEXT_HEAD.unpack_from(payload, 0)
+    pos = TEXT_HEAD.size
+    if raw_len > MAX_TEXT or pos + stored_len + VEC_HEAD.size > len(payload):
+        raise CodecError("text section overruns the payload")
+    stored = payload[pos: pos + stored_len]
+    pos += stored_len
+    if codec == F.TEXT_ZSTD:
+        text = zstandard.ZstdDecompressor().decompress(stored, max_output_size=raw_len)
+    elif codec == F.TEXT_RAW:
+        text = stored
+    else:
+        raise CodecError(f"unknown text codec {codec}")
+    if len(text) != raw_len:
+        raise CodecError(f"text section is {len(text)} bytes, header says {raw_len}")
+    fields = json.loads(text)
+    if not isinstance(fields, dict):
+        raise CodecError("text section is not an object")
+    rows, dim = VEC_HEAD.unpack_from(payload, pos)
+    pos += VEC_HEAD.size
+    if pos + rows * dim * 4 != len(payload):
+        raise CodecError(f"vector section holds {len(payload) - pos} bytes, expected {rows * dim * 4}")
+    if rows == 0 and dim == 0:
+        return fields, None
+    vectors = np.frombuffer(payload, dtype="<f4", count=rows * dim, offset=pos).reshape(rows, dim)
+    return fields, vectors.astype(np.float32)

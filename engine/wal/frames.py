@@ -1,0 +1,100 @@
+"""Frame and file-header encoding and parsing (byte layout in FORMAT.md)."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from dataclasses import dataclass
+
+import crc32c
+
+from sedimentdb.engine.wal import format as F
+
+
+@dataclass(frozen=True)
+class FileHeader:
+    """The 64-byte header every log file starts with."""
+
+    db_uuid: str
+    epoch: int
+    first_lsn: int
+    prev_last_lsn: int
+
+
+def encode_file_header(h: FileHeader) -> bytes:
+    """The 64 header bytes of a new log file."""
+    body = F.FILE_HEADER.pack(F.FILE_MAGIC, F.FORMAT_VERSION, 0, 0, uuidlib.UUID(h.db_uuid).bytes,
+                              h.epoch, h.first_lsn, h.prev_last_lsn, 0)
+    return body + F.FILE_HEADER_CRC.pack(crc32c.crc32c(body))
+
+
+def decode_file_header(data: bytes) -> FileHeader | str:
+    """The parsed header, or a string saying why the bytes are not a valid header."""
+    if len(data) < F.FILE_HEADER_SIZE:
+        return f"file header truncated ({len(data)} of {F.FILE_HEADER_SIZE} bytes)"
+    body = data[: F.FILE_HEADER.size]
+    magic, version, _flags, _res, raw_uuid, epoch, first, prev, _res2 = F.FILE_HEADER.unpack(body)
+    if magic != F.FILE_MAGIC:
+        return "not a SedimentDB log file (bad magic)"
+    (crc,) = F.FILE_HEADER_CRC.unpack_from(data, F.FILE_HEADER.size)
+    if crc32c.crc32c(body) != crc:
+        return "file header checksum mismatch"
+    if version != F.FORMAT_VERSION:
+        return f"unsupported log format version {version}"
+    return FileHeader(str(uuidlib.UUID(bytes=raw_uuid)), epoch, first, prev)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One parsed frame; ``payload`` is the stored chunk."""
+
+    offset: int
+    lsn: int
+    rtype: int
+    codec: int
+    flags: int
+    raw_len: int
+    payload: bytes
+
+    @property
+    def end(self) -> int:
+        """Offset just past this frame's padding."""
+        return self.offset + F.padded(F.FRAME_HEADER_SIZE + len(self.payload))
+
+
+def encode_frames(lsn: int, rtype: int, payload: bytes) -> bytes:
+    """One record as one frame, or as several frames of one transaction (FIRST..LAST)."""
+    chunks = [payload[i: i + F.MAX_FRAME_PAYLOAD] for i in range(0, len(payload), F.MAX_FRAME_PAYLOAD)] or [b""]
+    out = []
+    for i, chunk in enumerate(chunks):
+        flags = (F.FLAG_FIRST if i == 0 else 0) | (F.FLAG_LAST if i == len(chunks) - 1 else 0)
+        out.append(_frame(lsn, rtype, flags, len(payload), chunk))
+    return b"".join(out)
+
+
+def _frame(lsn: int, rtype: int, flags: int, raw_len: int, chunk: bytes) -> bytes:
+    rest = F.FRAME_HEADER.pack(0, len(chunk), lsn, rtype, F.CODEC_RAW, flags, 0, raw_len,
+                               crc32c.crc32c(chunk), 0)[4:]
+    head = crc32c.crc32c(rest).to_bytes(4, "little") + rest
+    pad = F.padded(F.FRAME_HEADER_SIZE + len(chunk)) - F.FRAME_HEADER_SIZE - len(chunk)
+    return head + chunk + b"\x00" * pad
+
+
+def parse_frame(data: bytes | memoryview, offset: int) -> Frame | str:
+    """The frame at ``offset``, or a string saying why it is not a valid frame."""
+    if offset + F.FRAME_HEADER_SIZE > len(data):
+        return "frame header truncated"
+    head = bytes(data[offset: offset + F.FRAME_HEADER_SIZE])
+    hcrc, length, lsn, rtype, codec, flags, _r, raw_len, pcrc, _r2 = F.FRAME_HEADER.unpack(head)
+    if crc32c.crc32c(head[4:]) != hcrc:
+        return "frame header checksum mismatch"
+    if length > F.MAX_FRAME_PAYLOAD or raw_len > F.MAX_RECORD_BYTES:
+        return f"frame length {length} exceeds the maximum"
+    start = offset + F.FRAME_HEADER_SIZE
+    if start + length > len(data):
+        return f"frame payload truncated ({len(data) - start} of {length} bytes)"
+    payload = bytes(data[start: start + length])
+    if crc32c.crc32c(payload) != pcrc:
+        return "frame payload checksum mismatch"
+    if not flags & (F.FLAG_FIRST | F.FLAG_LAST) and length == 0:
+        return "empty continuation frame"
+    return Frame(offset, lsn, rtype, codec, flags, raw_len, payload)

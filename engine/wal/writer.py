@@ -1,0 +1,347 @@
+"""The write-ahead log of one data directory: open with recovery, append, group commit, roll.
+
+Appending is two steps so that callers can keep their own state in LSN order under their own
+lock and still share fsyncs: :meth:`Wal.submit` assigns the next LSN and queues the encoded
+record; :meth:`Wal.wait` returns when the record is durable. The first waiter that finds no
+flush in progress becomes the leader: it writes everything queued with one ``write`` and
+makes it durable with one ``fdatasync``; the others wait for it (group commit).
+
+After any write or sync error the log refuses all further work (fail-stop): a failed fsync
+leaves the file's state unknown, and retrying it can report success for lost data.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Iterator
+from typing import Any
+
+import structlog
+
+from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.errors import ClosedError, CorruptionError, ReadOnlyError, StorageError, WriterFailedError
+from sedimentdb.engine.fileio import FileSystem, WritableFile
+from sedimentdb.engine.options import DURABILITY_MODES
+from sedimentdb.engine.wal import codec
+from sedimentdb.engine.wal import format as F
+from sedimentdb.engine.wal.frames import FileHeader, decode_file_header, encode_file_header, encode_frames
+from sedimentdb.engine.wal.reader import (
+    WalFileInfo,
+    corruption,
+    decode_records,
+    is_torn_tail,
+    list_log_files,
+    name_lsn,
+    scan_frames,
+)
+from sedimentdb.engine.wal.records import Record
+
+
+class Wal:
+    """The log: see the module docstring. Thread-safe."""
+
+    def __init__(self, directory: str, fs: FileSystem, durability: str, sync_interval_ms: int,
+                 roll_bytes: int, read_only: bool, logger: Any) -> None:
+        if durability not in DURABILITY_MODES:
+            raise ValueError(f"durability must be one of {', '.join(DURABILITY_MODES)}, got {durability!r}")
+        self.directory = directory
+        self.fs = fs
+        self.durability = durability
+        self.sync_interval = sync_interval_ms / 1000.0
+        self.roll_bytes = roll_bytes
+        self.read_only = read_only
+        self.log = logger or structlog.get_logger("sedimentdb.wal")
+        self.uuid = ""
+        self.epoch = 0
+        self._infos: list[WalFileInfo] = []
+        self._file: WritableFile | None = None
+        self._cv = threading.Condition()
+        self._pending: list[tuple[int, bytes]] = []
+        self._next = 1
+        self._written = 0
+        self._synced = 0
+        self._last_sync_time = 0.0
+        self._flushing = False
+        self._failed: WriterFailedError | None = None
+        self._closed = False
+        self._ticker: threading.Thread | None = None
+
+    # ---- open and recovery --------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: str, *, fs: FileSystem, db_uuid: str | None = None, epoch: int = 0,
+             durability: str = "full", sync_interval_ms: int = 200, roll_bytes: int = 64 << 20,
+             read_only: bool = False, logger: Any = None) -> Wal:
+        """Open (creating if empty) the log in ``directory``, validating and recovering it."""
+        wal = cls(directory, fs, durability, sync_interval_ms, roll_bytes, read_only, logger)
+        wal._recover(db_uuid, epoch)
+        if not read_only:
+            wal._open_active()
+        return wal
+
+    def _recover(self, db_uuid: str | None, epoch: int) -> None:
+        self.fs.makedirs(self.directory)
+        paths = list_log_files(self.fs, self.directory)
+        self.uuid = db_uuid or ""
+        self.epoch = epoch
+        for i, path in enumerate(paths):
+            self._recover_file(path, is_last=i == len(paths) - 1)
+        if not self._infos and not self.read_only:
+            self.uuid = self.uuid or uuidlib.uuid4().hex
+            self._create_file(1)
+        last = self._infos[-1].last_lsn if self._infos else 0
+        self._next = last + 1
+        self._written = self._synced = last
+
+    def _recover_file(self, path: str, is_last: bool) -> None:
+        data = self.fs.read_bytes(path)
+        header = decode_file_header(data)
+        if isinstance(header, str):
+            if is_last and self._infos and len(data) <= F.FILE_HEADER_SIZE:
+                self._set_aside(path, data, 0, "torn header of a new log file")
+                self.fs.unlink(path)
+                self.fs.fsync_dir(self.directory)
+                return
+            raise CorruptionError(header, path=path, offset=0, hint="this is not a valid log file")
+        self._check_identity(path, header)
+        scan = scan_frames(data, header)
+        if scan.bad_offset is not None:
+            if not is_torn_tail(scan, data, is_last):
+                raise corruption(path, scan, is_last)
+            if not self.read_only:  # a reader just stops at the tear; only the writer cuts it off
+                self._set_aside(path, data, scan.bad_offset, scan.bad_reason or "torn tail")
+                self.fs.truncate(path, scan.valid_end)
+        last = scan.records[-1].lsn if scan.records else header.first_lsn - 1
+        self._infos.append(WalFileInfo(path, header.first_lsn, last, scan.valid_end))
+
+    def _check_identity(self, path: str, h: FileHeader) -> None:
+        if not self.uuid:
+            self.uuid = h.db_uuid
+        if h.db_uuid.replace("-", "") != self.uuid.replace("-", ""):
+            raise CorruptionError(f"log file belongs to database {h.db_uuid}, not {self.uuid}", path=path,
+                                  offset=16, hint="a file from another database was copied here; move it away")
+        if name_lsn(path) != h.first_lsn:
+            raise CorruptionError(f"file name says first LSN {name_lsn(path)}, header says {h.first_lsn}",
+                                  path=path, offset=40, lsn=h.first_lsn, hint="the file was renamed or reordered")
+        if self._infos:
+            prev = self._infos[-1]
+            if h.first_lsn != prev.last_lsn + 1 or h.prev_last_lsn != prev.last_lsn:
+                raise CorruptionError(
+                    f"log continuity broken: previous file ends at LSN {prev.last_lsn}, this one starts at "
+                    f"{h.first_lsn} and names predecessor LSN {h.prev_last_lsn}", path=path, offset=48,
+                    lsn=prev.last_lsn + 1, hint="a log file is missing, stale or reordered")
+        self.epoch = max(self.epoch, h.epoch)
+
+    def _set_aside(self, path: str, data: bytes, offset: int, reason: str) -> None:
+        aside = f"{path}.broken-{int(time.time() * 1000)}"
+        f = self.fs.create(aside)
+        try:
+            f.write(data)
+            f.sync()
+        finally:
+            f.close()
+        self.fs.fsync_dir(self.directory)
+        self.log.warning("torn log tail truncated", **{K.FILE: path, K.OFFSET: offset, K.ERROR: reason,
+                                                       K.HINT: f"the original bytes are kept in {aside}"})
+
+    def _create_file(self, first_lsn: int) -> None:
+        path = os.path.join(self.directory, F.file_name(first_lsn))
+        f = self.fs.create(path)
+        f.write(encode_file_header(FileHeader(self._canonical_uuid(), self.epoch, first_lsn, first_lsn - 1)))
+        f.sync()
+        self.fs.fsync_dir(self.directory)  # the new name must survive before it holds acknowledged data
+        self._infos.append(WalFileInfo(path, first_lsn, first_lsn - 1, F.FILE_HEADER_SIZE))
+        if self._file is not None:
+            self._file.close()
+        self._file = f
+
+    def _canonical_uuid(self) -> str:
+        return str(uuidlib.UUID(self.uuid))
+
+    def _open_active(self) -> None:
+        if self._file is None:
+            self._file = self.fs.open_append(self._infos[-1].path)
+        if self.durability == "normal":
+            self._ticker = threading.Thread(target=self._tick, name="sedimentdb-wal-sync", daemon=True)
+            self._ticker.start()
+
+    # ---- appending -------------------------------------------------------------------------------
+
+    @property
+    def last_lsn(self) -> int:
+        """The LSN of the newest record submitted (0 when the log is empty)."""
+        return self._next - 1
+
+    @property
+    def first_lsn(self) -> int:
+        """The first LSN still held by the log files."""
+        return self._infos[0].first_lsn if self._infos else 1
+
+    def submit(self, record: Record) -> int:
+        """Assign the next LSN to ``record`` and queue it; does not wait for durability."""
+        rtype, payload = codec.encode(record)
+        if len(payload) > F.MAX_RECORD_BYTES:
+            raise ValueError(f"record of {len(payload)} bytes exceeds the {F.MAX_RECORD_BYTES}-byte limit")
+        with self._cv:
+            self._check_ok()
+            lsn = self._next
+            self._pending.append((lsn, encode_frames(lsn, rtype, payload)))
+            self._next += 1
+        return lsn
+
+    def append(self, record: Record) -> int:
+        """Submit ``record`` and wait until it is durable; return its LSN."""
+        lsn = self.submit(record)
+        self.wait(lsn)
+        return lsn
+
+    def wait(self, lsn: int) -> None:
+        """Return once ``lsn`` is durable as the durability mode promises."""
+        self._flush(lsn, force_sync=self.durability == "full")
+
+    def sync_through(self, lsn: int) -> None:
+        """Make everything up to ``lsn`` durable with fdatasync, whatever the mode."""
+        self._flush(lsn, force_sync=True)
+
+    def _check_ok(self) -> None:
+        if self._failed is not None:
+            raise WriterFailedError(f"the log failed earlier: {self._failed.message}", path=self._failed.path,
+                                    hint="reopen the database; acknowledged writes are safe")
+        if self._closed:
+            raise ClosedError("the log is closed", path=self.directory)
+        if self.read_only:
+            raise ReadOnlyError("the log is open read-only", path=self.directory)
+
+    def _flush(self, lsn: int, force_sync: bool) -> None:
+        with self._cv:
+            while True:
+                done = self._synced if force_sync else self._written
+                if lsn <= done:
+                    return
+                self._check_ok()
+                if not self._flushing:
+                    self._flushing = True
+                    batch, self._pending = self._pending, []
+                    break
+                self._cv.wait()
+        self._lead(batch, force_sync)
+        with self._cv:
+            if lsn > (self._synced if force_sync else self._written):
+                self._check_ok()
+
+    def _lead(self, batch: list[tuple[int, bytes]], force_sync: bool) -> None:
+        written = synced = None
+        try:
+            written = self._write_batch(batch)
+            now = time.monotonic()
+            if force_sync or (self.durability == "normal" and now - self._last_sync_time >= self.sync_interval):
+                assert self._file is not None
+                self._file.sync()
+                self._last_sync_time = now
+                synced = written
+        except StorageError as exc:
+            self._fail(exc)
+        finally:
+            with self._cv:
+                if written is not None:
+                    self._written = written
+                if synced is not None:
+                    self._synced = synced
+                self._flushing = False
+                self._cv.notify_all()
+
+    def _write_batch(self, batch: list[tuple[int, bytes]]) -> int:
+        assert self._file is not None
+        chunk: list[bytes] = []
+        info = self._infos[-1]
+        for lsn, frames in batch:
+            if info.size > F.FILE_HEADER_SIZE and info.size + len(frames) > self.roll_bytes:
+                self._write(chunk)
+                chunk = []
+                self._file.sync()
+                self._create_file(lsn)
+                info = self._infos[-1]
+            chunk.append(frames)
+            info.size += len(frames)
+            info.last_lsn = lsn
+        self._write(chunk)
+        return batch[-1][0] if batch else self._written
+
+    def _write(self, chunk: list[bytes]) -> None:
+        if chunk:
+            assert self._file is not None
+            self._file.write(b"".join(chunk))
+
+    def _fail(self, exc: StorageError) -> None:
+        self._failed = WriterFailedError(f"log write failed: {exc.message}", path=exc.path,
+                                         hint="the database refuses writes until it is reopened")
+        self.log.error("log failed; refusing further writes", **{K.ERROR: str(exc), K.PATH: exc.path})
+
+    def _tick(self) -> None:
+        while not self._closed and self._failed is None:
+            time.sleep(self.sync_interval)
+            with self._cv:
+                target = self._written
+                stale = self._synced < target and not self._closed
+            if stale:
+                try:
+                    self._flush(target, force_sync=True)
+                except StorageError:
+                    return
+
+    # ---- reading and housekeeping ------------------------------------------------------------------
+
+    def replay(self, from_lsn: int, to_lsn: int | None = None) -> Iterator[tuple[int, Record]]:
+        """Decoded records with ``from_lsn <= lsn (<= to_lsn)``, in LSN order."""
+        infos = list(self._infos)
+        if infos and from_lsn < infos[0].first_lsn and infos[-1].last_lsn >= from_lsn:
+            raise CorruptionError(f"log records from LSN {from_lsn} to {infos[0].first_lsn - 1} are missing",
+                                  path=infos[0].path, lsn=from_lsn, hint="log files were deleted or lost")
+        for info in infos:
+            if info.last_lsn < from_lsn or (to_lsn is not None and info.first_lsn > to_lsn):
+                continue
+            data = self.fs.read_bytes(info.path)[: info.size]
+            header = decode_file_header(data)
+            assert not isinstance(header, str)
+            yield from decode_records(scan_frames(data, header), from_lsn, to_lsn)
+
+    def files(self) -> list[WalFileInfo]:
+        """The log files, oldest first."""
+        with self._cv:
+            return [WalFileInfo(i.path, i.first_lsn, i.last_lsn, i.size) for i in self._infos]
+
+    def release_through(self, lsn: int) -> list[str]:
+        """Delete sealed files whose records all have LSN <= ``lsn``; never the active file."""
+        removed = []
+        with self._cv:
+            while len(self._infos) > 1 and self._infos[0].last_lsn <= lsn:
+                removed.append(self._infos.pop(0).path)
+        for path in removed:
+            self.fs.unlink(path)
+        if removed:
+            self.fs.fsync_dir(self.directory)
+        return removed
+
+    def close(self) -> None:
+        """Write and sync what is queued (unless failed), then close. Idempotent."""
+        if self._closed:
+            return
+        if not self.read_only and self._failed is None and self.durability != "off":
+            try:
+                self._flush(self.last_lsn, force_sync=True)
+            except StorageError:
+                pass
+        elif not self.read_only and self._failed is None:
+            try:
+                self._flush(self.last_lsn, force_sync=False)
+            except StorageError:
+                pass
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
