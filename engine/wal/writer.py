@@ -20,9 +20,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import structlog
-
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.errors import ClosedError, CorruptionError, ReadOnlyError, StorageError, WriterFailedError
+from sedimentdb.engine.errors import (
+    ClosedError,
+    CorruptionError,
+    ReadOnlyError,
+    StorageError,
+    WriterFailedError,
+)
 from sedimentdb.engine.fileio import FileSystem, WritableFile
 from sedimentdb.engine.options import DURABILITY_MODES
 from sedimentdb.engine.wal import codec
