@@ -1,0 +1,158 @@
+"""Client settings (``chromadb.config``), readable from environment variables.
+
+Like Chroma's pydantic ``BaseSettings``, every field can be set by an environment variable of
+the same name, case-insensitive (``ALLOW_RESET=TRUE``); an explicit argument wins over the
+environment. Chroma's fields are accepted so existing code runs; those that only make sense
+for Chroma's own machinery (telemetry, SQLite, the Rust bindings) are accepted and ignored.
+No telemetry is ever sent, whatever ``anonymized_telemetry`` says.
+
+SedimentDB's own engine settings are the ``sediment_*`` fields; each maps to the
+:class:`~sedimentdb.engine.options.DatabaseOptions` field of the same name without the prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from sedimentdb.engine.options import DatabaseOptions
+
+DEFAULT_TENANT = "default_tenant"
+DEFAULT_DATABASE = "default_database"
+
+_ENGINE_PREFIX = "sediment_"
+_TRUE = {"1", "true", "yes", "on", "t", "y"}
+_FALSE = {"0", "false", "no", "off", "f", "n", ""}
+
+
+def _env_lookup(name: str) -> str | None:
+    """The value of environment variable ``name``, matched case-insensitively."""
+    if name in os.environ:
+        return os.environ[name]
+    wanted = name.lower()
+    for key, value in os.environ.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+def _parse(raw: str, annotation: Any) -> Any:
+    """Coerce an environment string to the field's type (bool, int, float, str, optionals)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _parse(raw, args[0])
+    if annotation is bool:
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"cannot read {raw!r} as a boolean")
+    if annotation is int:
+        return int(raw)
+    if annotation is float:
+        return float(raw)
+    return raw
+
+
+@dataclass(init=False)
+class Settings:
+    """What a client is configured with. Equality decides whether two clients may share an engine."""
+
+    # --- Chroma's client settings ---
+    chroma_api_impl: str = "chromadb.api.rust.RustBindingsAPI"
+    is_persistent: bool = False
+    persist_directory: str = "./chroma"
+    allow_reset: bool = False
+    anonymized_telemetry: bool = True  # accepted and ignored: no telemetry, ever
+    chroma_server_host: str | None = None
+    chroma_server_http_port: int | None = None
+    chroma_server_ssl_enabled: bool | None = False
+    chroma_server_ssl_verify: bool | str | None = None
+    chroma_server_headers: dict[str, str] | None = None
+    chroma_server_api_default_path: str = "/api/v2"
+    chroma_server_cors_allow_origins: list[str] = field(default_factory=list)
+    chroma_http_keepalive_secs: float | None = 40.0
+    chroma_http_max_connections: int | None = None
+    chroma_http_max_keepalive_connections: int | None = None
+    chroma_client_auth_provider: str | None = None
+    chroma_client_auth_credentials: str | None = None
+    chroma_auth_token_transport_header: str | None = None
+    chroma_server_authn_provider: str | None = None
+    chroma_server_authn_credentials: str | None = None
+    chroma_server_authn_credentials_file: str | None = None
+    chroma_server_authz_provider: str | None = None
+    chroma_server_authz_config: Any = None
+    chroma_server_authz_config_file: str | None = None
+    chroma_server_auth_ignore_paths: dict[str, list[str]] | None = None
+    chroma_overwrite_singleton_tenant_database_access_from_auth: bool = False
+    chroma_product_telemetry_impl: str | None = None
+    chroma_telemetry_impl: str | None = None
+    chroma_segment_cache_policy: str | None = None
+    chroma_memory_limit_bytes: int = 0
+    chroma_server_nofile: int | None = None
+    migrations: str = "apply"
+    migrations_hash_algorithm: str = "md5"
+
+    # --- SedimentDB's engine settings (see DatabaseOptions) ---
+    sediment_durability: str = "full"
+    sediment_sync_interval_ms: int = 200
+    sediment_background_compaction: bool = True
+    sediment_compact_tail_records: int = 20_000
+    sediment_compact_tail_bytes: int = 64 * 1024 * 1024
+    sediment_compact_tail_age_s: float = 600.0
+    sediment_max_segments_per_collection: int = 8
+    sediment_wal_roll_bytes: int = 64 * 1024 * 1024
+    sediment_retain_wal: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        """Explicit ``values`` win; any other field comes from its environment variable, else its default."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise TypeError(f"Settings got unexpected field(s): {', '.join(unknown)}")
+        hints = typing.get_type_hints(type(self))
+        for name, spec in known.items():
+            if name in values:
+                value = values[name]
+            else:
+                raw = _env_lookup(name)
+                if raw is not None:
+                    value = _parse(raw, hints[name])
+                elif spec.default_factory is not dataclasses.MISSING:
+                    value = spec.default_factory()
+                else:
+                    value = spec.default
+            object.__setattr__(self, name, value)
+        if self.sediment_durability not in ("full", "normal", "off"):
+            raise ValueError(f"sediment_durability must be one of full, normal, off, got {self.sediment_durability!r}")
+
+    def require(self, key: str) -> Any:
+        """The value of ``key``; ValueError if it is unset (Chroma's helper)."""
+        value = getattr(self, key)
+        if value is None:
+            raise ValueError(f"Missing required config value '{key}'")
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        """Chroma's settings can be read like a mapping."""
+        return getattr(self, key)
+
+    def copy(self, **changes: Any) -> Settings:
+        """A new Settings with ``changes`` applied (the rest copied, not re-read from the environment)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+    def engine_options(self) -> DatabaseOptions:
+        """The engine options these settings describe."""
+        option_names = {f.name for f in dataclasses.fields(DatabaseOptions)}
+        chosen = {}
+        for f in dataclasses.fields(self):
+            if f.name.startswith(_ENGINE_PREFIX) and f.name[len(_ENGINE_PREFIX):] in option_names:
+                chosen[f.name[len(_ENGINE_PREFIX):]] = getattr(self, f.name)
+        return DatabaseOptions(**chosen)

@@ -1,0 +1,122 @@
+"""The ``where`` and ``where_document`` grammar, validated with Chroma's messages (chroma-api.md §5).
+
+Only the shape is checked here; the engine evaluates the filters. The Python client's rules
+are stricter than the server's (``$and``/``$or`` need two clauses, ``$regex`` is refused in
+``where``), and since the client runs first, its rules are the ones users see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
+WHERE_OPERATORS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
+CONTAINS = ("$contains", "$not_contains")
+LOGICAL = ("$and", "$or")
+DOCUMENT_KEY = "#document"
+WHERE_DOCUMENT_OPERATORS = ("$contains", "$not_contains", "$regex", "$not_regex", "$and", "$or")
+
+
+def validate_where(where: Any) -> None:
+    """Raise ValueError unless ``where`` is a well-formed metadata filter."""
+    if not isinstance(where, dict):
+        raise ValueError(f"Expected where to be a dict, got {where}")
+    if len(where) != 1:
+        raise ValueError(f"Expected where to have exactly one operator, got {where}")
+    for key, value in where.items():
+        if not isinstance(key, str):
+            raise ValueError(f"Expected where key to be a str, got {key}")
+        if key in CONTAINS:
+            raise ValueError(f"Expected where key to be a metadata field name or a logical operator, got {key}")
+        if key in LOGICAL:
+            _validate_logical(value)
+            continue
+        if not isinstance(value, (str, int, float, dict)):
+            raise ValueError(f"Expected where value to be a str, int, float, or operator expression, got {value}")
+        if isinstance(value, dict):
+            _validate_operator_expression(key, value)
+
+
+def _validate_logical(value: Any) -> None:
+    if not isinstance(value, list):
+        raise ValueError(f"Expected where value for $and or $or to be a list of where expressions, got {value}")
+    if len(value) <= 1:
+        raise ValueError(
+            f"Expected where value for $and or $or to be a list with at least two where expressions, got {value}"
+        )
+    for clause in value:
+        validate_where(clause)
+
+
+def _validate_operator_expression(key: str, expression: dict[Any, Any]) -> None:
+    if len(expression) != 1:
+        raise ValueError(f"Expected operator expression to have exactly one operator, got {expression}")
+    for operator, operand in expression.items():
+        if operator in COMPARISONS and not isinstance(operand, (int, float)):
+            raise ValueError(f"Expected operand value to be an int or a float for operator {operator}, got {operand}")
+        if operator in ("$in", "$nin") and not isinstance(operand, list):
+            raise ValueError(f"Expected operand value to be an list for operator {operator}, got {operand}")
+        if operator in CONTAINS:
+            _validate_contains(key, operator, operand)
+        if operator not in WHERE_OPERATORS:
+            raise ValueError(f"Expected where operator to be one of {', '.join(WHERE_OPERATORS)}, got {operator}")
+        if not isinstance(operand, (str, int, float, list)):
+            raise ValueError(
+                f"Expected where operand value to be a str, int, float, or list of those type, got {operand}"
+            )
+        if isinstance(operand, list) and (
+            len(operand) == 0 or not all(isinstance(x, type(operand[0])) for x in operand)
+        ):
+            raise ValueError(
+                "Expected where operand value to be a non-empty list, and all values to be of the same type "
+                f"got {operand}"
+            )
+
+
+def _validate_contains(key: str, operator: str, operand: Any) -> None:
+    if key == DOCUMENT_KEY:
+        if not isinstance(operand, str):
+            raise ValueError(f"Expected operand value to be a str for operator {operator} on #document, got {operand}")
+    elif not isinstance(operand, (str, int, float)):
+        raise ValueError(
+            f"Expected operand value to be a str, int, float, or bool for operator {operator}, got {operand}"
+        )
+
+
+def validate_where_document(where_document: Any) -> None:
+    """Raise ValueError unless ``where_document`` is a well-formed document filter."""
+    if not isinstance(where_document, dict):
+        raise ValueError(f"Expected where document to be a dictionary, got {where_document}")
+    if len(where_document) != 1:
+        raise ValueError(f"Expected where document to have exactly one operator, got {where_document}")
+    for operator, operand in where_document.items():
+        if operator not in WHERE_DOCUMENT_OPERATORS:
+            raise ValueError(
+                "Expected where document operator to be one of "
+                f"{', '.join(WHERE_DOCUMENT_OPERATORS)}, got {operator}"
+            )
+        if operator in LOGICAL:
+            if not isinstance(operand, list):
+                raise ValueError(
+                    "Expected document value for $and or $or to be a list of where document expressions, "
+                    f"got {operand}"
+                )
+            if len(operand) <= 1:
+                raise ValueError(
+                    "Expected document value for $and or $or to be a list with at least two where document "
+                    f"expressions, got {operand}"
+                )
+            for clause in operand:
+                validate_where_document(clause)
+        elif not isinstance(operand, str):
+            raise ValueError(f"Expected where document operand value for operator {operator} to be a str, got {operand}")
+        elif len(operand) == 0:
+            raise ValueError(f"Expected where document operand value for operator {operator} to be a non-empty str")
+
+
+def validate_filters(where: Any, where_document: Any) -> None:
+    """Both filters, when given."""
+    if where is not None:
+        validate_where(where)
+    if where_document is not None:
+        validate_where_document(where_document)

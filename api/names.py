@@ -1,0 +1,52 @@
+"""Name rules for collections, tenants and databases (Chroma 1.x, chroma-api.md §2)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from sedimentdb import errors
+
+_NAME_CHARS = re.compile(r"^[a-zA-Z0-9._-]{3,512}$")
+_NAME_MESSAGE = (
+    "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a "
+    "character in [a-zA-Z0-9]. Got: {name}"
+)
+
+
+def _is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def validate_collection_name(name: Any) -> str:
+    """3-512 chars of ``[a-zA-Z0-9._-]``, alphanumeric ends, no ``..``, not an IP address."""
+    ok = (
+        isinstance(name, str)
+        and _NAME_CHARS.match(name) is not None
+        and name[0].isalnum()
+        and name[-1].isalnum()
+        and ".." not in name
+        and not _is_ip_address(name)
+    )
+    if not ok:
+        raise errors.InvalidArgumentError(_NAME_MESSAGE.format(name=name))
+    return str(name)
+
+
+def validate_database_name(name: str) -> str:
+    """At least three characters."""
+    if len(name) < 3:
+        raise errors.InvalidArgumentError("database name must be at least 3 characters")
+    return name
+
+
+def validate_tenant_name(name: str) -> str:
+    """At least three characters."""
+    if len(name) < 3:
+        raise errors.InvalidArgumentError("tenant name must be at least 3 characters")
+    return name

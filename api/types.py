@@ -1,0 +1,150 @@
+"""Chroma's public type names (``chromadb.api.types`` and ``chromadb.types``) and result shapes.
+
+The aliases exist so that code annotated for Chroma type-checks against SedimentDB; the
+result dictionaries are what ``get``/``query`` return. ``EmbeddingFunction`` and
+``DefaultEmbeddingFunction`` are re-exported lazily from
+:mod:`sedimentdb.utils.embedding_functions` (which may itself import these aliases).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, Union
+
+import numpy as np
+from numpy.typing import NDArray
+from typing_extensions import TypedDict
+
+T = TypeVar("T")
+OneOrMany = Union[T, list[T]]
+
+ID = str
+IDs = list[ID]
+URI = str
+URIs = list[URI]
+Document = str
+Documents = list[Document]
+Image = NDArray[Any]
+Images = list[Image]
+Embeddable = Union[Documents, Images]
+
+PyEmbedding = list[float] | list[int]
+PyEmbeddings = list[PyEmbedding]
+Embedding = NDArray[Union[np.int32, np.float32]]
+Embeddings = list[Embedding]
+Space = Literal["cosine", "l2", "ip"]
+
+LiteralValue = Union[str, int, float, bool]
+MetadataValue = Union[str, int, float, bool, None, list[str], list[int], list[float], list[bool]]
+Metadata = dict[str, MetadataValue]
+Metadatas = list[Metadata]
+UpdateMetadata = dict[str, MetadataValue]
+CollectionMetadata = dict[str, Any]
+UpdateCollectionMetadata = UpdateMetadata
+
+LogicalOperator = Literal["$and", "$or"]
+WhereOperator = Literal["$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$contains", "$not_contains"]
+InclusionExclusionOperator = Literal["$in", "$nin"]
+OperatorExpression = dict[str, Any]
+Where = dict[str, Any]
+WhereDocumentOperator = Literal["$contains", "$not_contains", "$regex", "$not_regex", "$and", "$or"]
+WhereDocument = dict[str, Any]
+
+IncludeItem = Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]
+Include = list[IncludeItem]
+INCLUDE_VALUES: tuple[str, ...] = ("documents", "embeddings", "metadatas", "distances", "uris", "data")
+IncludeMetadataDocuments: Include = ["metadatas", "documents"]
+IncludeMetadataDocumentsEmbeddings: Include = ["metadatas", "documents", "embeddings"]
+IncludeMetadataDocumentsDistances: Include = ["metadatas", "documents", "distances"]
+IncludeMetadataDocumentsEmbeddingsDistances: Include = ["metadatas", "documents", "embeddings", "distances"]
+
+Loadable = list[Union[Image, None]]
+
+
+class IncludeEnum(str, enum.Enum):
+    """Include values as an enum (Chroma 0.5/0.6 exported it); members compare equal to their strings."""
+
+    documents = "documents"
+    embeddings = "embeddings"
+    metadatas = "metadatas"
+    distances = "distances"
+    uris = "uris"
+    data = "data"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class GetResult(TypedDict):
+    """What ``Collection.get`` and ``peek`` return; fields not included are ``None``."""
+
+    ids: list[ID]
+    embeddings: Any
+    documents: list[Document | None] | None
+    uris: list[URI | None] | None
+    data: Any
+    metadatas: list[Metadata | None] | None
+    included: Include
+
+
+class QueryResult(TypedDict):
+    """What ``Collection.query`` returns: one inner list per query, nearest first."""
+
+    ids: list[IDs]
+    embeddings: Any
+    documents: list[list[Document | None]] | None
+    uris: list[list[URI | None]] | None
+    data: Any
+    metadatas: list[list[Metadata | None]] | None
+    distances: list[list[float]] | None
+    included: Include
+
+
+class DeleteResult(TypedDict):
+    """What ``Collection.delete`` returns (Chroma 1.x)."""
+
+    deleted: int
+
+
+class Database(TypedDict):
+    """A database of a tenant, as the admin API returns it."""
+
+    id: Any
+    name: str
+    tenant: str
+
+
+class Tenant(TypedDict):
+    """A tenant, as the admin API returns it."""
+
+    name: str
+
+
+@dataclass
+class UserIdentity:
+    """Who the client is; a local client is the anonymous user of the default tenant."""
+
+    user_id: str
+    tenant: str | None = None
+    databases: list[str] = field(default_factory=list)
+
+
+class DataLoader:
+    """Protocol-like base: a callable turning URIs into loadable data (e.g. images)."""
+
+    def __call__(self, uris: URIs) -> Loadable:
+        """Load the data behind ``uris``."""
+        raise NotImplementedError
+
+
+_LAZY = {"EmbeddingFunction", "DefaultEmbeddingFunction", "register_embedding_function"}
+
+
+def __getattr__(name: str) -> Any:
+    """Re-export embedding-function names lazily: that package imports these aliases itself."""
+    if name in _LAZY:
+        from sedimentdb.utils import embedding_functions
+
+        return getattr(embedding_functions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
