@@ -1,0 +1,74 @@
+"""Encoding and decoding of the per-file bodies (rows, vectors, metadata)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from sedimentdb.engine.errors import CorruptionError
+from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.segments.strings import StringColumn, encode_strings
+
+
+def encode_rows(ids: list[str], ordinals: np.ndarray, versions: np.ndarray) -> bytes:
+    """Rows body: ordinals u64[n], versions u64[n], then the ids string column."""
+    return (
+        np.ascontiguousarray(ordinals, dtype=F.U64).tobytes()
+        + np.ascontiguousarray(versions, dtype=F.U64).tobytes()
+        + encode_strings(list(ids))
+    )
+
+
+def decode_rows(path: str, body: memoryview, n: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Inverse of :func:`encode_rows`: ids, ordinals, versions (read-only arrays)."""
+    if len(body) < 16 * n:
+        raise CorruptionError("rows file is shorter than its ordinal and version columns", path=path)
+    ordinals = np.frombuffer(body, dtype=F.U64, count=n, offset=0).astype(np.uint64)
+    versions = np.frombuffer(body, dtype=F.U64, count=n, offset=8 * n).astype(np.uint64)
+    ids = StringColumn(path, body[16 * n:], n).all()
+    if any(i is None for i in ids):
+        raise CorruptionError("rows file holds a missing id", path=path)
+    ordinals.flags.writeable = False
+    versions.flags.writeable = False
+    return ids, ordinals, versions  # type: ignore[return-value]
+
+
+def encode_vectors(vectors: np.ndarray) -> bytes:
+    """Vectors body: n*dim little-endian float32, row-major."""
+    return np.ascontiguousarray(vectors, dtype=F.F32).tobytes()
+
+
+def decode_vectors(path: str, body: memoryview, n: int, dim: int) -> np.ndarray:
+    """Inverse of :func:`encode_vectors`: a read-only (n, dim) float32 array."""
+    if len(body) != 4 * n * dim:
+        raise CorruptionError(f"vectors file body is {len(body)} bytes, expected {4 * n * dim}", path=path)
+    arr = np.frombuffer(body, dtype=F.F32, count=n * dim).reshape(n, dim)
+    if arr.dtype != np.float32:  # big-endian host: convert once
+        arr = arr.astype(np.float32)
+    arr.flags.writeable = False
+    return arr
+
+
+def encode_metadatas(metadatas: list[dict[str, Any] | None]) -> bytes:
+    """Metadata body: a string column of one JSON object per row (None = no metadata).
+
+    JSON keeps int vs float (``1`` vs ``1.0``), bools, nesting and key order, and Python
+    writes floats with ``repr``, so values round-trip exactly (NaN/Infinity included).
+    """
+    return encode_strings(
+        [json.dumps(m, ensure_ascii=False, separators=(",", ":")) if m is not None else None for m in metadatas]
+    )
+
+
+def decode_metadata(path: str, text: str | None) -> dict[str, Any] | None:
+    """One row's metadata from its JSON text."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise CorruptionError(f"metadata is not valid JSON: {exc}", path=path) from None
+    if not isinstance(value, dict):
+        raise CorruptionError("metadata row is not a JSON object", path=path)
+    return value

@@ -1,0 +1,205 @@
+"""An open, immutable segment: verified files, row accessors, search and filtering."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import crc32c
+import numpy as np
+import structlog
+from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.errors import CorruptionError, StorageIOError
+from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.segments.codec import decode_metadata, decode_rows, decode_vectors
+from sedimentdb.engine.segments.descriptor import SegmentDescriptor
+from sedimentdb.engine.segments.exact import exact_knn, norms
+from sedimentdb.engine.segments.filterindex import FilterIndex
+from sedimentdb.engine.segments.framing import Identity, decode_file
+from sedimentdb.engine.segments.graph import load_graph
+from sedimentdb.engine.segments.planner import graph_search
+from sedimentdb.engine.segments.strings import StringColumn
+
+log = structlog.get_logger()
+
+
+class Segment:
+    """A segment opened read-only; every accessor is safe to call from several threads."""
+
+    def __init__(self, descriptor: SegmentDescriptor, path: str) -> None:
+        self.descriptor = descriptor
+        self.path = path
+        self.count = descriptor.count
+        self.dim = descriptor.dim
+        self.space = descriptor.space
+        self.search_ef = int(descriptor.hnsw.get("search_ef", 100))
+        self.ids: list[str] = []
+        self.ordinals = np.zeros(0, dtype=np.uint64)
+        self.versions = np.zeros(0, dtype=np.uint64)
+        self.vectors = np.zeros((0, self.dim), dtype=np.float32)
+        self.graph: Any = None
+        self._row_of: dict[str, int] = {}
+        self._documents: StringColumn | None = None
+        self._metadata: StringColumn | None = None
+        self._uris: StringColumn | None = None
+        self._lazy_lock = threading.Lock()
+        self.graph_lock = threading.Lock()
+        self._filter_index: FilterIndex | None = None
+        self._norms: np.ndarray | None = None
+
+    @classmethod
+    def open(cls, fs: FileSystem, directory: str, descriptor: SegmentDescriptor, *, verify: bool = True) -> Segment:
+        """Open ``<directory>/<segment_id>/`` as described by ``descriptor``.
+
+        Every file's size (and, with ``verify``, its crc32c) is checked against the
+        descriptor, and every file's own header and checksums are checked, before any byte
+        reaches hnswlib. Raises CorruptionError naming the first damaged file.
+        """
+        seg = cls(descriptor, os.path.join(directory, descriptor.segment_id))
+        ident = Identity(descriptor.segment_id, descriptor.collection_id, descriptor.count, descriptor.dim,
+                         descriptor.min_lsn, descriptor.max_lsn)
+        for name in F.REQUIRED_FILES:
+            if name not in descriptor.files:
+                raise CorruptionError(f"descriptor lists no {name}", path=os.path.join(seg.path, name),
+                                      hint="the manifest entry for this segment is damaged")
+        bodies = {name: seg._read(fs, name, ident, verify) for name in descriptor.files}
+        seg.vectors = decode_vectors(seg._file(F.FILE_VECTORS), bodies[F.FILE_VECTORS], seg.count, seg.dim)
+        seg.ids, seg.ordinals, seg.versions = decode_rows(seg._file(F.FILE_ROWS), bodies[F.FILE_ROWS], seg.count)
+        seg._row_of = {id_: row for row, id_ in enumerate(seg.ids)}
+        if len(seg._row_of) != seg.count:
+            raise CorruptionError("rows file holds duplicate ids", path=seg._file(F.FILE_ROWS))
+        seg._documents = StringColumn(seg._file(F.FILE_DOCUMENTS), bodies[F.FILE_DOCUMENTS], seg.count)
+        seg._metadata = StringColumn(seg._file(F.FILE_METADATA), bodies[F.FILE_METADATA], seg.count)
+        seg._uris = StringColumn(seg._file(F.FILE_URIS), bodies[F.FILE_URIS], seg.count)
+        if F.FILE_GRAPH in bodies:
+            seg.graph = load_graph(seg._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], seg.count, seg.dim, seg.space)
+            seg.graph.set_ef(seg.search_ef)
+        log.debug("segment opened", **{K.SEGMENT: descriptor.segment_id, K.RECORDS: seg.count})
+        return seg
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def _read(self, fs: FileSystem, name: str, ident: Identity, verify: bool) -> memoryview:
+        path = self._file(name)
+        expected = self.descriptor.files[name]
+        kind = F.KIND_OF_FILE.get(name)
+        if kind is None:
+            raise CorruptionError(f"descriptor lists an unknown file {name!r}", path=path)
+        try:
+            data = fs.read_bytes(path)
+        except StorageIOError as exc:
+            raise CorruptionError(f"segment file cannot be read: {exc.message}", path=path,
+                                  hint="the file is missing or unreadable; restore the segment or rebuild it") from None
+        if len(data) != expected["size"]:
+            raise CorruptionError(f"file is {len(data)} bytes, the manifest says {expected['size']}", path=path,
+                                  offset=min(len(data), expected["size"]),
+                                  hint="the file was truncated, extended or replaced; rebuild the segment")
+        if (verify or kind == F.KIND_GRAPH) and crc32c.crc32c(data) != expected["crc32c"]:
+            raise CorruptionError("file checksum does not match the manifest", path=path, offset=0,
+                                  hint="the file is damaged; rebuild the segment from the log or a backup")
+        return decode_file(path, data, kind, ident)
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def row_of(self, id_: str) -> int | None:
+        """The row holding ``id_``, or None."""
+        return self._row_of.get(id_)
+
+    def document(self, row: int) -> str | None:
+        """The document of ``row``."""
+        assert self._documents is not None
+        return self._documents.get(row)
+
+    def metadata(self, row: int) -> dict[str, Any] | None:
+        """The metadata of ``row`` (a fresh dict the caller may keep)."""
+        assert self._metadata is not None
+        return decode_metadata(self._metadata.path, self._metadata.get(row))
+
+    def uri(self, row: int) -> str | None:
+        """The URI of ``row``."""
+        assert self._uris is not None
+        return self._uris.get(row)
+
+    def documents(self, rows: Sequence[int] | np.ndarray) -> list[str | None]:
+        """Documents of ``rows``, in order."""
+        return [self.document(int(r)) for r in rows]
+
+    def metadatas(self, rows: Sequence[int] | np.ndarray) -> list[dict[str, Any] | None]:
+        """Metadata of ``rows``, in order."""
+        return [self.metadata(int(r)) for r in rows]
+
+    def uris(self, rows: Sequence[int] | np.ndarray) -> list[str | None]:
+        """URIs of ``rows``, in order."""
+        return [self.uri(int(r)) for r in rows]
+
+    # -- filtering -------------------------------------------------------------------------
+
+    def filter_index(self) -> FilterIndex:
+        """The segment's vectorised filter index, built on first use and then kept."""
+        if self._filter_index is None:
+            with self._lazy_lock:
+                if self._filter_index is None:
+                    assert self._metadata is not None and self._documents is not None
+                    path = self._metadata.path
+                    metas = [decode_metadata(path, t) for t in self._metadata.all()]
+                    self._filter_index = FilterIndex(metas, self._documents.all())
+        return self._filter_index
+
+    def match(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> np.ndarray:
+        """Boolean mask over all rows: metadata matches ``where`` and document ``where_document``."""
+        if not where and not where_document:
+            return np.ones(self.count, dtype=bool)
+        return self.filter_index().match(where or None, where_document or None)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def row_norms(self) -> np.ndarray:
+        """Euclidean norms of the stored vectors (cached)."""
+        if self._norms is None:
+            self._norms = norms(self.vectors)
+        return self._norms
+
+    def exact_search(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` rows per query among ``allowed`` rows (all if None), -1/inf padded."""
+        q = _queries(queries, self.dim)
+        candidates = None if allowed is None else np.flatnonzero(_mask(allowed, self.count))
+        return exact_knn(self.space, q, self.vectors, k, candidates, self.row_norms())
+
+    def search(
+        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None, ef: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate top-``k`` rows per query among ``allowed`` rows, nearest first.
+
+        Returns (rows int64 (m, k), distances float32 (m, k)), padded with -1 / inf when
+        fewer rows are allowed. Segments without a graph, and selective masks, are searched
+        exactly; broad masks filter inside the graph walk with a raised ef.
+        """
+        q = _queries(queries, self.dim)
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        mask = None if allowed is None else _mask(allowed, self.count)
+        if self.graph is None:
+            return self.exact_search(q, k, mask)
+        return graph_search(self, q, k, mask, ef or self.search_ef)
+
+
+def _queries(queries: np.ndarray, dim: int) -> np.ndarray:
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    if q.ndim == 1:
+        q = q.reshape(1, -1)
+    if q.ndim != 2 or q.shape[1] != dim:
+        raise ValueError(f"queries must have shape (m, {dim}), got {np.shape(queries)}")
+    return q
+
+
+def _mask(allowed: np.ndarray, count: int) -> np.ndarray:
+    mask = np.asarray(allowed, dtype=bool)
+    if mask.shape != (count,):
+        raise ValueError(f"allowed must be a boolean mask of shape ({count},), got {mask.shape}")
+    return mask

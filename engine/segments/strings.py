@@ -1,0 +1,107 @@
+"""A column of optional strings: validity bitmap, offsets, UTF-8 bytes, zstd where it pays.
+
+Strings are encoded with ``surrogatepass`` so that any Python ``str`` (even one holding a
+lone surrogate) round-trips bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import zstandard
+from sedimentdb.engine.errors import CorruptionError
+from sedimentdb.engine.segments import format as F
+
+ENCODING = "utf-8"
+ERRORS = "surrogatepass"
+
+
+def encode_strings(values: list[str | None]) -> bytes:
+    """Encode ``values`` (entries may be None) as a string column."""
+    n = len(values)
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
+    encoded = [v.encode(ENCODING, ERRORS) if v is not None else b"" for v in values]
+    offsets = np.zeros(n + 1, dtype=F.U64)
+    if n:
+        np.cumsum(np.fromiter((len(b) for b in encoded), dtype=np.uint64, count=n), out=offsets[1:])
+    bitmap = np.packbits(valid, bitorder="little").tobytes()
+    payload = _pad8(bitmap) + offsets.tobytes() + b"".join(encoded)
+    return _compress(payload)
+
+
+def _pad8(b: bytes) -> bytes:
+    return b + b"\0" * (-len(b) % 8)
+
+
+def _compress(payload: bytes) -> bytes:
+    if len(payload) >= F.ZSTD_MIN_SIZE:
+        packed = zstandard.ZstdCompressor(level=F.ZSTD_LEVEL).compress(payload)
+        if len(packed) <= len(payload) * (1 - F.ZSTD_MIN_SAVING):
+            return F.COLUMN_HEADER.pack(F.CODEC_ZSTD, len(payload)) + packed
+    return F.COLUMN_HEADER.pack(F.CODEC_RAW, len(payload)) + payload
+
+
+class StringColumn:
+    """A decoded string column: rows are decoded on demand, or all at once."""
+
+    def __init__(self, path: str, column: memoryview | bytes, n: int) -> None:
+        self.path = path
+        self.n = n
+        payload = _decompress(path, column)
+        nbitmap = -(-n // 8)
+        start = nbitmap + (-nbitmap % 8)
+        end = start + 8 * (n + 1)
+        if end > len(payload):
+            raise _corrupt(path, "string column is shorter than its offsets")
+        self.valid = np.unpackbits(
+            np.frombuffer(payload, dtype=np.uint8, count=nbitmap), bitorder="little", count=n
+        ).astype(bool)
+        self.offsets = np.frombuffer(payload, dtype=F.U64, count=n + 1, offset=start).astype(np.int64)
+        self.data = payload[end:]
+        if self.offsets[0] != 0 or self.offsets[-1] != len(self.data) or (
+            n and bool((np.diff(self.offsets) < 0).any())
+        ):
+            raise _corrupt(path, "string column offsets are inconsistent")
+
+    def get(self, row: int) -> str | None:
+        """The string at ``row`` (None when absent)."""
+        if not self.valid[row]:
+            return None
+        a, b = int(self.offsets[row]), int(self.offsets[row + 1])
+        return self.data[a:b].decode(ENCODING, ERRORS)
+
+    def all(self) -> list[str | None]:
+        """Every row, decoded."""
+        data = self.data
+        offs = self.offsets.tolist()
+        valid = self.valid.tolist()
+        if data.isascii():
+            # One decode for the whole column; byte offsets are character offsets in ASCII.
+            text = data.decode("ascii")
+            return [text[offs[i]:offs[i + 1]] if valid[i] else None for i in range(self.n)]
+        return [
+            data[offs[i]:offs[i + 1]].decode(ENCODING, ERRORS) if valid[i] else None
+            for i in range(self.n)
+        ]
+
+
+def _decompress(path: str, column: memoryview | bytes) -> bytes:
+    if len(column) < F.COLUMN_HEADER.size:
+        raise _corrupt(path, "string column header is missing")
+    codec, size = F.COLUMN_HEADER.unpack_from(column, 0)
+    body = column[F.COLUMN_HEADER.size:]
+    if codec == F.CODEC_RAW:
+        payload = bytes(body)
+    elif codec == F.CODEC_ZSTD:
+        try:
+            payload = zstandard.ZstdDecompressor().decompress(bytes(body), max_output_size=size)
+        except zstandard.ZstdError as exc:
+            raise _corrupt(path, f"zstd frame does not decompress: {exc}") from None
+    else:
+        raise _corrupt(path, f"unknown string column codec {codec}")
+    if len(payload) != size:
+        raise _corrupt(path, f"string column is {len(payload)} bytes, header says {size}")
+    return payload
+
+
+def _corrupt(path: str, message: str) -> CorruptionError:
+    return CorruptionError(message, path=path, hint="rebuild the segment from the log or a backup")

@@ -1,0 +1,121 @@
+"""Writing a segment: encode every file, make it durable, install the directory atomically.
+
+Protocol (storage-anchors §6(b)): write ``<dir>/<id>.tmp/<file>`` for every file, fsync each,
+fsync the tmp directory, rename it to ``<dir>/<id>/``, fsync ``<dir>``. Only the returned
+descriptor, published in a manifest, makes the segment part of the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import crc32c
+import numpy as np
+import structlog
+from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.errors import InvalidArgumentError
+from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.segments.codec import encode_metadatas, encode_rows, encode_vectors
+from sedimentdb.engine.segments.descriptor import HnswParams, SegmentData, SegmentDescriptor
+from sedimentdb.engine.segments.framing import Identity, encode_file
+from sedimentdb.engine.segments.graph import build_graph, encode_graph
+from sedimentdb.engine.segments.strings import encode_strings
+
+log = structlog.get_logger()
+
+# Below this many rows a segment gets no graph: exact search is as fast and exact.
+FLAT_BELOW = 1024
+
+
+def write_segment(
+    fs: FileSystem,
+    directory: str,
+    segment_id: str,
+    collection_id: str,
+    data: SegmentData,
+    *,
+    space: str,
+    hnsw: HnswParams,
+    min_lsn: int,
+    max_lsn: int,
+    seed: object | None = None,
+    build_graph_index: bool | None = None,
+) -> SegmentDescriptor:
+    """Write ``data`` as segment ``segment_id`` under ``directory``; return its descriptor.
+
+    ``build_graph_index`` forces (True) or suppresses (False) the HNSW graph; by default a
+    graph is built from ``FLAT_BELOW`` rows up. ``seed`` is accepted for the compactor's
+    benefit and currently ignored: the graph is always built from scratch.
+    """
+    del seed  # hnswlib cannot relabel a loaded graph cheaply; see FORMAT.md "Limits".
+    started = time.monotonic()
+    vectors = _check(data, space, hnsw, segment_id, collection_id)
+    n, dim = vectors.shape
+    ident = Identity(segment_id, collection_id, n, dim, min_lsn, max_lsn)
+    with_graph = n >= FLAT_BELOW if build_graph_index is None else build_graph_index
+    bodies = _bodies(data, vectors, hnsw, with_graph)
+    final = os.path.join(directory, segment_id)
+    tmp = final + ".tmp"
+    if fs.exists(final):
+        raise InvalidArgumentError(f"segment {segment_id} already exists", path=final)
+    fs.makedirs(directory)
+    fs.rmtree(tmp)  # leftovers of an interrupted write of this same segment
+    fs.makedirs(tmp)
+    files = {name: _write_file(fs, tmp, name, encode_file(F.KIND_OF_FILE[name], ident, body))
+             for name, body in bodies.items()}
+    descriptor = SegmentDescriptor(
+        segment_id=segment_id, collection_id=collection_id, count=n, dim=dim, space=space,
+        min_lsn=min_lsn, max_lsn=max_lsn, files=files, hnsw=hnsw.to_dict(),
+    )
+    summary = json.dumps(descriptor.to_dict(), sort_keys=True).encode("utf-8")
+    files[F.FILE_SUMMARY] = _write_file(
+        fs, tmp, F.FILE_SUMMARY, encode_file(F.KIND_SUMMARY, ident, summary)
+    )
+    fs.fsync_dir(tmp)
+    fs.rename(tmp, final)
+    fs.fsync_dir(directory)
+    log.info("segment written", **{K.SEGMENT: segment_id, K.COLLECTION: collection_id, K.RECORDS: n,
+                                   K.BYTES: sum(f["size"] for f in files.values()),
+                                   K.DURATION_MS: round(1000 * (time.monotonic() - started), 1)})
+    return SegmentDescriptor(**{**descriptor.__dict__, "files": files})
+
+
+def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, collection_id: str) -> np.ndarray:
+    if space != hnsw.space:
+        raise InvalidArgumentError(f"segment space {space!r} differs from HNSW space {hnsw.space!r}")
+    if not segment_id or "/" in segment_id or segment_id.endswith(".tmp"):
+        raise InvalidArgumentError(f"invalid segment id {segment_id!r}")
+    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+    try:
+        data.validate()
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc)) from None
+    if len(data) == 0:
+        raise InvalidArgumentError("a segment holds at least one record")
+    return vectors
+
+
+def _bodies(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool) -> dict[str, bytes]:
+    bodies = {
+        F.FILE_VECTORS: encode_vectors(vectors),
+        F.FILE_ROWS: encode_rows(list(data.ids), data.ordinals, data.versions),
+        F.FILE_DOCUMENTS: encode_strings(list(data.documents)),
+        F.FILE_METADATA: encode_metadatas(list(data.metadatas)),
+        F.FILE_URIS: encode_strings(list(data.uris)),
+    }
+    if with_graph:
+        bodies[F.FILE_GRAPH] = encode_graph(build_graph(vectors, hnsw))
+    return bodies
+
+
+def _write_file(fs: FileSystem, directory: str, name: str, content: bytes) -> dict[str, int]:
+    f = fs.create(os.path.join(directory, name))
+    try:
+        f.write(content)
+        f.sync()
+    finally:
+        f.close()
+    return {"size": len(content), "crc32c": crc32c.crc32c(content)}
