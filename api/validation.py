@@ -310,17 +310,30 @@ def check_ids_server(ids: list[str]) -> None:
         raise errors.InvalidArgumentError("Empty ID, ID must have at least one character")
 
 
-def stack_embeddings(embeddings: list[np.ndarray]) -> np.ndarray:
-    """The server's checks on a batch of vectors, then the float32 (n, dim) array the engine stores."""
+def stack_embeddings(embeddings: list[np.ndarray], check_finite: bool = True) -> np.ndarray:
+    """The server's checks on a batch of vectors, then the float32 (n, dim) array the engine takes.
+
+    Values beyond float32's range become infinite when stored, so they count as infinite.
+    """
     dims = {e.shape[0] for e in embeddings}
     if 0 in dims:
         raise errors.InvalidArgumentError("Each embedding must have at least 1 dimension")
     if len(dims) > 1:
         raise errors.InvalidArgumentError("Inconsistent dimensions in provided embeddings")
-    matrix = np.asarray(np.stack(embeddings), dtype=np.float64)
-    if not np.isfinite(matrix).all() or not np.isfinite(matrix.astype(np.float32)).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        matrix = np.ascontiguousarray(np.stack(embeddings), dtype=np.float32)
+    if check_finite and not np.isfinite(matrix).all():
         raise errors.InvalidArgumentError("Embeddings must not contain NaN or Infinity values")
-    return np.ascontiguousarray(matrix, dtype=np.float32)
+    return matrix
+
+
+def copy_metadatas(metadatas: list[Any] | None) -> list[Any] | None:
+    """Private copies, so a caller mutating its dicts (or lists in them) later changes nothing stored."""
+    if metadatas is None:
+        return None
+    return [
+        None if m is None else {k: list(v) if isinstance(v, list) else v for k, v in m.items()} for m in metadatas
+    ]
 
 
 def check_metadata_keys_server(metadatas: list[Any] | None) -> None:

@@ -1,0 +1,280 @@
+"""Local clients (``chromadb.api.client``): ``Client`` for collections, ``AdminClient`` for tenants.
+
+A client holds a reference to a shared engine (:mod:`sedimentdb.system`) plus the tenant and
+database it works in. Construction is not lazy, as in Chroma: the engine is opened and the
+tenant and database are checked at once, so a locked or missing directory fails here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sedimentdb import embedding, system
+from sedimentdb.collection import Collection
+from sedimentdb.collection_config import build_configuration
+from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
+from sedimentdb.engine.database import Database as Engine
+from sedimentdb.engine.errors import NotFoundError as EngineNotFoundError
+from sedimentdb.engine.types import CollectionInfo, DatabaseInfo
+from sedimentdb.errors import AuthorizationError, NotFoundError, already_exists, engine_boundary
+from sedimentdb.names import validate_collection_name, validate_database_name, validate_tenant_name
+from sedimentdb.types import Database, Tenant, UserIdentity
+from sedimentdb.validation import MAX_BATCH_SIZE, copy_metadatas, validate_metadata
+
+
+class _SharedEngineClient:
+    """Owns one reference to a shared engine; ``close()`` and ``with`` give it back."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._system_key, self._database_engine = system.acquire(settings)
+        self._closed = False
+
+    def _engine(self) -> Engine:
+        if self._closed:
+            raise RuntimeError("This client has been closed")
+        return self._database_engine
+
+    def close(self) -> None:
+        """Release this client's engine reference; the last client on a path closes the engine. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            system.release(self._system_key, self._database_engine)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def clear_system_cache() -> None:
+        """Forget (and close) every shared engine of this process."""
+        system.clear()
+
+    def get_settings(self) -> Settings:
+        """The settings this client was built with."""
+        return self._settings
+
+    def heartbeat(self) -> int:
+        """The current time in nanoseconds since the epoch."""
+        self._engine()
+        return time.time_ns()
+
+    def get_version(self) -> str:
+        """The package version."""
+        from sedimentdb import __version__
+
+        return __version__
+
+    # ---- tenants and databases (shared by both clients) ----------------------------------
+
+    def _require_tenant(self, name: str) -> None:
+        with engine_boundary():
+            exists = self._engine().has_tenant(name)
+        if not exists:
+            raise NotFoundError(f"Tenant [{name}] not found")
+
+    def _get_database(self, name: str, tenant: str) -> DatabaseInfo:
+        self._require_tenant(tenant)
+        try:
+            with engine_boundary():
+                return self._engine().get_database(tenant, name)
+        except NotFoundError:
+            raise NotFoundError(f"Database [{name}] not found. Are you sure it exists?") from None
+
+
+def _database(info: DatabaseInfo) -> Database:
+    return Database(id=uuid.UUID(info.id), name=info.name, tenant=info.tenant)
+
+
+class AdminClient(_SharedEngineClient):
+    """Tenant and database administration (``chromadb.AdminClient``)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings if settings is not None else Settings())
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant (names have at least three characters)."""
+        validate_tenant_name(name)
+        with engine_boundary():
+            if self._engine().has_tenant(name):
+                raise already_exists(f"Tenant [{name}] already exists")
+            self._engine().create_tenant(name)
+
+    def get_tenant(self, name: str) -> Tenant:
+        """The tenant; NotFoundError if missing."""
+        self._require_tenant(name)
+        return Tenant(name=name)
+
+    def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Create a database in a tenant."""
+        validate_database_name(name)
+        self._require_tenant(tenant)
+        with engine_boundary():
+            self._engine().create_database(tenant, name)
+
+    def get_database(self, name: str, tenant: str = DEFAULT_TENANT) -> Database:
+        """The database; NotFoundError if missing."""
+        return _database(self._get_database(name, tenant))
+
+    def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Delete a database and every collection in it."""
+        self._get_database(name, tenant)
+        with engine_boundary():
+            self._engine().delete_database(tenant, name)
+
+    def list_databases(
+        self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT
+    ) -> list[Database]:
+        """The tenant's databases, paged."""
+        self._require_tenant(tenant)
+        with engine_boundary():
+            found = self._engine().list_databases(tenant, limit, offset or 0)
+        return [_database(d) for d in found]
+
+
+class Client(_SharedEngineClient):
+    """The collection API of one tenant and database (``chromadb.api.ClientAPI``)."""
+
+    def __init__(
+        self, settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+    ) -> None:
+        super().__init__(settings if settings is not None else Settings())
+        self.tenant = str(tenant)
+        self.database = str(database)
+        try:
+            self._get_database(self.database, self.tenant)
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- client-level -----------------------------------------------------------------------
+
+    def get_max_batch_size(self) -> int:
+        """The largest number of records one call may carry."""
+        return MAX_BATCH_SIZE
+
+    def get_user_identity(self) -> UserIdentity:
+        """A local client is the anonymous user of the default tenant."""
+        return UserIdentity(user_id="", tenant=DEFAULT_TENANT, databases=[DEFAULT_DATABASE])
+
+    def set_tenant(self, tenant: str, database: str = DEFAULT_DATABASE) -> None:
+        """Switch tenant (and database) after checking they exist."""
+        self._get_database(str(database), str(tenant))
+        self.tenant, self.database = str(tenant), str(database)
+
+    def set_database(self, database: str) -> None:
+        """Switch database within the current tenant after checking it exists."""
+        self._get_database(str(database), self.tenant)
+        self.database = str(database)
+
+    def reset(self) -> bool:
+        """Delete everything; only when the settings allow it."""
+        if not self._settings.allow_reset:
+            raise AuthorizationError("Reset is disabled by config")
+        with engine_boundary():
+            self._engine().reset()
+        return True
+
+    # ---- collections ------------------------------------------------------------------------
+
+    def _wrap(self, info: CollectionInfo, embedding_function: Any = embedding.DEFAULT, data_loader: Any = None) -> Collection:
+        return Collection(self, info, embedding_function, data_loader)
+
+    def list_collections(self, limit: int | None = None, offset: int | None = None) -> list[Collection]:
+        """The database's collections (objects, as in Chroma 1.x), ordered by id, paged."""
+        with engine_boundary():
+            found = self._engine().list_collections(self.tenant, self.database, limit, offset or 0)
+        return [self._wrap(info) for info in found]
+
+    def count_collections(self) -> int:
+        """How many collections the database holds."""
+        with engine_boundary():
+            return self._engine().count_collections(self.tenant, self.database)
+
+    def create_collection(
+        self,
+        name: str,
+        schema: Any = None,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        embedding_function: Any = embedding.DEFAULT,
+        data_loader: Any = None,
+        get_or_create: bool = False,
+    ) -> Collection:
+        """Create a collection; with ``get_or_create`` an existing one is returned unchanged."""
+        if metadata is not None:
+            validate_metadata(metadata)
+        embedding.validate_signature(embedding_function)
+        configuration_ef = (configuration or {}).get("embedding_function")
+        embedding.check_conflict_on_create(embedding_function, configuration_ef)
+        validate_collection_name(name)
+        with engine_boundary():
+            existing = self._find(name)
+        if existing is not None:
+            if get_or_create:
+                return self._existing(existing, embedding_function, data_loader)
+            raise already_exists(f"Collection [{name}] already exists")
+        chosen_ef = configuration_ef if configuration_ef is not None else embedding_function
+        stored = build_configuration(
+            {k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata, chosen_ef
+        )
+        with engine_boundary():
+            info = self._engine().create_collection(
+                self.tenant, self.database, name,
+                metadata=copy_metadatas([metadata])[0] if metadata else None, configuration=stored,
+            )
+        return self._wrap(info, chosen_ef, data_loader)
+
+    def _find(self, name: str) -> CollectionInfo | None:
+        try:
+            return self._engine().get_collection(self.tenant, self.database, name)
+        except EngineNotFoundError:
+            return None
+
+    def _existing(self, info: CollectionInfo, embedding_function: Any, data_loader: Any) -> Collection:
+        embedding.check_conflict_on_get(embedding_function, info.configuration.get("embedding_function"))
+        return self._wrap(info, embedding_function, data_loader)
+
+    def get_collection(
+        self, name: str, embedding_function: Any = embedding.DEFAULT, data_loader: Any = None
+    ) -> Collection:
+        """The named collection; NotFoundError if missing."""
+        with engine_boundary():
+            info = self._find(name)
+        if info is None:
+            raise NotFoundError(f"Collection [{name}] does not exist")
+        return self._existing(info, embedding_function, data_loader)
+
+    def get_collection_by_id(
+        self, id: uuid.UUID | str, embedding_function: Any = embedding.DEFAULT, data_loader: Any = None
+    ) -> Collection:
+        """The collection with this id; NotFoundError if missing."""
+        with engine_boundary():
+            info = self._engine().get_collection_by_id(str(id))
+        return self._existing(info, embedding_function, data_loader)
+
+    def get_or_create_collection(
+        self,
+        name: str,
+        schema: Any = None,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        embedding_function: Any = embedding.DEFAULT,
+        data_loader: Any = None,
+    ) -> Collection:
+        """The named collection, created first if missing (metadata/configuration only apply then)."""
+        return self.create_collection(
+            name, schema, configuration, metadata, embedding_function, data_loader, get_or_create=True
+        )
+
+    def delete_collection(self, name: str) -> None:
+        """Delete the named collection and its records."""
+        with engine_boundary():
+            info = self._find(name)
+            if info is None:
+                raise NotFoundError(f"Collection [{name}] does not exist")
+            self._engine().delete_collection(info.id)

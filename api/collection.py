@@ -1,0 +1,402 @@
+"""``Collection``: Chroma's record API over one engine collection (chroma-api.md §3, §11).
+
+Each method validates everything first — the client layer inside :func:`validation_context`
+(its messages end in ``" in add."`` etc.), then the server layer — and only then calls the
+engine, so a rejected call writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sedimentdb import embedding, results
+from sedimentdb.collection_config import updated_configuration
+from sedimentdb.engine.types import CollectionInfo
+from sedimentdb.errors import engine_boundary
+from sedimentdb.filters import validate_filters
+from sedimentdb.names import validate_collection_name
+from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult
+from sedimentdb.validation import (
+    check_batch_size,
+    check_ids_server,
+    check_metadata_keys_server,
+    copy_metadatas,
+    maybe_many,
+    normalize_embeddings,
+    require_one_embeddable,
+    stack_embeddings,
+    validate_base_record_set,
+    validate_ids,
+    validate_include,
+    validate_insert_record_set,
+    validate_metadata,
+    validate_n_results,
+    validate_unsigned,
+    validation_context,
+)
+
+if TYPE_CHECKING:
+    from sedimentdb.client import Client
+
+DEFAULT_GET_INCLUDE: Include = ["metadatas", "documents"]
+DEFAULT_QUERY_INCLUDE: Include = ["metadatas", "documents", "distances"]
+PEEK_INCLUDE: Include = ["embeddings", "documents", "metadatas"]
+_NOT_LOADED = object()
+
+
+class Collection:
+    """A named set of records with one vector space; obtained from a client, never built directly."""
+
+    def __init__(
+        self,
+        client: Client,
+        model: CollectionInfo,
+        embedding_function: Any = embedding.DEFAULT,
+        data_loader: Any = None,
+    ) -> None:
+        embedding.validate_signature(embedding_function)
+        self._client = client
+        self._model = model
+        self._embedding_function = embedding_function
+        self._data_loader = data_loader
+        self._persisted_ef: Any = _NOT_LOADED
+
+    # ---- properties -----------------------------------------------------------------------
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The collection's UUID."""
+        return uuid.UUID(self._model.id)
+
+    @property
+    def name(self) -> str:
+        """The collection's name."""
+        return self._model.name
+
+    @property
+    def metadata(self) -> dict[str, Any] | None:
+        """The collection's metadata (``None`` when it has none)."""
+        return dict(self._model.metadata) if self._model.metadata else None
+
+    @property
+    def tenant(self) -> str:
+        """The tenant the collection lives in."""
+        return self._model.tenant
+
+    @property
+    def database(self) -> str:
+        """The database the collection lives in."""
+        return self._model.database
+
+    @property
+    def configuration_json(self) -> dict[str, Any]:
+        """The stored configuration, as JSON-like data."""
+        return dict(self._model.configuration)
+
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """The configuration with the embedding function rebuilt from its stored description."""
+        config = self.configuration_json
+        ef = embedding.rebuild(config.get("embedding_function"))
+        return {"hnsw": config.get("hnsw"), "spann": config.get("spann"), "embedding_function": embedding.resolve(ef)}
+
+    @property
+    def schema(self) -> None:
+        """Chroma Cloud's schema; local collections have none."""
+        return None
+
+    def get_model(self) -> CollectionInfo:
+        """The engine's description of this collection."""
+        return self._model
+
+    def __repr__(self) -> str:
+        return f"Collection(name={self.name})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Collection):
+            return False
+        return (
+            self._model == other._model
+            and self._embedding_function == other._embedding_function
+            and self._data_loader == other._data_loader
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (modify), compared by value
+
+    # ---- writing --------------------------------------------------------------------------
+
+    def add(
+        self,
+        ids: Any,
+        embeddings: Any = None,
+        metadatas: Any = None,
+        documents: Any = None,
+        images: Any = None,
+        uris: Any = None,
+    ) -> None:
+        """Add records; an id that already exists is silently ignored (first write wins)."""
+        with validation_context("add"):
+            records = _insert_record_set(ids, embeddings, metadatas, documents, images, uris)
+            validate_insert_record_set(records)
+            if records["embeddings"] is None:
+                field = require_one_embeddable(records, ("documents", "images", "uris"))
+                records["embeddings"] = self._embed(records[field], field, is_query=False)
+        matrix = self._server_checks(records)
+        with engine_boundary():
+            self._client._engine().add(
+                self._model.id, records["ids"], matrix, records["documents"],
+                copy_metadatas(records["metadatas"]), records["uris"],
+            )
+
+    def update(
+        self,
+        ids: Any,
+        embeddings: Any = None,
+        metadatas: Any = None,
+        documents: Any = None,
+        images: Any = None,
+        uris: Any = None,
+    ) -> None:
+        """Update existing records (missing ids are ignored); metadata merges, ``None`` deletes a key."""
+        with validation_context("update"):
+            records = _insert_record_set(ids, embeddings, metadatas, documents, images, uris)
+            validate_insert_record_set(records)
+            if records["embeddings"] is None and (records["documents"] is not None or records["images"] is not None):
+                field = require_one_embeddable(records, ("documents", "images"))
+                records["embeddings"] = self._embed(records[field], field, is_query=False)
+        matrix = self._server_checks(records)
+        with engine_boundary():
+            self._client._engine().update(
+                self._model.id, records["ids"], matrix, records["documents"],
+                copy_metadatas(records["metadatas"]), records["uris"],
+            )
+
+    def upsert(
+        self,
+        ids: Any,
+        embeddings: Any = None,
+        metadatas: Any = None,
+        documents: Any = None,
+        images: Any = None,
+        uris: Any = None,
+    ) -> None:
+        """Insert new ids and update existing ones (their metadata merges, as in ``update``)."""
+        with validation_context("upsert"):
+            records = _insert_record_set(ids, embeddings, metadatas, documents, images, uris)
+            validate_insert_record_set(records)
+            if records["embeddings"] is None:
+                field = require_one_embeddable(records, ("documents", "images"))
+                records["embeddings"] = self._embed(records[field], field, is_query=False)
+        matrix = self._server_checks(records)
+        with engine_boundary():
+            self._client._engine().upsert(
+                self._model.id, records["ids"], matrix, records["documents"],
+                copy_metadatas(records["metadatas"]), records["uris"],
+            )
+
+    def delete(
+        self, ids: Any = None, where: Any = None, where_document: Any = None, limit: Any = None
+    ) -> DeleteResult:
+        """Delete by ids and/or filters (intersected). With ids alone, ``deleted`` counts the ids asked for."""
+        with validation_context("delete"):
+            if ids is None and where is None and where_document is None:
+                raise ValueError("At least one of ids, where, or where_document must be provided")
+            _check_delete_limit(limit, where, where_document)
+            id_list = maybe_many(ids)
+            if id_list is not None:
+                validate_ids(id_list)
+            validate_filters(where, where_document)
+        with engine_boundary():
+            deleted = self._client._engine().delete(self._model.id, id_list, where, where_document, limit)
+        if where is None and where_document is None and id_list is not None:
+            deleted = len(id_list)  # Chroma 1.x reports what was asked, not what existed
+        return DeleteResult(deleted=deleted)
+
+    def _server_checks(self, records: dict[str, Any]) -> np.ndarray | None:
+        check_batch_size(len(records["ids"]), self._client.get_max_batch_size())
+        check_ids_server(records["ids"])
+        matrix = None if records["embeddings"] is None else stack_embeddings(records["embeddings"])
+        check_metadata_keys_server(records["metadatas"])
+        return matrix
+
+    # ---- reading --------------------------------------------------------------------------
+
+    def count(self, read_level: Any = None) -> int:
+        """How many records the collection holds."""
+        with engine_boundary():
+            return self._client._engine().count(self._model.id)
+
+    def get(
+        self,
+        ids: Any = None,
+        where: Any = None,
+        limit: Any = None,
+        offset: Any = None,
+        where_document: Any = None,
+        include: Include = DEFAULT_GET_INCLUDE,
+    ) -> GetResult:
+        """Records matching ids and filters, in insertion order, paged by offset/limit."""
+        with validation_context("get"):
+            id_list = maybe_many(ids)
+            if id_list is not None:
+                validate_ids(id_list)
+            validate_filters(where, where_document)
+            validate_include(include, disallowed=("distances",))
+            if "data" in include and self._data_loader is None:
+                raise ValueError("You must set a data loader on the collection if loading from URIs.")
+        limit = validate_unsigned(limit)
+        offset = validate_unsigned(offset) or 0
+        with engine_boundary():
+            found = self._client._engine().get(
+                self._model.id, id_list, where, where_document, limit, offset,
+                results.engine_include(include, with_distances=False),
+            )
+        return results.to_get_result(found, include, self._data_loader)
+
+    def peek(self, limit: int = 10) -> GetResult:
+        """The first ``limit`` records in insertion order, with embeddings."""
+        limit = validate_unsigned(limit) or 0
+        with engine_boundary():
+            found = self._client._engine().get(
+                self._model.id, None, None, None, limit, 0, results.engine_include(PEEK_INCLUDE, False)
+            )
+        return results.to_get_result(found, PEEK_INCLUDE)
+
+    def query(
+        self,
+        query_embeddings: Any = None,
+        query_texts: Any = None,
+        query_images: Any = None,
+        query_uris: Any = None,
+        ids: Any = None,
+        n_results: int = 10,
+        where: Any = None,
+        where_document: Any = None,
+        include: Include = DEFAULT_QUERY_INCLUDE,
+    ) -> QueryResult:
+        """The ``n_results`` nearest records per query, nearest first (fewer when fewer match)."""
+        with validation_context("query"):
+            records = {
+                "embeddings": normalize_embeddings(query_embeddings),
+                "documents": maybe_many(query_texts),
+                "images": maybe_many(query_images),
+                "uris": maybe_many(query_uris),
+            }
+            filter_ids = maybe_many(ids)
+            validate_base_record_set(records)
+            validate_filters(where, where_document)
+            validate_include(include)
+            validate_n_results(n_results)
+            if records["embeddings"] is None:
+                field = require_one_embeddable(records, ("documents", "images", "uris"))
+                records["embeddings"] = self._embed(records[field], field, is_query=True)
+        matrix = stack_embeddings(records["embeddings"], check_finite=False)
+        with engine_boundary():
+            found = self._client._engine().query(
+                self._model.id, matrix, n_results, where, where_document, filter_ids,
+                results.engine_include(include, with_distances=True),
+            )
+        return results.to_query_result(found, include, self._data_loader)
+
+    # ---- the collection itself ------------------------------------------------------------
+
+    def modify(self, name: str | None = None, metadata: Any = None, configuration: Any = None) -> None:
+        """Rename, replace the metadata (not merged), or change runtime HNSW settings."""
+        if metadata is not None:
+            validate_metadata(metadata)
+            if "hnsw:space" in metadata:
+                raise ValueError(
+                    "Changing the distance function of a collection once it is created is not supported currently."
+                )
+        if name is not None:
+            validate_collection_name(name)
+        new_configuration = None
+        if configuration is not None:
+            new_configuration = self._updated_configuration(configuration)
+        with engine_boundary():
+            self._model = self._client._engine().modify_collection(
+                self._model.id, name=name, metadata=copy_metadatas([metadata])[0] if metadata else None,
+                configuration=new_configuration,
+            )
+        self._persisted_ef = _NOT_LOADED
+
+    def _updated_configuration(self, update: dict[str, Any]) -> dict[str, Any]:
+        config = updated_configuration(self.configuration_json, update)
+        new_ef = update.get("embedding_function")
+        if new_ef is not None:
+            config["embedding_function"] = _replace_ef(config.get("embedding_function"), new_ef)
+        return config
+
+    def fork(self, new_name: str) -> Collection:
+        """Chroma Cloud only."""
+        raise NotImplementedError("Collection forking is not implemented for Local Chroma")
+
+    def search(self, *args: Any, **kwargs: Any) -> Any:
+        """Chroma Cloud only."""
+        raise NotImplementedError("Search is not implemented for Local Chroma")
+
+    # ---- embedding ------------------------------------------------------------------------
+
+    def _embed(self, inputs: list[Any], field: str, is_query: bool) -> list[np.ndarray]:
+        if field == "uris":
+            if self._data_loader is None:
+                raise ValueError("You must set a data loader on the collection if loading from URIs.")
+            inputs = self._data_loader(inputs)
+        return embedding.call(self._embedding_function_for_use(), inputs, is_query)
+
+    def _embedding_function_for_use(self) -> Any:
+        """Chroma's order: an explicit non-default EF, the persisted one, else the default (or an error)."""
+        explicit = self._embedding_function
+        if explicit is not None and not embedding.is_default(explicit):
+            return explicit
+        if self._persisted_ef is _NOT_LOADED:
+            self._persisted_ef = embedding.resolve(embedding.rebuild(self._model.configuration.get("embedding_function")))
+        if self._persisted_ef is not None:
+            return self._persisted_ef
+        if explicit is None:
+            raise ValueError(embedding.NO_FUNCTION_MESSAGE)
+        self._embedding_function = embedding.resolve(explicit)
+        return self._embedding_function
+
+
+def _insert_record_set(
+    ids: Any, embeddings: Any, metadatas: Any, documents: Any, images: Any, uris: Any
+) -> dict[str, Any]:
+    """Unpack one-or-many arguments in Chroma's field order (which its messages list)."""
+    return {
+        "ids": maybe_many(ids),
+        "metadatas": maybe_many(metadatas),
+        "embeddings": normalize_embeddings(embeddings),
+        "documents": maybe_many(documents),
+        "images": maybe_many(images),
+        "uris": maybe_many(uris),
+    }
+
+
+def _check_delete_limit(limit: Any, where: Any, where_document: Any) -> None:
+    if limit is None:
+        return
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        raise TypeError("limit must be a non-negative integer")
+    if limit < 0:
+        raise ValueError("limit must be a non-negative integer")
+    if where is None and where_document is None:
+        raise ValueError("limit can only be specified when a where or where_document clause is provided")
+
+
+def _replace_ef(existing: dict[str, Any] | None, new_ef: Any) -> dict[str, Any]:
+    """Chroma's rule for changing a collection's embedding function: same kind, new settings."""
+    new_config = embedding.persisted_ef_config(new_ef)
+    if not existing or existing.get("type") != "known" or new_config.get("type") != "known":
+        if existing and existing.get("type") == "legacy":
+            warnings.warn("cannot update legacy embedding function config", DeprecationWarning, stacklevel=3)
+            return existing
+        return new_config
+    if existing.get("name") != new_config.get("name"):
+        raise ValueError(
+            f"Cannot update embedding function: incompatible types ({existing.get('name')} vs {new_config.get('name')})"
+        )
+    return new_config
