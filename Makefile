@@ -1,0 +1,34 @@
+# Developer and CI entry points. `make run` and `make test` are the README's two commands.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev,server
+PATH_ARG ?= ./chroma
+
+.PHONY: install run test lint unit slow bench clean
+
+$(BIN)/.installed: pyproject.toml setup.py
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/sediment run --path $(PATH_ARG)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+unit: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test: lint unit
+
+slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache

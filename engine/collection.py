@@ -1,0 +1,284 @@
+"""One collection's live state: its parts, where each id lives, and the apply/read logic.
+
+Applying a log record is deterministic: replaying the same records over the same
+checkpointed parts yields the same state, which is what makes reopen exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sedimentdb.engine.distance import pair_distances
+from sedimentdb.engine.filters import compile_where, compile_where_document
+from sedimentdb.engine.parts import Part, SegmentPart, TailPart
+from sedimentdb.engine.types import Include, Records
+from sedimentdb.engine.wal.records import WriteBatch, WriteOp
+
+# Insertion order key: the LSN of the add, then the position in its batch.
+ORDINAL_SHIFT = 24
+
+
+def ordinals_for(lsn: int, n: int) -> np.ndarray:
+    """Insertion-order keys for ``n`` records first added by the record at ``lsn``."""
+    return (np.uint64(lsn) << np.uint64(ORDINAL_SHIFT)) + np.arange(n, dtype=np.uint64)
+
+
+def merge_metadata(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Chroma's update rule: keys merge, a ``None`` value deletes the key."""
+    if new is None:
+        return old
+    merged = dict(old or {})
+    for key, value in new.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged or None
+
+
+def strip_none(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Metadata of a new record: ``None`` values mean nothing, an empty dict is no metadata."""
+    if not meta:
+        return None
+    kept = {k: v for k, v in meta.items() if v is not None}
+    return kept or None
+
+
+class CollectionState:
+    """Parts (segments first, then frozen tails, then the active tail) and the id directory."""
+
+    def __init__(self, collection_id: str, space: str, dim: int | None) -> None:
+        self.id = collection_id
+        self.space = space
+        self.dim = dim
+        self.parts: list[Part] = []
+        self.active = TailPart(dim, space)
+        self.parts.append(self.active)
+        self.loc: dict[str, tuple[Part, int]] = {}
+        self.checkpoint_lsn = 0
+
+    # ---- building -------------------------------------------------------------------
+
+    def add_segment(self, part: SegmentPart) -> None:
+        """Attach a segment loaded from the manifest (before replay)."""
+        self.parts.insert(self._segment_count(), part)
+        alive = part.alive()
+        for row in np.flatnonzero(alive):
+            self.loc[part.segment.ids[row]] = (part, int(row))
+
+    def _segment_count(self) -> int:
+        return sum(1 for p in self.parts if isinstance(p, SegmentPart))
+
+    def segments(self) -> list[SegmentPart]:
+        """The sealed segments, oldest first."""
+        return [p for p in self.parts if isinstance(p, SegmentPart)]
+
+    def count(self) -> int:
+        """Live records."""
+        return len(self.loc)
+
+    # ---- applying log records -----------------------------------------------------------
+
+    def apply_write(self, batch: WriteBatch, lsn: int) -> None:
+        """Apply an add/update/upsert logged at ``lsn``."""
+        n = len(batch.ids)
+        existing = [self.loc.get(i) for i in batch.ids]
+        new_rows, upd_rows = [], []
+        for i, where in enumerate(existing):
+            if where is None:
+                if batch.op != WriteOp.UPDATE:
+                    new_rows.append(i)
+            elif batch.op != WriteOp.ADD:
+                upd_rows.append(i)
+        if new_rows:
+            self._insert_new(batch, lsn, new_rows, n)
+        if upd_rows:
+            self._replace(batch, lsn, upd_rows, existing)
+
+    def _insert_new(self, batch: WriteBatch, lsn: int, rows: list[int], n: int) -> None:
+        assert batch.embeddings is not None, "a new record needs an embedding"
+        ids = [batch.ids[i] for i in rows]
+        if len(set(ids)) != len(ids):  # the API rejects duplicates; replay must not double-insert
+            seen: dict[str, int] = {}
+            for i in rows:
+                seen.setdefault(batch.ids[i], i)
+            rows = sorted(seen.values())
+            ids = [batch.ids[i] for i in rows]
+        idx = np.asarray(rows, dtype=np.int64)
+        docs = [batch.documents[i] for i in rows] if batch.documents is not None else [None] * len(rows)
+        metas = [strip_none(batch.metadatas[i]) for i in rows] if batch.metadatas is not None else [None] * len(rows)
+        uris = [batch.uris[i] for i in rows] if batch.uris is not None else [None] * len(rows)
+        vectors = batch.embeddings if len(rows) == n else batch.embeddings[idx]
+        self._ensure_dim(vectors.shape[1])
+        start = self.active.append(ids, ordinals_for(lsn, n)[idx], lsn, vectors, docs, metas, uris)
+        for k, id_ in enumerate(ids):
+            self.loc[id_] = (self.active, start + k)
+
+    def _ensure_dim(self, dim: int) -> None:
+        if self.dim is None:
+            self.dim = dim
+
+    def _replace(self, batch: WriteBatch, lsn: int, rows: list[int], existing: list) -> None:
+        for i in rows:
+            part, row = self.loc[batch.ids[i]]
+            doc, meta, uri = part.record_at(row)
+            if batch.documents is not None and batch.documents[i] is not None:
+                doc = batch.documents[i]
+            if batch.metadatas is not None:
+                meta = merge_metadata(meta, batch.metadatas[i])
+            if batch.uris is not None and batch.uris[i] is not None:
+                uri = batch.uris[i]
+            vec = batch.embeddings[i : i + 1] if batch.embeddings is not None else part.vectors_at(
+                np.array([row])
+            )
+            ordinal = part.ordinals_at(np.array([row]))
+            part.deleted_at[row] = lsn
+            start = self.active.append([batch.ids[i]], ordinal, lsn, vec, [doc], [meta], [uri])
+            self.loc[batch.ids[i]] = (self.active, start)
+
+    def apply_delete(self, ids: list[str], lsn: int) -> int:
+        """Delete ``ids`` (missing ones ignored); return how many existed."""
+        deleted = 0
+        for id_ in ids:
+            where = self.loc.pop(id_, None)
+            if where is not None:
+                part, row = where
+                part.deleted_at[row] = lsn
+                deleted += 1
+        return deleted
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def _filter_rows(self, where: dict | None, where_document: dict | None) -> list[tuple[Part, np.ndarray]]:
+        out = []
+        for part in self.parts:
+            if part.count == 0:
+                continue
+            mask = part.alive()
+            if where or where_document:
+                mask &= part.match(where, where_document)
+            rows = np.flatnonzero(mask)
+            if rows.size:
+                out.append((part, rows))
+        return out
+
+    def _rows_for_ids(self, ids: list[str], where: dict | None, where_document: dict | None) -> list[tuple[Part, int]]:
+        hits, seen = [], set()
+        wp = compile_where(where) if where else None
+        dp = compile_where_document(where_document) if where_document else None
+        for id_ in ids:
+            loc = self.loc.get(id_)
+            if loc is None or id_ in seen:
+                continue
+            seen.add(id_)
+            doc, meta, _ = loc[0].record_at(loc[1])
+            if (wp is None or wp(meta)) and (dp is None or dp(doc)):
+                hits.append(loc)
+        return hits
+
+    def matching(
+        self, ids: list[str] | None, where: dict | None, where_document: dict | None
+    ) -> list[tuple[Part, int]]:
+        """Live (part, row) pairs that satisfy all filters, in insertion order."""
+        if ids is not None:
+            hits = self._rows_for_ids(ids, where, where_document)
+            keys = [int(p.ordinals_at(np.array([r]))[0]) for p, r in hits]
+            return [h for _, h in sorted(zip(keys, hits, strict=True), key=lambda t: t[0])]
+        groups = self._filter_rows(where, where_document)
+        if not groups:
+            return []
+        ords = np.concatenate([p.ordinals_at(rows) for p, rows in groups])
+        owner = np.concatenate([np.full(len(rows), gi) for gi, (_, rows) in enumerate(groups)])
+        rowcat = np.concatenate([rows for _, rows in groups])
+        order = np.argsort(ords, kind="stable")
+        return [(groups[owner[i]][0], int(rowcat[i])) for i in order]
+
+    def get(
+        self,
+        ids: list[str] | None,
+        where: dict | None,
+        where_document: dict | None,
+        limit: int | None,
+        offset: int,
+        include: Include,
+    ) -> Records:
+        """Records matching the filters, insertion order, then ``offset``/``limit``."""
+        hits = self.matching(ids, where, where_document)
+        end = None if limit is None else offset + limit
+        return self.materialize(hits[offset:end], include)
+
+    def materialize(
+        self, hits: list[tuple[Part, int]], include: Include, dists: list[float] | None = None
+    ) -> Records:
+        """Turn (part, row) pairs into columnar records with the requested fields."""
+        out = Records(ids=[p.id_at(r) for p, r in hits])
+        if include.embeddings:
+            dim = self.dim or 0
+            out.embeddings = (
+                np.stack([p.vectors_at(np.array([r]))[0] for p, r in hits]).astype(np.float32, copy=False)
+                if hits
+                else np.zeros((0, dim), dtype=np.float32)
+            )
+        if include.documents or include.metadatas or include.uris:
+            recs = [p.record_at(r) for p, r in hits]
+            out.documents = [r[0] for r in recs] if include.documents else None
+            out.metadatas = [r[1] for r in recs] if include.metadatas else None
+            out.uris = [r[2] for r in recs] if include.uris else None
+        if include.distances and dists is not None:
+            out.distances = dists
+        return out
+
+    def query(
+        self,
+        queries: np.ndarray,
+        n_results: int,
+        where: dict | None,
+        where_document: dict | None,
+        ids: list[str] | None,
+        include: Include,
+    ) -> list[Records]:
+        """k nearest live records per query row, nearest first, with exact distances."""
+        masks = self._query_masks(where, where_document, ids)
+        results = []
+        for q in queries:
+            hits = self._knn_one(q.reshape(1, -1), n_results, masks)
+            results.append(self.materialize([(p, r) for _, p, r in hits], include, [d for d, _, _ in hits]))
+        return results
+
+    def _query_masks(
+        self, where: dict | None, where_document: dict | None, ids: list[str] | None
+    ) -> list[tuple[Part, np.ndarray]]:
+        out = []
+        id_rows: dict[int, list[int]] | None = None
+        if ids is not None:
+            id_rows = {}
+            for id_ in ids:
+                loc = self.loc.get(id_)
+                if loc is not None:
+                    id_rows.setdefault(id(loc[0]), []).append(loc[1])
+        for part in self.parts:
+            if part.count == 0:
+                continue
+            mask = part.alive()
+            if id_rows is not None:
+                only = np.zeros(part.count, dtype=bool)
+                only[id_rows.get(id(part), [])] = True
+                mask &= only
+            if (where or where_document) and mask.any():
+                mask &= part.match(where, where_document)
+            if mask.any():
+                out.append((part, mask))
+        return out
+
+    def _knn_one(self, q: np.ndarray, k: int, masks: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
+        cands: list[tuple[float, Part, int]] = []
+        for part, mask in masks:
+            rows, _ = part.search(self.space, q, k, mask)
+            rows = rows[0][rows[0] >= 0]
+            if rows.size == 0:
+                continue
+            exact = pair_distances(self.space, q[0], part.vectors_at(rows))
+            cands.extend(zip(exact.tolist(), [part] * rows.size, rows.tolist(), strict=True))
+        cands.sort(key=lambda t: (t[0], t[1].ordinals_at(np.array([t[2]]))[0]))
+        return cands[:k]

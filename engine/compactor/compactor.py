@@ -1,0 +1,327 @@
+"""The compactor: turns log tails into segments, merges and vacuums them, installs manifests.
+
+A job has three steps. *Plan* (under the database lock): freeze the active tail, pick the
+segments to merge, remember which rows are alive at checkpoint LSN C. *Build* (no lock):
+write the output segment (fsync, rename, fsync dir) — the slow part, off the write path.
+*Install* (under the lock): swap the inputs for the output, carrying over deletes that
+arrived meanwhile. A manifest then records the new state (write temp, fsync, rename, fsync
+dir) and only after that are files no retained manifest needs removed, and log files below
+every retained checkpoint released.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
+from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush
+from sedimentdb.engine.errors import StorageError
+from sedimentdb.engine.hnsw_config import index_settings
+from sedimentdb.engine.parts import Part, SegmentPart, TailPart
+from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker, write_segment
+
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class Plan:
+    """One compaction job, decided under the lock."""
+
+    cs: Any
+    inputs: list[Part]
+    rows: list[np.ndarray]
+    checkpoint: int
+    flush: bool
+    params: HnswParams
+    output: Segment | None = None
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+class Compactor:
+    """Runs compaction jobs for one database, in a background thread and on demand."""
+
+    def __init__(self, db: Any, logger: Any) -> None:
+        self.db = db
+        self.log = logger
+        self._job = threading.Lock()  # one job (and one manifest install) at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tail_seen: dict[int, float] = {}
+        self._manifest_wanted = 0
+        self.error: BaseException | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread = threading.Thread(target=self._loop, name="sedimentdb-compactor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread after its current job."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def notify(self) -> None:
+        """A write happened: maybe a threshold was crossed."""
+        self._wake.set()
+
+    def request_manifest(self) -> None:
+        """Catalog changed in a way that frees files: install two manifests soon.
+
+        Two, so the previous retained manifest no longer references the freed files.
+        """
+        self._manifest_wanted = 2
+        if self._thread is not None:
+            self._wake.set()
+        else:
+            self._write_pending_manifests()
+
+    def _write_pending_manifests(self) -> None:
+        if self.db.options.read_only or self.db.closed:
+            return
+        with self._job:
+            while self._manifest_wanted > 0:
+                self._manifest_wanted -= 1
+                self._install_manifest()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.run_pass(force=False)
+            except StorageError as exc:  # logged and retried on the next pass; writes go on
+                self.error = exc
+                self.log.error("compaction failed", **{K.ERROR: str(exc), K.PATH: self.db.path})
+                self._stop.wait(5 * POLL_SECONDS)
+
+    # ---- passes -----------------------------------------------------------------------------------
+
+    def compact_now(self, collection_id: str | None = None) -> None:
+        """Flush every tail (or one collection's), merge as the policy says, install a manifest."""
+        self.run_pass(force=True, only=collection_id)
+
+    def run_pass(self, force: bool, only: str | None = None) -> bool:
+        """One pass over the collections; returns whether anything changed."""
+        with self._job:
+            did = False
+            ids = [only] if only is not None else list(self.db.collections)
+            for cid in ids:
+                did |= self._run_job(cid, force)
+            if did or force or self._manifest_wanted:
+                self._manifest_wanted = max(self._manifest_wanted, 1)
+                while self._manifest_wanted > 0:
+                    self._manifest_wanted -= 1
+                    self._install_manifest()
+            return did
+
+    def _run_job(self, cid: str, force: bool) -> bool:
+        plan = self._plan(cid, force)
+        if plan is None:
+            return False
+        self._build(plan)
+        self._install(plan)
+        return True
+
+    # ---- plan / build / install ------------------------------------------------------------------
+
+    def _plan(self, cid: str, force: bool) -> Plan | None:
+        db = self.db
+        with db.lock:
+            cs = db.collections.get(cid)
+            if cs is None or db.closed:
+                return None
+            tail: TailPart = cs.active
+            flush = self._want_flush(tail, force)
+            segs = cs.segments()
+            stats = [SegmentStats(p.count, int(np.count_nonzero(p.alive()))) for p in segs]
+            picked = [segs[i] for i in pick_inputs(stats, 1 if flush else 0, db.options)]
+            frozen = [p for p in cs.parts if isinstance(p, TailPart) and p.frozen]
+            if not flush and not picked and not frozen:
+                return None
+            inputs: list[Part] = picked + frozen
+            if flush:
+                tail.frozen = True
+                cs.active = TailPart(cs.dim, cs.space)
+                cs.parts.append(cs.active)
+                inputs.append(tail)
+                self._tail_seen.pop(id(tail), None)
+            rows = [np.flatnonzero(p.alive()) for p in inputs]
+            s = index_settings(db.catalog.collections[cid])
+            params = HnswParams(space=s.space, M=s.max_neighbors, construction_ef=s.ef_construction,
+                                search_ef=s.ef_search, num_threads=s.num_threads)
+            return Plan(cs, inputs, rows, db.last_lsn, flush, params)
+
+    def _want_flush(self, tail: TailPart, force: bool) -> bool:
+        if tail.count == 0:
+            return False
+        if force:
+            return True
+        now = self.db.clock()
+        first = self._tail_seen.setdefault(id(tail), now)
+        return should_flush(tail.live_count(), tail.count, tail.nbytes, now - first, self.db.options)
+
+    def _build(self, plan: Plan) -> None:
+        total = sum(len(r) for r in plan.rows)
+        if total == 0:
+            return
+        data, plan.order = gather(plan.inputs, plan.rows)
+        seg_id = uuid.uuid4().hex
+        segdir = os.path.join(self.db.path, "segments")
+        self.db.fs.makedirs(segdir)
+        seed = max((p for p in plan.inputs if isinstance(p, SegmentPart)),
+                   key=lambda p: p.count, default=None)
+        desc = write_segment(self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space,
+                             hnsw=plan.params, min_lsn=int(data.versions.min()),
+                             max_lsn=plan.checkpoint, seed=seed.segment if seed else None)
+        plan.output = Segment.open(self.db.fs, segdir, desc)
+        self.log.info("segment written", **{K.COLLECTION: plan.cs.id, K.SEGMENT: seg_id, K.RECORDS: total})
+
+    def _install(self, plan: Plan) -> None:
+        db = self.db
+        with db.lock:
+            cs = plan.cs
+            if db.collections.get(cs.id) is not cs:
+                return  # deleted meanwhile; GC removes the orphan output
+            keep = [p for p in cs.parts if not any(p is q for q in plan.inputs)]
+            nseg = sum(1 for p in keep if isinstance(p, SegmentPart))
+            if plan.output is not None:
+                out = self._adopt(plan)
+                keep.insert(nseg, out)
+            cs.parts = keep
+            if plan.flush:
+                cs.checkpoint_lsn = plan.checkpoint
+
+    def _adopt(self, plan: Plan) -> SegmentPart:
+        assert plan.output is not None
+        dead = np.concatenate([_deleted(p)[r] for p, r in zip(plan.inputs, plan.rows, strict=True)])
+        dead = dead[plan.order].astype(np.uint64)
+        out = SegmentPart(plan.output, dead, None)
+        ids = plan.output.ids
+        for row in np.flatnonzero(dead == 0):
+            out_row = int(row)
+            self.db.collections[plan.cs.id].loc[ids[out_row]] = (out, out_row)
+        return out
+
+    # ---- manifests and garbage ---------------------------------------------------------------------
+
+    def _install_manifest(self) -> None:
+        db = self.db
+        with db.lock:
+            if db.closed:
+                return
+            gen = (db.manifests[-1].generation + 1) if db.manifests else 1
+            markers: list[tuple[SegmentPart, dict[str, Any], np.ndarray]] = []
+            entries = {cid: self._entry(cs, gen, markers) for cid, cs in db.collections.items()}
+            manifest = Manifest(gen, db.uuid, db.epoch, db.last_lsn, db.catalog.to_dict(), entries,
+                                db.clock())
+        db.wal.sync_through(manifest.catalog_lsn)
+        mdir = os.path.join(db.path, "markers")
+        if markers:
+            db.fs.makedirs(mdir)
+        for _part, marker, mask in markers:
+            marker.update(write_delete_marker(db.fs, os.path.join(mdir, marker["file"]), mask))
+        write_manifest(db.fs, db.path, manifest)
+        with db.lock:
+            for part, marker, _ in markers:
+                part.marker = marker
+            db.manifests = (db.manifests + [manifest])[-db.options.keep_manifests:]
+        self.log.info("manifest installed", **{K.GENERATION: gen, K.LSN: manifest.catalog_lsn})
+        self.collect_garbage()
+
+    def _entry(self, cs: Any, gen: int, markers: list) -> dict[str, Any]:
+        segs = []
+        for part in cs.segments():
+            mask = (part.deleted_at != 0) & (part.deleted_at <= cs.checkpoint_lsn)
+            n = int(np.count_nonzero(mask))
+            marker = None
+            if n and part.marker and part.marker["deleted"] == n:
+                marker = part.marker
+            elif n:
+                sid = part.segment.descriptor.segment_id
+                marker = {"file": f"{sid}.{gen}.del", "lsn": cs.checkpoint_lsn, "deleted": n}
+                markers.append((part, marker, mask.copy()))
+            segs.append({"descriptor": part.segment.descriptor.to_dict(), "marker": marker})
+        return {"checkpoint_lsn": cs.checkpoint_lsn, "segments": segs}
+
+    def collect_garbage(self) -> None:
+        """Remove files no retained manifest references; release log files below every checkpoint."""
+        db = self.db
+        keep: set[str] = set()
+        for m in db.manifests:
+            keep |= m.files()
+        self._remove_unreferenced(keep, tmp_too=False)
+        for gen, path in list_manifests(db.fs, db.path):
+            if gen < db.manifests[0].generation:
+                db.fs.unlink(path)
+        if not db.options.retain_wal:
+            released = db.wal.release_through(min(m.replay_from() for m in db.manifests) - 1)
+            if released:
+                self.log.info("log files released", **{K.COUNT: len(released)})
+
+    def remove_orphans(self) -> None:
+        """At open: drop leftovers of an interrupted compaction (temp dirs, unreferenced files)."""
+        keep: set[str] = set()
+        for m in self.db.manifests:
+            keep |= m.files()
+        self._remove_unreferenced(keep, tmp_too=True)
+        for name in self.db.fs.listdir(self.db.path):
+            if name.startswith("MANIFEST-") and name.endswith(".tmp"):
+                self.db.fs.unlink(os.path.join(self.db.path, name))
+
+    def _remove_unreferenced(self, keep: set[str], tmp_too: bool) -> None:
+        fs = self.db.fs
+        for sub, remove in (("segments", fs.rmtree), ("markers", fs.unlink)):
+            base = os.path.join(self.db.path, sub)
+            for name in fs.listdir(base):
+                if name.endswith(".tmp") and not tmp_too:
+                    continue
+                if f"{sub}/{name}" not in keep:
+                    remove(os.path.join(base, name))
+
+
+def _deleted(part: Part) -> np.ndarray:
+    dead = part.deleted_at
+    return dead.view() if isinstance(part, TailPart) else dead
+
+
+def gather(inputs: list[Part], rows: list[np.ndarray]) -> tuple[SegmentData, np.ndarray]:
+    """Columns of the chosen rows of every input, sorted by insertion order.
+
+    Returns the data and the permutation applied to the concatenated rows.
+    """
+    ordinals = np.concatenate([p.ordinals_at(r) for p, r in zip(inputs, rows, strict=True)])
+    order = np.argsort(ordinals, kind="stable")
+    ids: list[str] = []
+    docs: list[Any] = []
+    metas: list[Any] = []
+    uris: list[Any] = []
+    for p, r in zip(inputs, rows, strict=True):
+        for row in r.tolist():
+            ids.append(p.id_at(row))
+            d, m, u = p.record_at(row)
+            docs.append(d)
+            metas.append(m)
+            uris.append(u)
+    versions = np.concatenate([p.versions_at(r) for p, r in zip(inputs, rows, strict=True)])  # type: ignore[attr-defined]
+    vectors = np.concatenate([p.vectors_at(r) for p, r in zip(inputs, rows, strict=True)])
+    idx = order.tolist()
+    data = SegmentData(
+        ids=[ids[i] for i in idx], ordinals=ordinals[order].astype(np.uint64),
+        versions=versions[order].astype(np.uint64), vectors=np.ascontiguousarray(vectors[order], dtype=np.float32),
+        documents=[docs[i] for i in idx], metadatas=[metas[i] for i in idx], uris=[uris[i] for i in idx],
+    )
+    return data, order

@@ -1,0 +1,50 @@
+"""When to turn a tail into a segment, and which segments to merge or rewrite.
+
+Pure functions of sizes and ages, so the policy is tested without files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sedimentdb.engine.options import DatabaseOptions
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    """What the policy needs to know of one sealed segment."""
+
+    rows: int
+    live: int
+
+    @property
+    def deleted_fraction(self) -> float:
+        """Share of rows deleted since the segment was written."""
+        return 1.0 - self.live / self.rows if self.rows else 1.0
+
+
+def should_flush(live_rows: int, rows: int, nbytes: int, age_s: float, opts: DatabaseOptions) -> bool:
+    """Whether the active tail should become a segment now."""
+    if rows == 0:
+        return False
+    if live_rows >= opts.compact_tail_records or nbytes >= opts.compact_tail_bytes:
+        return True
+    return age_s >= opts.compact_tail_age_s
+
+
+def pick_inputs(stats: list[SegmentStats], adding: int, opts: DatabaseOptions) -> list[int]:
+    """Indices of segments to merge into the next output.
+
+    Empty segments and those past the vacuum threshold are always rewritten. When the
+    segment count (including ``adding`` new outputs) exceeds the cap, the smallest
+    segments merge so the count drops to about half the cap (tiered merging).
+    """
+    chosen = {i for i, s in enumerate(stats)
+              if s.live == 0 or (s.deleted_fraction > opts.vacuum_deleted_fraction and s.rows - s.live >= 1)}
+    remaining = len(stats) - len(chosen) + adding
+    if remaining > opts.max_segments_per_collection:
+        target = max(1, opts.max_segments_per_collection // 2)
+        by_size = sorted((i for i in range(len(stats)) if i not in chosen), key=lambda i: stats[i].live)
+        extra = remaining - target + 1
+        chosen.update(by_size[: max(2, extra)])
+    return sorted(chosen)

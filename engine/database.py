@@ -1,0 +1,546 @@
+"""A SedimentDB database: one data directory (or an in-memory store).
+
+Layout of a data directory::
+
+    LOCK                      writer lock (one writing process per directory)
+    wal/<first-lsn>.log       the write-ahead log (engine/wal/FORMAT.md)
+    segments/<segment-id>/    immutable segment files (engine/segments/FORMAT.md)
+    markers/<seg>.<gen>.del   write-once delete markers of sealed segments
+    MANIFEST-<generation>     numbered, write-once manifests (engine/compactor/FORMAT.md)
+
+Every mutation is appended to the log and then applied to the in-memory state; the caller
+is answered once the log record is durable (per the durability mode). Open = newest valid
+manifest + its segments + replay of the log after its checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import structlog
+from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
+from sedimentdb.engine.collection import CollectionState
+from sedimentdb.engine.compactor.compactor import Compactor
+from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_manifest
+from sedimentdb.engine.errors import (
+    AlreadyExistsError,
+    ClosedError,
+    CorruptionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ReadOnlyError,
+    StorageError,
+    WriterFailedError,
+)
+from sedimentdb.engine.fileio import FileSystem, OsFileSystem
+from sedimentdb.engine.hnsw_config import index_settings
+from sedimentdb.engine.memfs import MemoryFileSystem
+from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.parts import SegmentPart
+from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
+from sedimentdb.engine.types import CollectionInfo, DatabaseInfo, Include, Records
+from sedimentdb.engine.wal import Wal
+from sedimentdb.engine.wal.records import (
+    CreateCollection,
+    CreateDatabase,
+    CreateTenant,
+    DeleteCollection,
+    DeleteDatabase,
+    DeleteRecords,
+    ModifyCollection,
+    NewEpoch,
+    Record,
+    Reset,
+    WriteBatch,
+    WriteOp,
+)
+
+DEFAULT_TENANT = "default_tenant"
+DEFAULT_DATABASE = "default_database"
+
+
+class Database:
+    """Catalog and collections over one log and its segments. Thread-safe."""
+
+    def __init__(self, path: str, fs: FileSystem, options: DatabaseOptions,
+                 clock: Callable[[], float], logger: Any) -> None:
+        self.path = path
+        self.fs = fs
+        self.options = options
+        self.clock = clock
+        self.log = logger
+        self.lock = threading.RLock()
+        self.catalog = Catalog()
+        self.collections: dict[str, CollectionState] = {}
+        self.manifests: list[Manifest] = []
+        self.last_lsn = 0
+        self.epoch = 0
+        self.uuid = ""
+        self.closed = False
+        self._failed: StorageError | None = None
+        self._lock_handle: object | None = None
+        self.wal: Wal
+        self.compactor: Compactor
+
+    # ---- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str, options: DatabaseOptions | None = None, *, fs: FileSystem | None = None,
+             clock: Callable[[], float] = time.time, logger: Any = None) -> Database:
+        """Open or create the database at ``path``, recovering from the log.
+
+        Raises LockedError if another process writes there, CorruptionError if files are damaged.
+        """
+        fs = fs or OsFileSystem()
+        db = cls(os.path.abspath(path), fs, options or DatabaseOptions(), clock,
+                 logger or structlog.get_logger("sedimentdb.engine"))
+        try:
+            db._open()
+        except BaseException:
+            db._release_lock()
+            raise
+        return db
+
+    @classmethod
+    def in_memory(cls, options: DatabaseOptions | None = None) -> Database:
+        """A database with no files: the same code over an in-memory file system, never synced."""
+        opts = options or DatabaseOptions(durability="off")
+        if opts.durability != "off":
+            opts = DatabaseOptions(**{**opts.__dict__, "durability": "off"})
+        return cls.open("/memory", opts, fs=MemoryFileSystem())
+
+    def _open(self) -> None:
+        started = self.clock()
+        self.fs.makedirs(self.path)
+        if not self.options.read_only:
+            self._lock_handle = self.fs.lock(os.path.join(self.path, "LOCK"))
+        manifest = self._load_manifests()
+        self.wal = Wal.open(
+            os.path.join(self.path, "wal"), fs=self.fs,
+            db_uuid=manifest.db_uuid if manifest else None,
+            epoch=manifest.epoch if manifest else 0,
+            durability=self.options.durability, sync_interval_ms=self.options.sync_interval_ms,
+            roll_bytes=self.options.wal_roll_bytes, read_only=self.options.read_only, logger=self.log,
+        )
+        self.uuid, self.epoch = self.wal.uuid, self.wal.epoch
+        if manifest is not None:
+            self._restore(manifest)
+        self._replay(manifest.replay_from() if manifest else 1)
+        self.compactor = Compactor(self, self.log)
+        if not self.options.read_only:
+            self.compactor.remove_orphans()
+            self._ensure_defaults()
+            if self.options.background_compaction:
+                self.compactor.start()
+        self.log.info("database opened", **{K.PATH: self.path, K.LSN: self.last_lsn,
+                      K.DURATION_MS: round((self.clock() - started) * 1000, 1)})
+
+    def _load_manifests(self) -> Manifest | None:
+        found = list_manifests(self.fs, self.path)
+        good: list[Manifest] = []
+        for _gen, mpath in reversed(found):
+            try:
+                good.append(read_manifest(self.fs, mpath))
+            except CorruptionError as exc:
+                if good:  # an older, damaged manifest does not matter once a newer one is valid
+                    continue
+                self.log.warning("manifest invalid, falling back", **{K.MANIFEST: mpath, K.ERROR: str(exc)})
+            if len(good) >= self.options.keep_manifests:
+                break
+        if found and not good:
+            raise CorruptionError("no manifest validates", path=found[-1][1],
+                                  hint="run `sediment verify` and `sediment repair` on this directory")
+        self.manifests = list(reversed(good))
+        return good[0] if good else None
+
+    def _restore(self, manifest: Manifest) -> None:
+        self.catalog = Catalog.from_dict(manifest.catalog)
+        for cid, info in self.catalog.collections.items():
+            cs = self._new_state(info)
+            entry = manifest.collections.get(cid)
+            if entry:
+                cs.checkpoint_lsn = int(entry["checkpoint_lsn"])
+                for seg in entry["segments"]:
+                    cs.add_segment(self._load_segment(seg))
+        self.last_lsn = manifest.catalog_lsn
+
+    def _load_segment(self, entry: dict[str, Any]) -> SegmentPart:
+        desc = SegmentDescriptor.from_dict(entry["descriptor"])
+        seg = Segment.open(self.fs, os.path.join(self.path, "segments"), desc)
+        marker = entry.get("marker")
+        if marker:
+            mpath = os.path.join(self.path, "markers", marker["file"])
+            mask = read_delete_marker(self.fs, mpath, marker, seg.count)
+            deleted_at = np.where(mask, np.uint64(marker["lsn"]), np.uint64(0)).astype(np.uint64)
+        else:
+            deleted_at = np.zeros(seg.count, dtype=np.uint64)
+        return SegmentPart(seg, deleted_at, marker)
+
+    def _new_state(self, info: CollectionInfo) -> CollectionState:
+        cs = CollectionState(info.id, index_settings(info).space, info.dimension)
+        self.collections[info.id] = cs
+        return cs
+
+    def _replay(self, from_lsn: int) -> None:
+        catalog_lsn = self.manifests[-1].catalog_lsn if self.manifests else 0
+        count = 0
+        for lsn, record in self.wal.replay(from_lsn):
+            self._apply(record, lsn, catalog_lsn)
+            self.last_lsn = max(self.last_lsn, lsn)
+            count += 1
+        if self.wal.last_lsn < self.last_lsn:
+            raise CorruptionError(
+                f"the log ends at LSN {self.wal.last_lsn} but the manifest covers LSN {self.last_lsn}",
+                path=os.path.join(self.path, "wal"), lsn=self.wal.last_lsn,
+                hint="log files are missing; restore them or use `sediment repair`")
+        self.log.info("log replayed", **{K.FIRST_LSN: from_lsn, K.LAST_LSN: self.last_lsn, K.RECORDS: count})
+
+    def _ensure_defaults(self) -> None:
+        if DEFAULT_TENANT not in self.catalog.tenants:
+            self._log_and_apply(CreateTenant(DEFAULT_TENANT))
+        if (DEFAULT_TENANT, DEFAULT_DATABASE) not in self.catalog.databases:
+            self._log_and_apply(CreateDatabase(str(uuid.uuid4()), DEFAULT_TENANT, DEFAULT_DATABASE))
+
+    # ---- applying ---------------------------------------------------------------------------
+
+    def _apply(self, record: Record, lsn: int, catalog_lsn: int = 0) -> Any:
+        """Apply one logged record to the in-memory state (live or during replay)."""
+        if isinstance(record, CATALOG_RECORDS):
+            if lsn > catalog_lsn:
+                return self._apply_catalog(record)
+            return None
+        if isinstance(record, WriteBatch):
+            cs = self.collections.get(record.collection_id)
+            if cs is not None and lsn > cs.checkpoint_lsn:
+                cs.apply_write(record, lsn)
+                if cs.dim is not None:
+                    self.catalog.set_dimension(cs.id, cs.dim)
+            return None
+        if isinstance(record, DeleteRecords):
+            cs = self.collections.get(record.collection_id)
+            if cs is not None and lsn > cs.checkpoint_lsn:
+                return cs.apply_delete(record.ids, lsn)
+            return 0
+        if isinstance(record, NewEpoch):
+            self.epoch = record.epoch
+            return None
+        raise TypeError(f"unknown record {type(record).__name__}")
+
+    def _apply_catalog(self, record: Record) -> None:
+        for cid in self.catalog.apply(record):
+            self.collections.pop(cid, None)
+        if isinstance(record, CreateCollection):
+            self._new_state(self.catalog.collections[record.id])
+
+    def _log_and_apply(self, record: Record) -> int:
+        """Append ``record``, apply it, and wait until it is durable."""
+        with self.lock:
+            return int(self._log_locked(record))
+
+    def _wait(self, lsn: int) -> None:
+        try:
+            self.wal.wait(lsn)
+        except StorageError as exc:
+            self._failed = exc if isinstance(exc, WriterFailedError) else WriterFailedError(
+                f"the log could not be made durable: {exc.message}", path=exc.path, lsn=lsn,
+                hint="the database refuses writes until it is reopened")
+            raise
+        if self.options.background_compaction:
+            self.compactor.notify()
+
+    def _check_writable(self) -> None:
+        if self.closed:
+            raise ClosedError("the database is closed", path=self.path)
+        if self.options.read_only:
+            raise ReadOnlyError("the database is open read-only", path=self.path)
+        if self._failed is not None:
+            raise WriterFailedError(f"an earlier write failed: {self._failed.message}", path=self.path,
+                                    hint="reopen the database; acknowledged writes are safe in the log")
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClosedError("the database is closed", path=self.path)
+
+    # ---- catalog --------------------------------------------------------------------------------
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant; AlreadyExistsError if it exists."""
+        with self.lock:
+            if name in self.catalog.tenants:
+                raise AlreadyExistsError(f"Tenant [{name}] already exists")
+            self._log_locked(CreateTenant(name))
+
+    def _log_locked(self, record: Record, result: Callable[[], Any] | None = None) -> Any:
+        """Log and apply ``record`` for a caller that validated it under ``self.lock``.
+
+        The lock is let go while waiting for durability, so concurrent writers share one
+        fdatasync (group commit). ``result`` is evaluated right after the apply, under the
+        lock, and returned (the LSN when not given).
+        """
+        self._check_writable()
+        lsn = self.wal.submit(record)
+        self._apply(record, lsn)
+        self.last_lsn = lsn
+        value = result() if result is not None else lsn
+        self.lock.release()
+        try:
+            self._wait(lsn)
+        finally:
+            self.lock.acquire()
+        return value
+
+    def has_tenant(self, name: str) -> bool:
+        """Whether tenant ``name`` exists."""
+        with self.lock:
+            return name in self.catalog.tenants
+
+    def list_tenants(self) -> list[str]:
+        """All tenant names, in creation order."""
+        with self.lock:
+            return list(self.catalog.tenants)
+
+    def create_database(self, tenant: str, name: str, id: str | None = None) -> DatabaseInfo:
+        """Create a database in ``tenant``."""
+        with self.lock:
+            self._require_tenant(tenant)
+            if (tenant, name) in self.catalog.databases:
+                raise AlreadyExistsError(f"Database [{name}] already exists")
+            return self._log_locked(CreateDatabase(id or str(uuid.uuid4()), tenant, name),
+                                    lambda: self.catalog.databases[(tenant, name)])
+
+    def _require_tenant(self, tenant: str) -> None:
+        if tenant not in self.catalog.tenants:
+            raise NotFoundError(f"Tenant [{tenant}] not found")
+
+    def _require_database(self, tenant: str, name: str) -> DatabaseInfo:
+        self._require_tenant(tenant)
+        info = self.catalog.databases.get((tenant, name))
+        if info is None:
+            raise NotFoundError(f"Database [{name}] not found. Are you sure it exists?")
+        return info
+
+    def get_database(self, tenant: str, name: str) -> DatabaseInfo:
+        """The named database; NotFoundError if missing."""
+        with self.lock:
+            return self._require_database(tenant, name)
+
+    def list_databases(self, tenant: str, limit: int | None = None, offset: int = 0) -> list[DatabaseInfo]:
+        """Databases of ``tenant`` in creation order, paged."""
+        with self.lock:
+            self._require_tenant(tenant)
+            found = [d for (t, _), d in self.catalog.databases.items() if t == tenant]
+        return found[offset: None if limit is None else offset + limit]
+
+    def delete_database(self, tenant: str, name: str) -> None:
+        """Delete a database and all its collections."""
+        with self.lock:
+            self._require_database(tenant, name)
+            self._log_locked(DeleteDatabase(tenant, name))
+
+    def create_collection(self, tenant: str, database: str, name: str, *, id: str | None = None,
+                          metadata: dict | None = None, configuration: dict | None = None,
+                          dimension: int | None = None) -> CollectionInfo:
+        """Create a collection; AlreadyExistsError if the name is taken in that database."""
+        with self.lock:
+            self._require_database(tenant, database)
+            if self.catalog.collection_id(tenant, database, name) is not None:
+                raise AlreadyExistsError(f"Collection [{name}] already exists")
+            cid = id or str(uuid.uuid4())
+            if cid in self.catalog.collections:
+                raise AlreadyExistsError(f"Collection with id [{cid}] already exists")
+            return self._log_locked(CreateCollection(cid, tenant, database, name, metadata or None,
+                                                     dict(configuration or {}), dimension),
+                                    lambda: self.catalog.collections[cid])
+
+    def get_collection(self, tenant: str, database: str, name: str) -> CollectionInfo:
+        """The named collection; NotFoundError if missing."""
+        with self.lock:
+            cid = self.catalog.collection_id(tenant, database, name)
+            if cid is None:
+                raise NotFoundError(f"Collection [{name}] does not exist")
+            return self.catalog.collections[cid]
+
+    def get_collection_by_id(self, collection_id: str) -> CollectionInfo:
+        """The collection with this id; NotFoundError if missing."""
+        with self.lock:
+            info = self.catalog.collections.get(str(collection_id))
+            if info is None:
+                raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            return info
+
+    def list_collections(self, tenant: str, database: str, limit: int | None = None,
+                         offset: int = 0) -> list[CollectionInfo]:
+        """Collections of a database, ordered by id as Chroma 1.x does, paged."""
+        with self.lock:
+            found = self.catalog.collections_in(tenant, database)
+        return found[offset: None if limit is None else offset + limit]
+
+    def count_collections(self, tenant: str, database: str) -> int:
+        """Number of collections in a database."""
+        with self.lock:
+            return len(self.catalog.collections_in(tenant, database))
+
+    def modify_collection(self, collection_id: str, *, name: str | None = None, metadata: dict | None = None,
+                          configuration: dict | None = None) -> CollectionInfo:
+        """Rename a collection or replace its metadata/configuration."""
+        with self.lock:
+            info = self.get_collection_by_id(collection_id)
+            if name is not None and name != info.name:
+                if self.catalog.collection_id(info.tenant, info.database, name) is not None:
+                    raise AlreadyExistsError(f"Collection [{name}] already exists")
+            return self._log_locked(ModifyCollection(info.id, name, metadata, configuration),
+                                    lambda: self.catalog.collections[info.id])
+
+    def delete_collection(self, collection_id: str) -> None:
+        """Delete a collection; its files are freed by the next manifest."""
+        with self.lock:
+            info = self.get_collection_by_id(collection_id)
+            self._log_locked(DeleteCollection(info.id))
+        self.compactor.request_manifest()
+
+    def reset(self) -> None:
+        """Delete everything, then recreate the default tenant and database."""
+        with self.lock:
+            self._log_locked(Reset())
+            self._ensure_defaults()
+        self.compactor.request_manifest()
+
+    # ---- records ----------------------------------------------------------------------------------
+
+    def _state(self, collection_id: str) -> CollectionState:
+        cs = self.collections.get(str(collection_id))
+        if cs is None:
+            raise NotFoundError(f"Collection [{collection_id}] does not exist")
+        return cs
+
+    def _check_dim(self, cs: CollectionState, embeddings: np.ndarray | None) -> None:
+        if embeddings is None:
+            return
+        if embeddings.ndim != 2:
+            raise InvalidArgumentError(f"embeddings must be a 2-D array, got shape {embeddings.shape}")
+        if cs.dim is not None and embeddings.shape[1] != cs.dim:
+            raise InvalidArgumentError(
+                f"Collection expecting embedding with dimension of {cs.dim}, got {embeddings.shape[1]}")
+
+    def _write(self, op: WriteOp, collection_id: str, ids: list[str], embeddings: Any,
+               documents: Any, metadatas: Any, uris: Any) -> int:
+        emb = None if embeddings is None else np.ascontiguousarray(embeddings, dtype=np.float32)
+        n = len(ids)
+        for name, col in (("documents", documents), ("metadatas", metadatas), ("uris", uris)):
+            if col is not None and len(col) != n:
+                raise InvalidArgumentError(f"{name} has {len(col)} entries for {n} ids")
+        if emb is not None and len(emb) != n:
+            raise InvalidArgumentError(f"embeddings has {len(emb)} rows for {n} ids")
+        with self.lock:
+            cs = self._state(collection_id)
+            self._check_dim(cs, emb)
+            if emb is None and op != WriteOp.UPDATE and any(i not in cs.loc for i in ids):
+                raise InvalidArgumentError(f"{op.name.lower()} of a new record needs an embedding")
+            batch = WriteBatch(op, cs.id, list(ids), emb,
+                               None if documents is None else list(documents),
+                               None if metadatas is None else list(metadatas),
+                               None if uris is None else list(uris))
+            return self._log_locked(batch)
+
+    def add(self, collection_id: str, ids: list[str], embeddings: Any, documents: Any = None,
+            metadatas: Any = None, uris: Any = None) -> int:
+        """Add records; ids that already exist are ignored (Chroma's rule). Returns the LSN."""
+        if embeddings is None:
+            raise InvalidArgumentError("add needs embeddings")
+        return self._write(WriteOp.ADD, collection_id, ids, embeddings, documents, metadatas, uris)
+
+    def update(self, collection_id: str, ids: list[str], embeddings: Any = None, documents: Any = None,
+               metadatas: Any = None, uris: Any = None) -> int:
+        """Update records; missing ids are ignored, metadata merges (None deletes a key)."""
+        return self._write(WriteOp.UPDATE, collection_id, ids, embeddings, documents, metadatas, uris)
+
+    def upsert(self, collection_id: str, ids: list[str], embeddings: Any = None, documents: Any = None,
+               metadatas: Any = None, uris: Any = None) -> int:
+        """Insert new ids, update existing ones."""
+        return self._write(WriteOp.UPSERT, collection_id, ids, embeddings, documents, metadatas, uris)
+
+    def delete(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,
+               where_document: dict | None = None, limit: int | None = None) -> int:
+        """Delete by ids and/or filters (intersected); returns how many records were deleted."""
+        with self.lock:
+            cs = self._state(collection_id)
+            if where is None and where_document is None:
+                targets = list(dict.fromkeys(i for i in (ids or []) if i in cs.loc))
+            else:
+                hits = cs.matching(ids, where, where_document)
+                targets = [p.id_at(r) for p, r in hits]
+            if limit is not None:
+                targets = targets[:limit]
+            if not targets:
+                return 0
+            self._log_locked(DeleteRecords(cs.id, targets))
+            return len(targets)
+
+    def count(self, collection_id: str) -> int:
+        """Live records in the collection."""
+        with self.lock:
+            return self._state(collection_id).count()
+
+    def get(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,
+            where_document: dict | None = None, limit: int | None = None, offset: int = 0,
+            include: Include = Include()) -> Records:
+        """Records matching ids/filters in insertion order, paged by offset/limit."""
+        with self.lock:
+            self._check_open()
+            return self._state(collection_id).get(ids, where, where_document, limit, offset or 0, include)
+
+    def query(self, collection_id: str, embeddings: Any, n_results: int, where: dict | None = None,
+              where_document: dict | None = None, ids: list[str] | None = None,
+              include: Include = Include()) -> list[Records]:
+        """The ``n_results`` nearest live records for each query row, nearest first."""
+        q = np.ascontiguousarray(embeddings, dtype=np.float32)
+        if q.ndim == 1:
+            q = q.reshape(1, -1)
+        with self.lock:
+            self._check_open()
+            cs = self._state(collection_id)
+            if cs.dim is not None and q.shape[1] != cs.dim:
+                raise InvalidArgumentError(
+                    f"Collection expecting embedding with dimension of {cs.dim}, got {q.shape[1]}")
+            if ids is not None:
+                missing = [i for i in ids if i not in cs.loc]
+                if missing:
+                    raise InvalidArgumentError(f"Error finding id {missing[0]}")
+            return cs.query(q, n_results, where, where_document, ids, include)
+
+    # ---- maintenance ----------------------------------------------------------------------------
+
+    def compact(self, collection_id: str | None = None) -> None:
+        """Compact now (all collections, or one) and wait until the new manifest is installed."""
+        self._check_writable()
+        self.compactor.compact_now(collection_id)
+
+    def close(self) -> None:
+        """Stop the compactor, close the log, release the directory lock. Idempotent."""
+        if self.closed:
+            return
+        if hasattr(self, "compactor"):
+            self.compactor.stop()
+        with self.lock:
+            self.closed = True
+            self.wal.close()
+        self._release_lock()
+        self.log.info("database closed", **{K.PATH: self.path, K.LSN: self.last_lsn})
+
+    def _release_lock(self) -> None:
+        if self._lock_handle is not None:
+            self.fs.unlock(self._lock_handle)
+            self._lock_handle = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,50 @@
+"""Distance functions, exactly as Chroma returns them.
+
+``l2`` is the squared Euclidean distance, ``ip`` is ``1 - dot``, ``cosine`` is
+``1 - cosine similarity``. Every distance the engine returns is computed here, from the raw
+float32 vectors, whether the record was found in the log tail or through an HNSW graph: that
+makes results identical wherever a record happens to live.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SPACES = ("l2", "ip", "cosine")
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True).astype(np.float32)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32, copy=False)
+
+
+def distances(space: str, queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """All pairwise distances, shape (len(queries), len(vectors)), float32."""
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    if space == "l2":
+        qq = np.einsum("ij,ij->i", q, q)[:, None]
+        vv = np.einsum("ij,ij->i", v, v)[None, :]
+        d = qq + vv - 2.0 * (q @ v.T)
+        return np.maximum(d, 0.0).astype(np.float32, copy=False)
+    if space == "ip":
+        return (1.0 - q @ v.T).astype(np.float32, copy=False)
+    if space == "cosine":
+        return (1.0 - normalize(q) @ normalize(v).T).astype(np.float32, copy=False)
+    raise ValueError(f"unknown distance space {space!r}; expected one of {', '.join(SPACES)}")
+
+
+def pair_distances(space: str, query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Distances from one query to each row of ``vectors``, float32, shape (len(vectors),).
+
+    Used to score the final candidates: l2 is computed from differences, not from the
+    ``|q|^2 + |v|^2 - 2 q.v`` expansion, so a record's distance to itself is exactly 0.
+    """
+    q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+    v = np.asarray(vectors, dtype=np.float32)
+    if space == "l2":
+        diff = v - q
+        return np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
+    return distances(space, q, v)[0]
