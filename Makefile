@@ -18,9 +18,14 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/sediment run --path $(PATH_ARG)
 
+# import-linter reads files, not import hooks: give it the installed layout as a symlink tree.
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+	rm -rf build/lint && mkdir -p build/lint/sedimentdb
+	cp -rs "$(CURDIR)/api/." build/lint/sedimentdb/
+	ln -s "$(CURDIR)/engine" build/lint/sedimentdb/engine
+	ln -s "$(CURDIR)/tools" build/lint/sedimentdb/tools
+	cd build/lint && PYTHONPATH=. "$(CURDIR)/$(BIN)/lint-imports" --config "$(CURDIR)/pyproject.toml"
 
 unit: install
 	$(BIN)/python -m pytest -q -m "not slow"

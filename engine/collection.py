@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.engine.distance import pair_distances
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart

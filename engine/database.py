@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import structlog
+
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
 from sedimentdb.engine.collection import CollectionState

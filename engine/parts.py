@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 import numpy as np
+
 from sedimentdb.engine.distance import distances
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.growable import GrowableArray

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
 from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush

@@ -16,6 +16,7 @@ from typing import Any
 
 import crc32c
 import zstandard
+
 from sedimentdb.engine.errors import CorruptionError, FormatVersionError
 from sedimentdb.engine.fileio import FileSystem, write_file_atomically
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import zstandard
+
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.records import (
     CreateCollection,

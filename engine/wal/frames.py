@@ -6,6 +6,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 
 import crc32c
+
 from sedimentdb.engine.wal import format as F
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import structlog
+
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import (
     ClosedError,
