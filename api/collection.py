@@ -399,4 +399,7 @@ def _replace_ef(existing: dict[str, Any] | None, new_ef: Any) -> dict[str, Any]:
         raise ValueError(
             f"Cannot update embedding function: incompatible types ({existing.get('name')} vs {new_config.get('name')})"
         )
+    check = getattr(new_ef, "validate_config_update", None)
+    if callable(check):
+        check(existing.get("config") or {}, new_config.get("config") or {})
     return new_config
