@@ -1,0 +1,125 @@
+"""Search returns Chroma's distances, finds the true neighbours, and honours the allowed mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SPACES = ["l2", "ip", "cosine"]
+
+
+def _exact_top(h, space, queries, vectors, k, allowed=None):
+    d = h.brute_force(space, queries, vectors)
+    if allowed is not None:
+        d[:, ~allowed] = np.inf
+    order = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(d, order, axis=1)
+
+
+@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("graph", [False, True], ids=["flat", "hnsw"])
+def test_distances_equal_numpy_brute_force(fs, tmp_path, h, space, graph):
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((400, 12)).astype(np.float32)
+    vectors[7] = 0.0  # a zero vector: cosine distance 1, as Chroma's epsilon gives
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space=space, graph=graph)
+    queries = rng.standard_normal((6, 12)).astype(np.float32)
+    rows, dists = seg.search(queries, 10)
+    want_rows, want = _exact_top(h, space, queries, vectors, 10)
+    assert rows.dtype == np.int64 and dists.dtype == np.float32 and rows.shape == (6, 10)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_allclose(dists, want, rtol=1e-5, atol=1e-4)
+    ex_rows, ex_dists = seg.exact_search(queries, 10)
+    np.testing.assert_array_equal(ex_rows, want_rows)
+    np.testing.assert_allclose(ex_dists, want, rtol=1e-5, atol=1e-4)
+    # every returned distance is the distance of the returned row
+    full = h.brute_force(space, queries, vectors)
+    np.testing.assert_allclose(dists, np.take_along_axis(full, rows, axis=1), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_recall_at_10_on_clustered_data(fs, tmp_path, h, space):
+    vectors = h.clustered(5000, 64, clusters=50, seed=6)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space=space)
+    assert seg.graph is not None
+    queries = h.clustered(200, 64, clusters=50, seed=7)
+    rows, _ = seg.search(queries, 10)
+    truth, _ = _exact_top(h, space, queries, vectors, 10)
+    recall = np.mean([len(set(r) & set(t)) / 10 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
+    assert recall >= 0.99, recall
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["flat", "hnsw"])
+@pytest.mark.parametrize("fraction", [0.002, 0.03, 0.2, 0.7])
+def test_filtered_search_equals_brute_force(fs, tmp_path, h, graph, fraction):
+    vectors = h.clustered(3000, 32, clusters=30, seed=8)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="l2", graph=graph)
+    rng = np.random.default_rng(9)
+    allowed = rng.random(3000) < fraction
+    queries = h.clustered(50, 32, clusters=30, seed=10)
+    rows, dists = seg.search(queries, 10, allowed=allowed)
+    truth, truth_d = _exact_top(h, "l2", queries, vectors, 10, allowed)
+    n_allowed = int(allowed.sum())
+    k_eff = min(10, n_allowed)
+    assert (rows[:, :k_eff] >= 0).all() and (rows[:, k_eff:] == -1).all()
+    assert allowed[rows[:, :k_eff]].all()
+    if not graph or n_allowed <= 4096 or fraction < 0.1:
+        # exact path: the very same rows
+        np.testing.assert_array_equal(rows[:, :k_eff], truth[:, :k_eff])
+    else:
+        hits = np.mean([len(set(r[:k_eff]) & set(t[:k_eff])) / k_eff
+                        for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
+        assert hits >= 0.99, hits
+    np.testing.assert_allclose(dists[:, :k_eff], truth_d[:, :k_eff], rtol=1e-5, atol=1e-3)
+
+
+def test_broad_filter_walks_the_graph_and_returns_k(fs, tmp_path, h, monkeypatch):
+    # 9000 rows with 60% allowed is neither small nor selective: the in-graph filter runs.
+    vectors = h.clustered(9000, 16, clusters=40, seed=11)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="cosine")
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the broad filter fell back to exact search")
+
+    monkeypatch.setattr(seg, "exact_search", no_fallback)
+    allowed = np.random.default_rng(12).random(9000) < 0.6
+    queries = h.clustered(40, 16, clusters=40, seed=13)
+    rows, _ = seg.search(queries, 25, allowed=allowed)
+    assert (rows >= 0).all() and allowed[rows].all()
+    truth, _ = _exact_top(h, "cosine", queries, vectors, 25, allowed)
+    recall = np.mean([len(set(r) & set(t)) / 25 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
+    assert recall >= 0.99, recall
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["flat", "hnsw"])
+def test_padding_when_fewer_rows_than_k(fs, tmp_path, h, graph):
+    vectors = np.random.default_rng(14).standard_normal((1100, 4)).astype(np.float32)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), graph=graph)
+    allowed = np.zeros(1100, dtype=bool)
+    allowed[[3, 500, 1099]] = True
+    rows, dists = seg.search(vectors[:2], 5, allowed=allowed)
+    assert sorted(rows[0, :3].tolist()) == [3, 500, 1099]
+    assert (rows[:, 3:] == -1).all() and np.isinf(dists[:, 3:]).all()
+    rows, dists = seg.search(vectors[:1], 5, allowed=np.zeros(1100, dtype=bool))
+    assert (rows == -1).all() and np.isinf(dists).all()
+    rows, _ = seg.search(vectors[:1], 2000)
+    assert sorted(rows[0, :1100].tolist()) == list(range(1100)) and (rows[0, 1100:] == -1).all()
+
+
+def test_ties_are_ordered_by_row(fs, tmp_path, h):
+    vectors = np.zeros((6, 3), dtype=np.float32)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors))
+    rows, dists = seg.search(np.ones((1, 3), dtype=np.float32), 4)
+    assert rows[0].tolist() == [0, 1, 2, 3] and np.allclose(dists, 3.0)
+
+
+def test_bad_query_shapes_and_masks_raise(fs, tmp_path, h):
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(np.ones((3, 4), dtype=np.float32)))
+    with pytest.raises(ValueError):
+        seg.search(np.ones((1, 5), dtype=np.float32), 1)
+    with pytest.raises(ValueError):
+        seg.search(np.ones((1, 4), dtype=np.float32), 1, allowed=np.ones(2, dtype=bool))
+    with pytest.raises(ValueError):
+        seg.search(np.ones((1, 4), dtype=np.float32), 0)
+    rows, _ = seg.search(np.ones(4, dtype=np.float32), 1)  # one query given as a vector
+    assert rows.shape == (1, 1)
