@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.engine.types import Include as EngineInclude
 from sedimentdb.engine.types import Records
 from sedimentdb.types import GetResult, QueryResult
@@ -32,7 +33,8 @@ def engine_include(include: list[str], with_distances: bool) -> EngineInclude:
 def _clean_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     if not metadata:
         return None
-    kept = {k: v for k, v in metadata.items() if not k.startswith(_RESERVED_PREFIX)}
+    # Copies, lists included: a caller editing a result must not edit what is stored.
+    kept = {k: list(v) if isinstance(v, list) else v for k, v in metadata.items() if not k.startswith(_RESERVED_PREFIX)}
     return kept or None
 
 
