@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.strings import StringColumn, encode_strings

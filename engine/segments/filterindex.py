@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.engine import filters as W
 
 TAG_ABSENT, TAG_BOOL, TAG_INT, TAG_FLOAT, TAG_STR, TAG_ARRAY, TAG_OTHER = range(7)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import crc32c
+
 from sedimentdb.engine.errors import CorruptionError, FormatVersionError
 from sedimentdb.engine.segments import format as F
 

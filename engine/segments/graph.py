@@ -14,6 +14,7 @@ from typing import Any
 
 import hnswlib
 import numpy as np
+
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.descriptor import HnswParams

@@ -10,6 +10,7 @@ import os
 
 import crc32c
 import numpy as np
+
 from sedimentdb.engine.errors import CorruptionError, StorageIOError
 from sedimentdb.engine.fileio import FileSystem
 from sedimentdb.engine.segments import format as F

@@ -15,6 +15,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from sedimentdb.engine.segments.exact import exact_knn
 
 if TYPE_CHECKING:

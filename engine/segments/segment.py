@@ -10,6 +10,7 @@ from typing import Any
 import crc32c
 import numpy as np
 import structlog
+
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import CorruptionError, StorageIOError
 from sedimentdb.engine.fileio import FileSystem

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import zstandard
+
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
 

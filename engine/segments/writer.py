@@ -14,6 +14,7 @@ import time
 import crc32c
 import numpy as np
 import structlog
+
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import InvalidArgumentError
 from sedimentdb.engine.fileio import FileSystem
