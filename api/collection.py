@@ -12,11 +12,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from sedimentdb import embedding, results
 from sedimentdb.collection_config import updated_configuration
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
-from sedimentdb.filters import validate_filters
+from sedimentdb.filters import lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult
 from sedimentdb.validation import (
@@ -209,6 +210,7 @@ class Collection:
             if id_list is not None:
                 validate_ids(id_list)
             validate_filters(where, where_document)
+        where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             deleted = self._client._engine().delete(self._model.id, id_list, where, where_document, limit)
         if where is None and where_document is None and id_list is not None:
@@ -249,6 +251,7 @@ class Collection:
                 raise ValueError("You must set a data loader on the collection if loading from URIs.")
         limit = validate_unsigned(limit)
         offset = validate_unsigned(offset) or 0
+        where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             found = self._client._engine().get(
                 self._model.id, id_list, where, where_document, limit, offset,
@@ -294,6 +297,7 @@ class Collection:
                 field = require_one_embeddable(records, ("documents", "images", "uris"))
                 records["embeddings"] = self._embed(records[field], field, is_query=True)
         matrix = stack_embeddings(records["embeddings"], check_finite=False)
+        where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             found = self._client._engine().query(
                 self._model.id, matrix, n_results, where, where_document, filter_ids,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sedimentdb import errors
+
 COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 WHERE_OPERATORS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
 CONTAINS = ("$contains", "$not_contains")
@@ -120,3 +122,42 @@ def validate_filters(where: Any, where_document: Any) -> None:
         validate_where(where)
     if where_document is not None:
         validate_where_document(where_document)
+
+
+def _is_document_clause(clause: Any) -> bool:
+    return isinstance(clause, dict) and len(clause) == 1 and DOCUMENT_KEY in clause
+
+
+def _mentions_document(where: Any) -> bool:
+    if isinstance(where, dict):
+        return any(k == DOCUMENT_KEY or _mentions_document(v) for k, v in where.items())
+    if isinstance(where, list):
+        return any(_mentions_document(c) for c in where)
+    return False
+
+
+def lift_document_clauses(where: Any, where_document: Any) -> tuple[Any, Any]:
+    """Move ``{"#document": {"$contains": ...}}`` clauses of ``where`` into ``where_document``.
+
+    Chroma 1.x accepts document filters inside ``where``; the engine evaluates document filters
+    only as ``where_document``. A top-level clause, or one inside a top-level ``$and``, moves
+    over exactly (the two filters are ANDed anyway).
+    """
+    if not _mentions_document(where):
+        return where, where_document
+    if _is_document_clause(where):
+        kept: list[Any] = []
+        lifted = [where[DOCUMENT_KEY]]
+    elif isinstance(where, dict) and "$and" in where and not any(_mentions_document(c) for c in where["$and"]
+                                                                  if not _is_document_clause(c)):
+        kept = [c for c in where["$and"] if not _is_document_clause(c)]
+        lifted = [c[DOCUMENT_KEY] for c in where["$and"] if _is_document_clause(c)]
+    else:
+        raise errors.InvalidArgumentError(
+            "#document filters are supported at the top level of where or inside a top-level $and only"
+        )
+    if where_document is not None:
+        lifted.append(where_document)
+    new_where = None if not kept else kept[0] if len(kept) == 1 else {"$and": kept}
+    new_document = lifted[0] if len(lifted) == 1 else {"$and": lifted}
+    return new_where, new_document
