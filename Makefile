@@ -35,5 +35,17 @@ test: lint unit
 slow: install
 	$(BIN)/python -m pytest -q -m slow
 
+# The side-by-side benchmark needs the full chromadb, which cannot share a venv with the
+# HTTP-only chromadb-client the tests use: it gets its own.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml setup.py
+	$(PY) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
+	$(BENCH_VENV)/bin/python -m pip install -q -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/suite.py $(BENCH_ARGS)
+
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache

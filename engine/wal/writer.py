@@ -331,6 +331,31 @@ class Wal:
             self.fs.fsync_dir(self.directory)
         return removed
 
+    def roll(self) -> None:
+        """Seal the active file and start a new one (so a checkpoint can release the old one)."""
+        with self._cv:
+            while self._flushing:
+                self._cv.wait()
+            self._check_ok()
+            self._flushing = True
+            batch, self._pending = self._pending, []
+        written = None
+        try:
+            written = self._write_batch(batch)
+            assert self._file is not None
+            self._file.sync()
+            if self._infos[-1].size > F.FILE_HEADER_SIZE:
+                self._create_file(self._infos[-1].last_lsn + 1)
+        except StorageError as exc:
+            self._fail(exc)
+            raise
+        finally:
+            with self._cv:
+                if written is not None:
+                    self._written = self._synced = written
+                self._flushing = False
+                self._cv.notify_all()
+
     def close(self) -> None:
         """Write and sync what is queued (unless failed), then close. Idempotent."""
         if self._closed:
