@@ -28,6 +28,8 @@ from sedimentdb.engine.parts import Part, SegmentPart, TailPart
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker, write_segment
 
 POLL_SECONDS = 1.0
+# A fully checkpointed active log file at least this big is sealed so the next GC frees it.
+ROLL_COVERED_BYTES = 1 << 20
 
 
 @dataclass
@@ -269,7 +271,11 @@ class Compactor:
             if gen < db.manifests[0].generation:
                 db.fs.unlink(path)
         if not db.options.retain_wal:
-            released = db.wal.release_through(min(m.replay_from() for m in db.manifests) - 1)
+            covered = min(m.replay_from() for m in db.manifests) - 1
+            active = db.wal.files()[-1]
+            if active.last_lsn <= covered and active.size >= ROLL_COVERED_BYTES:
+                db.wal.roll()  # everything in it is checkpointed: seal it so it can go
+            released = db.wal.release_through(covered)
             if released:
                 self.log.info("log files released", **{K.COUNT: len(released)})
 
