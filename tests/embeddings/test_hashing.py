@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from sedimentdb.utils.embedding_functions import HashingEmbeddingFunction
 
 TEXTS = ["Hello world", "", "   ", "?!", "Grüße aus Köln", "東京は日本の首都です", "pizza 🍕🎉", "a " * 5000]

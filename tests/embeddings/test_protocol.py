@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from sedimentdb.utils import embedding_functions as efs
 from sedimentdb.utils.embedding_functions import (
     DefaultEmbeddingFunction,

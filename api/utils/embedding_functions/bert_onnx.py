@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
 from sedimentdb.utils.embedding_functions.onnx_cache import BUILDER_VERSION
 
 OPSET = 17  # the first opset with LayerNormalization

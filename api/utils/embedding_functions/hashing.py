@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.utils.embedding_functions.base import EmbeddingFunction
 from sedimentdb.utils.embedding_functions.registry import register_embedding_function
 from sedimentdb.utils.embedding_functions.types import Documents, Embedding, Embeddings, Space

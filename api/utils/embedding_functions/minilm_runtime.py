@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.model_files import MAX_TOKENS, locate_model_files
 

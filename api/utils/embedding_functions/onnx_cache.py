@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import structlog
+
 from sedimentdb.engine import logkeys
 from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.model_files import MODEL_NAME, WEIGHTS_SHA256, ModelFiles

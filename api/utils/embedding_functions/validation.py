@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from sedimentdb.utils.embedding_functions.types import Embeddings
 
 _ALLOWED_DTYPES = (np.float16, np.float32, np.float64, np.int32, np.int64)
