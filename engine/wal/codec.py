@@ -108,7 +108,7 @@ def decode(rtype: int, payload: bytes) -> Record:
         return cls(**fields)  # type: ignore[no-any-return]
     except CodecError:
         raise
-    except (KeyError, TypeError, ValueError, struct.error, zstandard.ZstdError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError, struct.error, zstandard.ZstdError) as exc:
         raise CodecError(f"record of type {rtype} does not decode: {exc}") from exc
 
 

@@ -95,6 +95,8 @@ def parse_frame(data: bytes | memoryview, offset: int) -> Frame | str:
     payload = bytes(data[start: start + length])
     if crc32c.crc32c(payload) != pcrc:
         return "frame payload checksum mismatch"
+    if codec != F.CODEC_RAW:
+        return f"unknown frame codec {codec}"
     if not flags & (F.FLAG_FIRST | F.FLAG_LAST) and length == 0:
         return "empty continuation frame"
     return Frame(offset, lsn, rtype, codec, flags, raw_len, payload)

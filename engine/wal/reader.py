@@ -10,7 +10,7 @@ follows the bad one anywhere later in the file.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 from sedimentdb.engine.errors import CorruptionError
@@ -65,6 +65,12 @@ class FileScan:
     bad_offset: int | None = None
     bad_reason: str | None = None
     hard: bool = False  # a failure that can never be a torn tail (e.g. an LSN gap)
+    # Where the failing frame itself starts. A torn tail needs no valid frame *after* this
+    # point; it differs from bad_offset (where the dropped transaction starts) when earlier
+    # frames of an unfinished multi-frame transaction are intact and must not count.
+    fail_offset: int | None = None
+    # (offset, lsn) of a valid first frame at the failure that salvage may resume from.
+    resync: tuple[int, int] | None = None
 
 
 def list_log_files(fs: FileSystem, directory: str) -> list[str]:
@@ -90,20 +96,30 @@ def scan_frames(data: bytes, header: FileHeader, start: int = F.FILE_HEADER_SIZE
     while pos < len(data):
         fr = parse_frame(view, pos)
         if isinstance(fr, str):
-            scan.bad_offset, scan.bad_reason = (txn[0].offset if txn else pos), fr
+            scan.bad_offset, scan.bad_reason, scan.fail_offset = (txn[0].offset if txn else pos), fr, pos
             return scan
         problem = _txn_problem(fr, txn, expected)
         if problem:
-            scan.bad_offset, scan.bad_reason, scan.hard = pos, problem, "LSN" in problem
+            # A frame that passes both checksums but breaks the sequence was written whole:
+            # a crash cannot produce it, so it is never a torn tail.
+            scan.bad_offset = txn[0].offset if txn else pos
+            scan.bad_reason, scan.fail_offset, scan.hard = problem, pos, True
+            if fr.flags & F.FLAG_FIRST:
+                scan.resync = (pos, fr.lsn)
             return scan
         txn.append(fr)
         pos = fr.end
         if fr.flags & F.FLAG_LAST:
+            total = sum(len(f.payload) for f in txn)
+            if total != fr.raw_len:
+                scan.bad_offset, scan.fail_offset, scan.hard = txn[0].offset, fr.offset, True
+                scan.bad_reason = f"transaction holds {total} payload bytes, its frames say {fr.raw_len}"
+                return scan
             _emit(scan, txn, pos)
             expected += 1
             txn = []
     if txn:
-        scan.bad_offset, scan.bad_reason = txn[0].offset, "transaction without its last frame"
+        scan.bad_offset, scan.bad_reason, scan.fail_offset = txn[0].offset, "transaction without its last frame", pos
     return scan
 
 
@@ -114,7 +130,7 @@ def _txn_problem(fr: Frame, txn: list[Frame], expected: int) -> str | None:
         if fr.lsn != expected:
             return f"LSN gap: expected LSN {expected}, found {fr.lsn}"
         return None
-    if not txn or fr.lsn != txn[0].lsn or fr.rtype != txn[0].rtype:
+    if not txn or fr.lsn != txn[0].lsn or fr.rtype != txn[0].rtype or fr.raw_len != txn[0].raw_len:
         return "continuation frame without its first frame"
     return None
 
@@ -129,17 +145,35 @@ def valid_frame_after(data: bytes, offset: int) -> int | None:
     """Offset of the first valid frame at an aligned offset after ``offset``, if any."""
     view = memoryview(data)
     start = F.padded(offset + 1)
-    for pos in range(start, len(data) - F.FRAME_HEADER_SIZE + 1, F.ALIGN):
+    end = len(data) - F.FRAME_HEADER_SIZE + 1
+    pos = start
+    while pos < end:
+        # A zero header never checks (crc32c of 28 zero bytes is not 0): jump over zero runs,
+        # which are what a crash on a file system that extends files with zeros leaves.
+        if data[pos] == 0 and not any(data[pos: pos + F.FRAME_HEADER_SIZE]):
+            nz = _next_nonzero(data, pos)
+            if nz is None:
+                return None
+            # every aligned start whose 32 header bytes all lie before nz is all zeros
+            pos = max(pos + F.ALIGN, F.padded(nz - F.FRAME_HEADER_SIZE + 1))
+            continue
         if isinstance(parse_frame(view, pos), Frame):
             return pos
+        pos += F.ALIGN
     return None
+
+
+def _next_nonzero(data: bytes, start: int) -> int | None:
+    stripped = data[start:].lstrip(b"\x00")
+    return None if not stripped else len(data) - len(stripped)
 
 
 def is_torn_tail(scan: FileScan, data: bytes, is_last: bool) -> bool:
     """Whether the bad region of a scanned file is a torn tail (see the module docstring)."""
     if scan.bad_offset is None or scan.hard or not is_last:
         return False
-    return valid_frame_after(data, scan.bad_offset) is None
+    fail = scan.bad_offset if scan.fail_offset is None else scan.fail_offset
+    return valid_frame_after(data, fail) is None
 
 
 def corruption(path: str, scan: FileScan, is_last: bool) -> CorruptionError:
@@ -161,44 +195,90 @@ def decode_records(scan: FileScan, from_lsn: int, to_lsn: int | None = None) -> 
         yield raw.lsn, codec.decode(raw.rtype, raw.payload)
 
 
+def identity_problem(path: str, h: FileHeader, db_uuid: str, prev_last: int | None,
+                     prev_epoch: int | None = None) -> CorruptionError | None:
+    """Why a file's header does not belong where it is in the log, or None if it does.
+
+    ``db_uuid`` is the database's identity ("" = not known yet); ``prev_last``/``prev_epoch``
+    describe the file before this one (None for the first file held).
+    """
+    if db_uuid and h.db_uuid.replace("-", "") != db_uuid.replace("-", ""):
+        return CorruptionError(f"log file belongs to database {h.db_uuid}, not {db_uuid}", path=path,
+                               offset=16, lsn=h.first_lsn,
+                               hint="a file from another database was copied here; move it away")
+    if name_lsn(path) != h.first_lsn:
+        return CorruptionError(f"file name says first LSN {name_lsn(path)}, header says {h.first_lsn}",
+                               path=path, offset=40, lsn=h.first_lsn, hint="the file was renamed or reordered")
+    if prev_last is not None and (h.first_lsn != prev_last + 1 or h.prev_last_lsn != prev_last):
+        return CorruptionError(
+            f"log continuity broken: previous file ends at LSN {prev_last}, this one starts at "
+            f"{h.first_lsn} and names predecessor LSN {h.prev_last_lsn}", path=path, offset=48,
+            lsn=prev_last + 1, hint="a log file is missing, stale or reordered")
+    if prev_epoch is not None and h.epoch < prev_epoch:
+        return CorruptionError(f"log file has epoch {h.epoch}, older than its predecessor's {prev_epoch}",
+                               path=path, offset=32, lsn=h.first_lsn,
+                               hint="a stale file from a demoted primary was copied here; move it away")
+    return None
+
+
 def scan(directory: str, *, fs: FileSystem, from_lsn: int = 1, to_lsn: int | None = None,
          salvage: bool = False) -> Iterator[ScannedRecord]:
     """Read-only walk over every record of a log directory, for tools.
 
-    Without ``salvage`` a damaged region raises CorruptionError (a torn tail in the newest
-    file just ends the walk). With ``salvage`` the walk reports the damage as a record with
-    ``error`` set and resumes at the next valid frame.
+    The checks are those of :meth:`Wal.open` (identity, continuity, both checksums). Without
+    ``salvage`` damage raises CorruptionError, except a torn tail of the newest file (or a torn
+    header of a newest file created by a roll), which just ends the walk. With ``salvage`` each
+    damaged region or inconsistent file is reported as a ScannedRecord with ``error`` set and
+    the walk resumes at the next valid record.
     """
     paths = list_log_files(fs, directory)
+    db_uuid = ""
+    prev_last: int | None = None
+    prev_epoch: int | None = None
     for i, path in enumerate(paths):
+        is_last = i == len(paths) - 1
         data = fs.read_bytes(path)
         header = decode_file_header(data)
         if isinstance(header, str):
-            if salvage or (i == len(paths) - 1 and len(data) < F.FILE_HEADER_SIZE):
+            if salvage:
                 yield ScannedRecord(0, 0, None, path, 0, len(data), header)
+                prev_last = prev_epoch = None
                 continue
-            raise CorruptionError(header, path=path, offset=0)
-        yield from _scan_file(path, data, header, i == len(paths) - 1, from_lsn, to_lsn, salvage)
+            if is_last and i > 0 and len(data) <= F.FILE_HEADER_SIZE:
+                return
+            raise CorruptionError(header, path=path, offset=0, lsn=name_lsn(path),
+                                  hint="this is not a valid log file")
+        problem = identity_problem(path, header, db_uuid, prev_last, prev_epoch)
+        if problem is not None:
+            if not salvage:
+                raise problem
+            yield ScannedRecord(header.first_lsn, 0, None, path, problem.offset or 0, 0, problem.message)
+        db_uuid = db_uuid or header.db_uuid
+        prev_epoch = header.epoch if prev_epoch is None else max(prev_epoch, header.epoch)
+        prev_last = yield from _scan_file(path, data, header, is_last, from_lsn, to_lsn, salvage)
 
 
 def _scan_file(path: str, data: bytes, header: FileHeader, is_last: bool, from_lsn: int,
-               to_lsn: int | None, salvage: bool) -> Iterator[ScannedRecord]:
+               to_lsn: int | None, salvage: bool) -> Generator[ScannedRecord, None, int]:
+    """Yield the file's records; return (as the generator's value) the last LSN read."""
     pos, expected = F.FILE_HEADER_SIZE, header.first_lsn
+    last = header.first_lsn - 1
     while True:
         result = scan_frames(data, header, start=pos, expected=expected)
         for raw in result.records:
+            last = raw.lsn
             if raw.lsn >= from_lsn and (to_lsn is None or raw.lsn <= to_lsn):
                 yield _scanned(path, raw)
         if result.bad_offset is None:
-            return
+            return last
         if not salvage:
             if is_torn_tail(result, data, is_last):
-                return
+                return last
             raise corruption(path, result, is_last)
         yield ScannedRecord(0, 0, None, path, result.bad_offset, 0, result.bad_reason)
-        nxt = _next_first_frame(data, result.bad_offset)
+        nxt = result.resync or _next_first_frame(data, result.bad_offset)
         if nxt is None:
-            return
+            return last
         pos, expected = nxt
 
 

@@ -37,7 +37,7 @@ from sedimentdb.engine.wal.frames import FileHeader, decode_file_header, encode_
 from sedimentdb.engine.wal.reader import (
     WalFileInfo,
     corruption,
-    decode_records,
+    identity_problem,
     is_torn_tail,
     list_log_files,
     name_lsn,
@@ -74,6 +74,7 @@ class Wal:
         self._failed: WriterFailedError | None = None
         self._closed = False
         self._ticker: threading.Thread | None = None
+        self._file_epoch: int | None = None  # epoch in the header of the newest file read at open
 
     # ---- open and recovery --------------------------------------------------------------------
 
@@ -106,12 +107,16 @@ class Wal:
         data = self.fs.read_bytes(path)
         header = decode_file_header(data)
         if isinstance(header, str):
+            # A roll syncs the old file before creating the new one, so a newest file that is no
+            # longer than a header and fails it was cut by a crash before it held any record.
             if is_last and self._infos and len(data) <= F.FILE_HEADER_SIZE:
-                self._set_aside(path, data, 0, "torn header of a new log file")
-                self.fs.unlink(path)
-                self.fs.fsync_dir(self.directory)
+                if not self.read_only:  # a reader leaves the directory as it found it
+                    self._set_aside(path, data, 0, "torn header of a new log file")
+                    self.fs.unlink(path)
+                    self.fs.fsync_dir(self.directory)
                 return
-            raise CorruptionError(header, path=path, offset=0, hint="this is not a valid log file")
+            raise CorruptionError(header, path=path, offset=0, lsn=name_lsn(path),
+                                  hint="this is not a valid log file")
         self._check_identity(path, header)
         scan = scan_frames(data, header)
         if scan.bad_offset is not None:
@@ -126,19 +131,11 @@ class Wal:
     def _check_identity(self, path: str, h: FileHeader) -> None:
         if not self.uuid:
             self.uuid = h.db_uuid
-        if h.db_uuid.replace("-", "") != self.uuid.replace("-", ""):
-            raise CorruptionError(f"log file belongs to database {h.db_uuid}, not {self.uuid}", path=path,
-                                  offset=16, hint="a file from another database was copied here; move it away")
-        if name_lsn(path) != h.first_lsn:
-            raise CorruptionError(f"file name says first LSN {name_lsn(path)}, header says {h.first_lsn}",
-                                  path=path, offset=40, lsn=h.first_lsn, hint="the file was renamed or reordered")
-        if self._infos:
-            prev = self._infos[-1]
-            if h.first_lsn != prev.last_lsn + 1 or h.prev_last_lsn != prev.last_lsn:
-                raise CorruptionError(
-                    f"log continuity broken: previous file ends at LSN {prev.last_lsn}, this one starts at "
-                    f"{h.first_lsn} and names predecessor LSN {h.prev_last_lsn}", path=path, offset=48,
-                    lsn=prev.last_lsn + 1, hint="a log file is missing, stale or reordered")
+        prev_last = self._infos[-1].last_lsn if self._infos else None
+        problem = identity_problem(path, h, self.uuid, prev_last, self._file_epoch)
+        if problem is not None:
+            raise problem
+        self._file_epoch = h.epoch
         self.epoch = max(self.epoch, h.epoch)
 
     def _set_aside(self, path: str, data: bytes, offset: int, reason: str) -> None:
@@ -206,11 +203,17 @@ class Wal:
 
     def wait(self, lsn: int) -> None:
         """Return once ``lsn`` is durable as the durability mode promises."""
-        self._flush(lsn, force_sync=self.durability == "full")
+        self._flush(self._submitted(lsn), force_sync=self.durability == "full")
 
     def sync_through(self, lsn: int) -> None:
         """Make everything up to ``lsn`` durable with fdatasync, whatever the mode."""
-        self._flush(lsn, force_sync=True)
+        self._flush(self._submitted(lsn), force_sync=True)
+
+    def _submitted(self, lsn: int) -> int:
+        # Waiting for an LSN nobody submitted would spin forever on empty flushes.
+        if lsn > self._next - 1:
+            raise ValueError(f"LSN {lsn} has not been submitted (the last is {self._next - 1})")
+        return lsn
 
     def _check_ok(self) -> None:
         if self._failed is not None:
@@ -306,13 +309,35 @@ class Wal:
         if infos and from_lsn < infos[0].first_lsn and infos[-1].last_lsn >= from_lsn:
             raise CorruptionError(f"log records from LSN {from_lsn} to {infos[0].first_lsn - 1} are missing",
                                   path=infos[0].path, lsn=from_lsn, hint="log files were deleted or lost")
+        with self._cv:
+            written = self._written  # records past this may still be on their way to the file
         for info in infos:
             if info.last_lsn < from_lsn or (to_lsn is not None and info.first_lsn > to_lsn):
                 continue
             data = self.fs.read_bytes(info.path)[: info.size]
             header = decode_file_header(data)
-            assert not isinstance(header, str)
-            yield from decode_records(scan_frames(data, header), from_lsn, to_lsn)
+            if isinstance(header, str):
+                raise CorruptionError(f"log file changed since open: {header}", path=info.path, offset=0,
+                                      lsn=info.first_lsn, hint="something else writes to this directory")
+            found = scan_frames(data, header)
+            expect = min(info.last_lsn, written, to_lsn if to_lsn is not None else info.last_lsn)
+            have = found.records[-1].lsn if found.records else info.first_lsn - 1
+            if have < expect:  # validated at open: bytes that fail now were damaged since
+                if found.bad_offset is not None:
+                    raise corruption(info.path, found, is_last=False)
+                raise CorruptionError(f"log file ends at LSN {have}, expected LSN {expect}", path=info.path,
+                                      offset=found.valid_end, lsn=have + 1,
+                                      hint="the file was truncated since the log was opened")
+            for raw in found.records:
+                if raw.lsn < from_lsn or (to_lsn is not None and raw.lsn > to_lsn):
+                    continue
+                try:
+                    record = codec.decode(raw.rtype, raw.payload)
+                except codec.CodecError as exc:
+                    raise CorruptionError(f"log record does not decode: {exc}", path=info.path, offset=raw.offset,
+                                          lsn=raw.lsn, hint="its payload passed the checksum: a bug or a forged file"
+                                          ) from exc
+                yield raw.lsn, record
 
     def files(self) -> list[WalFileInfo]:
         """The log files, oldest first."""
