@@ -11,6 +11,8 @@ import click
 from sedimentdb import __version__
 from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
+from sedimentdb.tools.verify_cmd import verify_command
+from sedimentdb.tools.wal_cmd import wal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,3 +29,5 @@ def main() -> None:
 
 
 cli.add_command(info)
+cli.add_command(wal)
+cli.add_command(verify_command)

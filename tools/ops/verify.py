@@ -1,0 +1,475 @@
+"""``sediment verify``: check every byte and every invariant of a data directory, changing nothing.
+
+Checks, in order: every manifest (checksums, identity); every file of every segment the newest
+manifest uses (size and crc32c against the manifest, envelope checksums, identity) and every
+delete marker; every log file (header, identity, continuity between files, both checksums of
+every frame, LSN sequence, payload decoding), continuing past damage so that every damaged
+region is named; that the log still holds every record a reopen must replay; segment rows
+against the log records that wrote them, where the log still covers them; that every live row
+of a graph-indexed segment is found by a search for its own vector; and finally that the
+engine opens the directory read-only and its id directory is consistent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import crc32c
+import numpy as np
+
+from sedimentdb.engine.collection import strip_none
+from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_manifest
+from sedimentdb.engine.errors import CorruptionError, StorageError
+from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
+from sedimentdb.engine.segments import format as SF
+from sedimentdb.engine.segments.framing import Identity, decode_file
+from sedimentdb.engine.wal import codec
+from sedimentdb.engine.wal import format as WF
+from sedimentdb.engine.wal.frames import Frame, decode_file_header, parse_frame
+from sedimentdb.engine.wal.reader import list_log_files, name_lsn, scan_frames, valid_frame_after
+from sedimentdb.engine.wal.records import WriteBatch, WriteOp
+from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_read_only
+
+SELF_SEARCH_K = 10
+SELF_SEARCH_EF = 128
+SEARCH_CHUNK = 8192
+
+
+@dataclass
+class Problem:
+    """One thing wrong: where (file, byte offset, LSN) and what."""
+
+    severity: str  # "error" or "warning"
+    area: str  # log | manifest | segment | marker | content | index | open
+    message: str
+    file: str | None = None
+    offset: int | None = None
+    lsn: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return asdict(self)
+
+    def text(self, base: str = "") -> str:
+        """One line: severity, area, place, message."""
+        where = []
+        if self.file:
+            where.append(os.path.relpath(self.file, base) if base else self.file)
+        if self.offset is not None:
+            where.append(f"offset {self.offset}")
+        if self.lsn is not None:
+            where.append(f"LSN {self.lsn}")
+        place = f" [{', '.join(where)}]" if where else ""
+        return f"{self.severity.upper():<7} {self.area:<8}{place} {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` checked and found."""
+
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems of severity error."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def clean(self) -> bool:
+        """No errors (warnings allowed)."""
+        return not self.errors
+
+    def add(self, severity: str, area: str, message: str, file: str | None = None, offset: int | None = None,
+            lsn: int | None = None) -> None:
+        """Record a problem."""
+        self.problems.append(Problem(severity, area, message, file, offset, lsn))
+
+    def add_error(self, area: str, exc: StorageError) -> None:
+        """Record an engine error as a problem, keeping its file, offset and LSN."""
+        self.add("error", area, exc.message, exc.path, exc.offset, exc.lsn)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {"path": self.path, "clean": self.clean, "errors": len(self.errors),
+                "warnings": len(self.problems) - len(self.errors), "checked": dict(self.checked),
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+@dataclass
+class _SegmentCheck:
+    cid: str
+    segment: Segment
+    alive: np.ndarray
+
+
+class Verifier:
+    """One verification run over one data directory (see the module docstring)."""
+
+    def __init__(self, path: str, progress: Progress = no_progress, index: bool = True,
+                 content: bool = True) -> None:
+        self.path = check_data_dir(path)
+        self.fs = OsFileSystem()
+        self.progress = progress
+        self.do_index = index
+        self.do_content = content
+        self.report = VerifyReport(self.path)
+        self.manifest: Manifest | None = None
+        self.manifests: list[Manifest] = []
+        self.segments: list[_SegmentCheck] = []
+        self.log_first: int | None = None
+        self.log_last = 0
+
+    def run(self) -> VerifyReport:
+        """Run every check; return the report."""
+        self.check_manifests()
+        self.check_segments()
+        needed = self._content_needs() if self.do_content else {}
+        self.check_log(needed)
+        self.check_coverage()
+        if self.do_index:
+            self.check_index()
+        if self.report.clean:
+            self.check_open()
+        return self.report
+
+    # ---- manifests --------------------------------------------------------------------------
+
+    def check_manifests(self) -> None:
+        found = list_manifests(self.fs, self.path)
+        for gen, mpath in found:
+            self.report.checked["manifests"] += 1
+            try:
+                self.manifests.append(read_manifest(self.fs, mpath))
+            except CorruptionError as exc:
+                self.report.add_error("manifest", exc)
+                continue
+            except StorageError as exc:
+                self.report.add_error("manifest", exc)
+                continue
+            del gen
+        if self.manifests:
+            self.manifest = self.manifests[-1]
+            uuids = {m.db_uuid.replace("-", "") for m in self.manifests}
+            if len(uuids) > 1:
+                self.report.add("error", "manifest", f"manifests name different databases: {sorted(uuids)}")
+        for name in self.fs.listdir(self.path):
+            if name.startswith("MANIFEST-") and name.endswith(".tmp"):
+                self.report.add("warning", "manifest", "leftover of an interrupted manifest install "
+                                "(removed at the next writable open)", os.path.join(self.path, name))
+
+    # ---- segments and markers ---------------------------------------------------------------
+
+    def check_segments(self) -> None:
+        segdir = os.path.join(self.path, "segments")
+        referenced: set[str] = set()
+        for m in self.manifests:
+            referenced |= m.files()
+        newest = self.manifest
+        entries = []
+        if newest is not None:
+            for cid, entry in newest.collections.items():
+                for seg in entry["segments"]:
+                    entries.append((cid, seg))
+        total = len(entries)
+        for i, (cid, seg) in enumerate(entries):
+            self.progress("checking segments", i, total)
+            self._check_segment(cid, seg, segdir)
+        self.progress("checking segments", total, total)
+        for sub in ("segments", "markers"):
+            for name in self.fs.listdir(os.path.join(self.path, sub)):
+                if f"{sub}/{name}" not in referenced:
+                    self.report.add("warning", "segment" if sub == "segments" else "marker",
+                                    "not referenced by any manifest (removed at the next writable open)",
+                                    os.path.join(self.path, sub, name))
+
+    def _check_segment(self, cid: str, entry: dict[str, Any], segdir: str) -> None:
+        try:
+            desc = SegmentDescriptor.from_dict(entry["descriptor"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.report.add("error", "manifest", f"segment descriptor does not parse: {exc}",
+                            self.manifest_path())
+            return
+        self.report.checked["segments"] += 1
+        ok = check_segment_files(self.path, desc, self.report)
+        seg = None
+        if ok:
+            try:
+                seg = Segment.open(self.fs, segdir, desc, verify=False)
+            except StorageError as exc:
+                self.report.add_error("segment", exc)
+        alive = np.ones(desc.count, dtype=bool)
+        marker = entry.get("marker")
+        if marker:
+            self.report.checked["markers"] += 1
+            mpath = os.path.join(self.path, "markers", marker["file"])
+            try:
+                alive = ~read_delete_marker(self.fs, mpath, marker, desc.count)
+            except StorageError as exc:
+                self.report.add_error("marker", exc)
+        if seg is not None:
+            self.segments.append(_SegmentCheck(cid, seg, alive))
+
+    def manifest_path(self) -> str | None:
+        """Path of the newest valid manifest."""
+        if self.manifest is None:
+            return None
+        return os.path.join(self.path, f"MANIFEST-{self.manifest.generation:020d}")
+
+    # ---- the log ----------------------------------------------------------------------------
+
+    def _content_needs(self) -> dict[int, list[tuple[_SegmentCheck, int]]]:
+        """LSN -> segment rows whose stored version is that LSN."""
+        needs: dict[int, list[tuple[_SegmentCheck, int]]] = defaultdict(list)
+        for sc in self.segments:
+            for row, v in enumerate(sc.segment.versions.tolist()):
+                needs[int(v)].append((sc, row))
+        return needs
+
+    def check_log(self, needed: dict[int, list[tuple[_SegmentCheck, int]]]) -> None:
+        waldir = os.path.join(self.path, "wal")
+        paths = list_log_files(self.fs, waldir)
+        db_uuid = self.manifest.db_uuid.replace("-", "") if self.manifest else ""
+        prev_last: int | None = None
+        prev_epoch: int | None = None
+        total = sum(os.path.getsize(p) for p in paths)
+        done = 0
+        for i, path in enumerate(paths):
+            self.report.checked["log_files"] += 1
+            data = self.fs.read_bytes(path)
+            is_last = i == len(paths) - 1
+            header = decode_file_header(data)
+            if isinstance(header, str):
+                sev = "warning" if is_last and i > 0 and len(data) <= WF.FILE_HEADER_SIZE else "error"
+                self.report.add(sev, "log", header, path, 0, name_lsn(path))
+                prev_last = None
+                continue
+            hu = header.db_uuid.replace("-", "")
+            if db_uuid and hu != db_uuid:
+                self.report.add("error", "log", f"log file belongs to database {header.db_uuid}, not {db_uuid}",
+                                path, 16, header.first_lsn)
+            db_uuid = db_uuid or hu
+            if name_lsn(path) != header.first_lsn:
+                self.report.add("error", "log", f"file name says first LSN {name_lsn(path)}, header says "
+                                f"{header.first_lsn}", path, 40, header.first_lsn)
+            if prev_last is not None and (header.first_lsn != prev_last + 1 or header.prev_last_lsn != prev_last):
+                self.report.add("error", "log", f"log continuity broken: previous file ends at LSN {prev_last}, "
+                                f"this one starts at {header.first_lsn} and names predecessor LSN "
+                                f"{header.prev_last_lsn}", path, 48, prev_last + 1)
+            if prev_epoch is not None and header.epoch < prev_epoch:
+                self.report.add("error", "log", f"epoch {header.epoch} is older than its predecessor's "
+                                f"{prev_epoch}", path, 32, header.first_lsn)
+            prev_epoch = header.epoch
+            if self.log_first is None:
+                self.log_first = header.first_lsn
+            last = self._check_log_file(path, data, header, is_last, needed)
+            prev_last = last
+            self.log_last = max(self.log_last, last)
+            done += len(data)
+            self.progress("checking log", done, total)
+
+    def _check_log_file(self, path: str, data: bytes, header: Any, is_last: bool,
+                        needed: dict[int, list[tuple[_SegmentCheck, int]]]) -> int:
+        pos, expected = WF.FILE_HEADER_SIZE, header.first_lsn
+        last = header.first_lsn - 1
+        while True:
+            result = scan_frames(data, header, start=pos, expected=expected)
+            for raw in result.records:
+                self.report.checked["log_records"] += 1
+                last = raw.lsn
+                try:
+                    rec = codec.decode(raw.rtype, raw.payload)
+                except (codec.CodecError, CorruptionError) as exc:
+                    self.report.add("error", "log", f"record does not decode: {exc}", path, raw.offset, raw.lsn)
+                    continue
+                rows = needed.pop(raw.lsn, None)
+                if rows:
+                    self._check_rows(rec, raw.lsn, rows, path, raw.offset)
+            if result.bad_offset is None:
+                return last
+            bad_lsn = getattr(result, "bad_lsn", None) or last + 1
+            nxt = _next_first_frame(data, result.bad_offset)
+            hard = bool(getattr(result, "hard", False))
+            if is_last and nxt is None and not hard:
+                self.report.add("warning", "log", f"torn tail ({result.bad_reason}): {len(data) - result.bad_offset}"
+                                " bytes after the last whole record; a writable open cuts it off (a copy is kept)",
+                                path, result.bad_offset, bad_lsn)
+                return last
+            self.report.add("error", "log", f"damaged record ({result.bad_reason})", path, result.bad_offset,
+                            bad_lsn)
+            if nxt is None:
+                return last
+            pos, nlsn = nxt
+            if nlsn != last + 1:
+                self.report.add("error", "log", _missing(last + 1, nlsn - 1) if nlsn > last + 1
+                                else f"LSN {nlsn} follows LSN {last} after the damage",
+                                path, pos, last + 1)
+            expected = nlsn
+
+    def _check_rows(self, rec: Any, lsn: int, rows: list[tuple[_SegmentCheck, int]], path: str,
+                    offset: int) -> None:
+        for sc, row in rows:
+            self.report.checked["rows_against_log"] += 1
+            seg = sc.segment
+            sid = seg.descriptor.segment_id
+            rid = seg.ids[row]
+            where = os.path.join(seg.path, SF.FILE_ROWS)
+            if not isinstance(rec, WriteBatch) or rec.collection_id != sc.cid:
+                self.report.add("error", "content", f"segment {sid} row {row} (id {rid!r}) says LSN {lsn} wrote it, "
+                                "but that log record is not a write to this collection", where, None, lsn)
+                continue
+            try:
+                i = rec.ids.index(rid)
+            except ValueError:
+                self.report.add("error", "content", f"segment {sid} row {row}: id {rid!r} is not in the log "
+                                f"record at LSN {lsn}", where, None, lsn)
+                continue
+            if rec.embeddings is not None and rec.embeddings[i].tobytes() != seg.vectors[row].tobytes():
+                self.report.add("error", "content", f"segment {sid} row {row} (id {rid!r}): vector differs from "
+                                "the log", os.path.join(seg.path, SF.FILE_VECTORS), None, lsn)
+            if rec.op == WriteOp.ADD:
+                doc = rec.documents[i] if rec.documents is not None else None
+                meta = strip_none(rec.metadatas[i]) if rec.metadatas is not None else None
+                uri = rec.uris[i] if rec.uris is not None else None
+                for what, want, got, fname in (("document", doc, seg.document(row), SF.FILE_DOCUMENTS),
+                                               ("metadata", meta, seg.metadata(row), SF.FILE_METADATA),
+                                               ("uri", uri, seg.uri(row), SF.FILE_URIS)):
+                    if want != got and not _both_nan(want, got):
+                        self.report.add("error", "content", f"segment {sid} row {row} (id {rid!r}): {what} differs "
+                                        "from the log", os.path.join(seg.path, fname), None, lsn)
+
+    def check_coverage(self) -> None:
+        m = self.manifest
+        if m is None:
+            if self.log_first not in (None, 1):
+                self.report.add("error", "log", f"no manifest, and the log starts at LSN {self.log_first}: "
+                                f"records 1..{self.log_first - 1} are missing", os.path.join(self.path, "wal"))
+            return
+        need = m.replay_from()
+        first = self.log_first if self.log_first is not None else self.log_last + 1
+        if first > need and self.log_last >= need:
+            self.report.add("error", "log", f"a reopen replays from LSN {need} but the log starts at LSN {first}",
+                            os.path.join(self.path, "wal"), None, need)
+        if self.log_last < m.catalog_lsn:
+            self.report.add("error", "log", f"the log ends at LSN {self.log_last} but manifest generation "
+                            f"{m.generation} covers LSN {m.catalog_lsn}", os.path.join(self.path, "wal"),
+                            None, self.log_last + 1)
+
+    # ---- index sanity -----------------------------------------------------------------------
+
+    def check_index(self) -> None:
+        total = sum(int(np.count_nonzero(sc.alive)) for sc in self.segments if sc.segment.graph is not None)
+        done = 0
+        for sc in self.segments:
+            seg = sc.segment
+            if seg.graph is None:
+                continue
+            rows = np.flatnonzero(sc.alive)
+            k = min(SELF_SEARCH_K, seg.count)
+            with seg.graph_lock:
+                seg.graph.set_ef(max(SELF_SEARCH_EF, k))
+                for start in range(0, len(rows), SEARCH_CHUNK):
+                    chunk = rows[start:start + SEARCH_CHUNK]
+                    labels, dists = seg.graph.knn_query(seg.vectors[chunk], k=k)
+                    found = (labels == chunk[:, None]).any(axis=1)
+                    for j in np.flatnonzero(~found):
+                        row = int(chunk[j])
+                        twin = int(labels[j, 0])
+                        if dists[j, 0] == 0 and seg.vectors[twin].tobytes() == seg.vectors[row].tobytes():
+                            continue  # an identical vector answered first: the id is still reachable
+                        self.report.add("error", "index", f"segment {seg.descriptor.segment_id} row {row} "
+                                        f"(id {seg.ids[row]!r}) is not found by a search for its own vector",
+                                        os.path.join(seg.path, SF.FILE_GRAPH))
+                    done += len(chunk)
+                    self.report.checked["index_searches"] += len(chunk)
+                    self.progress("checking index", done, total)
+                seg.graph.set_ef(seg.search_ef)
+
+    def check_open(self) -> None:
+        try:
+            db = open_read_only(self.path)
+        except StorageError as exc:
+            self.report.add_error("open", exc)
+            return
+        try:
+            for cid, cs in db.collections.items():
+                for id_, (part, row) in cs.loc.items():
+                    if part.id_at(row) != id_:
+                        self.report.add("error", "index", f"collection {cid}: id {id_!r} points at a row holding "
+                                        f"{part.id_at(row)!r}")
+                self.report.checked["live_ids"] += len(cs.loc)
+        finally:
+            db.close()
+
+
+def _missing(first: int, last: int) -> str:
+    span = f"LSN {first} is" if first == last else f"LSNs {first}..{last} are"
+    return f"{span} missing: the damaged region held {'it' if first == last else 'them'}"
+
+
+def _both_nan(a: Any, b: Any) -> bool:
+    return a != a and b != b  # noqa: PLR0124 - NaN metadata values compare unequal to themselves
+
+
+def _next_first_frame(data: bytes, offset: int) -> tuple[int, int] | None:
+    pos = offset
+    while True:
+        found = valid_frame_after(data, pos)
+        if found is None:
+            return None
+        fr = parse_frame(memoryview(data), found)
+        if isinstance(fr, Frame) and fr.flags & WF.FLAG_FIRST:
+            return found, fr.lsn
+        pos = found
+
+
+def check_segment_files(base: str, desc: SegmentDescriptor, report: VerifyReport,
+                        severity: str = "error") -> bool:
+    """Check every file of one segment against its descriptor; True if all are sound."""
+    segpath = os.path.join(base, "segments", desc.segment_id)
+    ident = Identity(desc.segment_id, desc.collection_id, desc.count, desc.dim, desc.min_lsn, desc.max_lsn)
+    ok = True
+    for name in SF.REQUIRED_FILES:
+        if name not in desc.files:
+            report.add(severity, "segment", f"descriptor lists no {name}", os.path.join(segpath, name))
+            ok = False
+    for name, expected in sorted(desc.files.items()):
+        fpath = os.path.join(segpath, name)
+        report.checked["segment_files"] += 1
+        kind = SF.KIND_OF_FILE.get(name)
+        if kind is None:
+            report.add(severity, "segment", f"descriptor lists an unknown file {name!r}", fpath)
+            ok = False
+            continue
+        try:
+            with open(fpath, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            report.add(severity, "segment", f"file cannot be read: {exc.strerror}", fpath)
+            ok = False
+            continue
+        if len(data) != expected["size"]:
+            report.add(severity, "segment", f"file is {len(data)} bytes, the manifest says {expected['size']}",
+                       fpath, min(len(data), expected["size"]))
+            ok = False
+            continue
+        if crc32c.crc32c(data) != expected["crc32c"]:
+            report.add(severity, "segment", "file checksum does not match the manifest", fpath, 0)
+            ok = False
+        try:
+            decode_file(fpath, data, kind, ident)
+        except StorageError as exc:
+            report.add(severity, "segment", exc.message, fpath, exc.offset)
+            ok = False
+    return ok
+
+
+def verify(path: str, *, progress: Progress = no_progress, index: bool = True,
+           content: bool = True) -> VerifyReport:
+    """Verify the data directory at ``path`` without modifying anything (see the module docstring)."""
+    return Verifier(path, progress, index, content).run()
