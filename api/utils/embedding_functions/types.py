@@ -1,25 +1,14 @@
-"""The value types an embedding function consumes and produces, as Chroma names them."""
+"""The value types an embedding function consumes and produces, as Chroma names them.
+
+They are the aliases of :mod:`sedimentdb.types` (Chroma's ``chromadb.api.types``), re-exported
+so that both import paths name the very same types.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
-
-Document = str
-"""One text to embed."""
-
-Documents = list[Document]
-"""A batch of texts; the input of :meth:`EmbeddingFunction.__call__`."""
-
-Embedding = npt.NDArray[np.float32]
-"""One vector: a 1-D numpy array."""
-
-Embeddings = list[Embedding]
-"""A batch of vectors, one per input, in input order."""
-
-Space = Literal["cosine", "l2", "ip"]
-"""The distance spaces a collection may use."""
+from sedimentdb.types import Document, Documents, Embedding, Embeddings, Space
 
 ALL_SPACES: list[Space] = ["cosine", "l2", "ip"]
+"""Every distance space, in Chroma's order (what ``supported_spaces()`` returns by default)."""
+
+__all__ = ["ALL_SPACES", "Document", "Documents", "Embedding", "Embeddings", "Space"]
