@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from sedimentdb import __version__
+from sedimentdb.tools.compact_cmd import compact_command
 from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
 from sedimentdb.tools.verify_cmd import verify_command
@@ -31,3 +32,4 @@ def main() -> None:
 cli.add_command(info)
 cli.add_command(wal)
 cli.add_command(verify_command)
+cli.add_command(compact_command)
