@@ -1,0 +1,106 @@
+"""What one server runs with: data path, address, limits, reset, CORS and auth.
+
+Resolution order, highest first: explicit values (the ``sediment run`` flags), ``CHROMA_*``
+environment variables (Chroma 1.x server names, then the names of Chroma's Python server and
+its old Docker image), a YAML config file (Chroma 1.x keys), then Chroma's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_MAX_PAYLOAD = 40 * 1024 * 1024  # Chroma 1.x max_payload_size_bytes
+
+# Each setting's environment variables, most specific first.
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "persist_path": ("CHROMA_PERSIST_PATH", "PERSIST_DIRECTORY"),
+    "host": ("CHROMA_LISTEN_ADDRESS", "CHROMA_HOST_ADDR", "CHROMA_SERVER_HOST"),
+    "port": ("CHROMA_PORT", "CHROMA_HOST_PORT", "CHROMA_SERVER_HTTP_PORT"),
+    "allow_reset": ("CHROMA_ALLOW_RESET", "ALLOW_RESET"),
+    "max_payload_size_bytes": ("CHROMA_MAX_PAYLOAD_SIZE_BYTES",),
+    "cors_allow_origins": ("CHROMA_CORS_ALLOW_ORIGINS", "CHROMA_SERVER_CORS_ALLOW_ORIGINS"),
+    "authn_provider": ("CHROMA_SERVER_AUTHN_PROVIDER", "CHROMA_SERVER_AUTH_PROVIDER"),
+    "authn_credentials": ("CHROMA_SERVER_AUTHN_CREDENTIALS", "CHROMA_SERVER_AUTH_CREDENTIALS"),
+    "authn_credentials_file": ("CHROMA_SERVER_AUTHN_CREDENTIALS_FILE", "CHROMA_SERVER_AUTH_CREDENTIALS_FILE"),
+    "auth_token_transport_header": ("CHROMA_AUTH_TOKEN_TRANSPORT_HEADER",),
+    "auth_ignore_paths": ("CHROMA_SERVER_AUTH_IGNORE_PATHS",),
+    "durability": ("SEDIMENT_DURABILITY",),
+}
+
+# Chroma 1.x YAML keys that differ from ours.
+FILE_KEYS = {"listen_address": "host", "persist_path": "persist_path", "port": "port",
+             "allow_reset": "allow_reset", "max_payload_size_bytes": "max_payload_size_bytes",
+             "cors_allow_origins": "cors_allow_origins"}
+
+DEFAULT_IGNORE_PATHS: dict[str, list[str]] = {
+    "/api/v2": ["GET"], "/api/v2/heartbeat": ["GET"], "/api/v2/version": ["GET"],
+    "/api/v1": ["GET"], "/api/v1/heartbeat": ["GET"], "/api/v1/version": ["GET"],
+}
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``create_app`` and ``sediment run`` need."""
+
+    persist_path: str = "./chroma"
+    host: str = "localhost"
+    port: int = 8000
+    allow_reset: bool = False
+    max_payload_size_bytes: int = DEFAULT_MAX_PAYLOAD
+    cors_allow_origins: list[str] = field(default_factory=list)
+    authn_provider: str | None = None
+    authn_credentials: str | None = None
+    authn_credentials_file: str | None = None
+    auth_token_transport_header: str | None = None
+    auth_ignore_paths: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_IGNORE_PATHS))
+    durability: str = "full"
+
+    @classmethod
+    def resolve(cls, explicit: dict[str, Any] | None = None, config_file: str | None = None,
+                environ: dict[str, str] | None = None) -> ServerConfig:
+        """Flags over environment over config file over defaults."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        config_file = config_file or environ.get("CONFIG_PATH")
+        if config_file:
+            values.update(_read_file(config_file))
+        for name, env_names in ENV_NAMES.items():
+            for env_name in env_names:
+                if environ.get(env_name) not in (None, ""):
+                    values[name] = environ[env_name]
+                    break
+        values.update({k: v for k, v in (explicit or {}).items() if v is not None})
+        return cls(**{f.name: _coerce(f.name, values[f.name]) for f in fields(cls) if f.name in values})
+
+    @property
+    def url(self) -> str:
+        """The address clients connect to."""
+        return f"http://{self.host}:{self.port}"
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"config file {path} must hold a mapping")
+    return {FILE_KEYS[k]: v for k, v in raw.items() if k in FILE_KEYS}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Environment strings to the field's type; values from files and flags are already typed."""
+    if not isinstance(value, str):
+        return value
+    if name in ("port", "max_payload_size_bytes"):
+        return int(value)
+    if name == "allow_reset":
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    if name == "cors_allow_origins":
+        return json.loads(value) if value.strip().startswith("[") else [o for o in value.split(",") if o]
+    if name == "auth_ignore_paths":
+        return json.loads(value)
+    return value

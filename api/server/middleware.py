@@ -1,0 +1,123 @@
+"""ASGI middleware: structured access log, authentication, request body limit.
+
+Written against raw ASGI rather than Starlette's ``BaseHTTPMiddleware`` so a request costs
+no extra task or body copy.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+import structlog
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sedimentdb.server.auth import Authenticator, AuthFailure, tenant_allowed
+from sedimentdb.server.errors import HTTPProblem, error_response
+
+access_log = structlog.get_logger("sedimentdb.server.access")
+
+
+class AccessLogMiddleware:
+    """One structured line per request: method, path, status, duration, client, user."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            client = scope.get("client")
+            state = scope.get("state") or {}
+            identity = state.get("identity")
+            access_log.info(
+                "request",
+                method=scope["method"], path=scope["path"], status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                client=f"{client[0]}:{client[1]}" if client else None,
+                user=getattr(identity, "user_id", None) or None,
+                user_agent=Headers(scope=scope).get("user-agent"),
+            )
+
+
+class AuthMiddleware:
+    """Authenticate every request except the configured open paths (GET heartbeat/version by default)."""
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, ignore_paths: dict[str, list[str]]) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.ignore = {path.rstrip("/") or "/": {m.upper() for m in methods} for path, methods in ignore_paths.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self._open(scope):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            # bcrypt is slow on purpose: keep it off the event loop.
+            identity = await anyio.to_thread.run_sync(self.authenticator.authenticate, headers)
+            if not tenant_allowed(identity, scope["path"]):
+                raise AuthFailure(403)
+        except AuthFailure as failure:
+            extra = {"WWW-Authenticate": failure.challenge} if failure.challenge else None
+            response = error_response(failure.status, "AuthError", str(failure), headers=extra)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["identity"] = identity
+        await self.app(scope, receive, send)
+
+    def _open(self, scope: Scope) -> bool:
+        if scope["method"] == "OPTIONS":
+            return True  # CORS pre-flight carries no credentials
+        path = scope["path"].rstrip("/") or "/"
+        return scope["method"] in self.ignore.get(path, ())
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``limit`` bytes with 413, by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _problem(self, size: Any) -> HTTPProblem:
+        return HTTPProblem(413, "ChromaError",
+                           f"Request body of {size} bytes is larger than the limit of {self.limit} bytes "
+                           "(max_payload_size_bytes / CHROMA_MAX_PAYLOAD_SIZE_BYTES)")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            problem = self._problem(declared)
+            await error_response(problem.status, problem.name, problem.message)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise self._problem(f"more than {received}")
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -1,0 +1,160 @@
+"""Collection and record routes of Chroma's v2 API.
+
+Collection routes address a collection by *name* (get, delete) or by *id* (modify, records),
+as Chroma's do. Record handlers decode the wire, call the embedded ``Collection`` method and
+encode its result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from sedimentdb.server.errors import error_response
+from sedimentdb.server.models import (
+    CreateCollection,
+    DeleteRequest,
+    GetRequest,
+    QueryRequest,
+    RecordSet,
+    UpdateCollection,
+)
+from sedimentdb.server.routes_system import service_of
+from sedimentdb.server.wire import collection_json, decode_embeddings, result_json
+
+PREFIX = "/api/v2/tenants/{tenant}/databases/{database}"
+DEFAULT_GET_INCLUDE = ["metadatas", "documents"]
+DEFAULT_QUERY_INCLUDE = ["metadatas", "documents", "distances"]
+CLOUD_ONLY = {
+    ("POST", "/collections/{collection_id}/fork"): "Collection forking",
+    ("GET", "/collections/{collection_id}/fork_count"): "Collection forking",
+    ("GET", "/collections/{collection_id}/indexing_status"): "Indexing status",
+    ("POST", "/collections/{collection_id}/search"): "Search",
+    ("POST", "/collections/{collection_id}/functions/attach"): "Attached functions",
+    ("GET", "/collections/{collection_id}/functions/{function_name}"): "Attached functions",
+    ("POST", "/collections/{collection_id}/attached_functions/{function_name}/add_input"): "Attached functions",
+    ("POST", "/collections/{collection_id}/attached_functions/{function_name}/detach"): "Attached functions",
+}
+
+
+def collection_router() -> APIRouter:
+    """Create, list, count, get, modify and delete collections."""
+    router = APIRouter(prefix=PREFIX, tags=["collections"])
+
+    @router.get("/collections", summary="List collections")
+    def list_collections(tenant: str, database: str, request: Request, limit: int | None = None,
+                         offset: int | None = None) -> list[dict[str, Any]]:
+        found = service_of(request).list_collections(tenant, database, limit, offset)
+        return [collection_json(info) for info in found]
+
+    @router.post("/collections", summary="Create a collection")
+    def create_collection(tenant: str, database: str, body: CreateCollection, request: Request) -> dict[str, Any]:
+        info = service_of(request).create_collection(
+            tenant, database, body.name, body.metadata, body.configuration, body.get_or_create
+        )
+        return collection_json(info)
+
+    @router.get("/collections_count", summary="Count collections")
+    def count_collections(tenant: str, database: str, request: Request) -> int:
+        return service_of(request).count_collections(tenant, database)
+
+    @router.get("/collections/by-id/{collection_id}", summary="Get a collection by id")
+    def get_collection_by_id(tenant: str, database: str, collection_id: str, request: Request) -> dict[str, Any]:
+        return collection_json(service_of(request).get_collection_by_id(tenant, database, collection_id))
+
+    @router.get("/collections/{name}", summary="Get a collection by name")
+    def get_collection(tenant: str, database: str, name: str, request: Request) -> dict[str, Any]:
+        return collection_json(service_of(request).get_collection(tenant, database, name))
+
+    @router.put("/collections/{collection_id}", summary="Rename, replace metadata or reconfigure")
+    def modify_collection(tenant: str, database: str, collection_id: str, body: UpdateCollection,
+                          request: Request) -> dict[str, Any]:
+        service_of(request).modify_collection(
+            tenant, database, collection_id, body.new_name, body.new_metadata, body.new_configuration
+        )
+        return {}
+
+    @router.delete("/collections/{name}", summary="Delete a collection by name")
+    def delete_collection(tenant: str, database: str, name: str, request: Request) -> dict[str, Any]:
+        service_of(request).delete_collection(tenant, database, name)
+        return {}
+
+    return router
+
+
+def record_router() -> APIRouter:
+    """add, update, upsert, delete, count, get and query on one collection."""
+    router = APIRouter(prefix=PREFIX + "/collections/{collection_id}", tags=["records"])
+
+    def write(op: str, tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> None:
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            getattr(collection, op)(
+                ids=body.ids, embeddings=decode_embeddings(body.embeddings), metadatas=body.metadatas,
+                documents=body.documents, uris=body.uris,
+            )
+
+    @router.post("/add", status_code=201, summary="Add records (existing ids are ignored)")
+    def add(tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> dict[str, Any]:
+        write("add", tenant, database, collection_id, body, request)
+        return {}
+
+    @router.post("/update", summary="Update existing records")
+    def update(tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> dict[str, Any]:
+        write("update", tenant, database, collection_id, body, request)
+        return {}
+
+    @router.post("/upsert", summary="Insert or update records")
+    def upsert(tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> dict[str, Any]:
+        write("upsert", tenant, database, collection_id, body, request)
+        return {}
+
+    @router.post("/delete", summary="Delete records by ids and/or filters")
+    def delete(tenant: str, database: str, collection_id: str, body: DeleteRequest,
+               request: Request) -> dict[str, Any]:
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            result = collection.delete(ids=body.ids, where=body.where, where_document=body.where_document,
+                                       limit=body.limit)
+        return dict(result)
+
+    @router.get("/count", summary="Count records")
+    def count(tenant: str, database: str, collection_id: str, request: Request,
+              read_level: str | None = None) -> int:
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            return collection.count()
+
+    @router.post("/get", summary="Get records by ids and/or filters")
+    def get(tenant: str, database: str, collection_id: str, body: GetRequest, request: Request) -> dict[str, Any]:
+        include = body.include if body.include is not None else DEFAULT_GET_INCLUDE
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            result = collection.get(ids=body.ids, where=body.where, limit=body.limit, offset=body.offset,
+                                    where_document=body.where_document, include=include)
+        return result_json(dict(result), include)
+
+    @router.post("/query", summary="Nearest neighbours of query embeddings")
+    def query(tenant: str, database: str, collection_id: str, body: QueryRequest,
+              request: Request) -> dict[str, Any]:
+        include = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            result = collection.query(query_embeddings=decode_embeddings(body.query_embeddings), ids=body.ids,
+                                      n_results=body.n_results, where=body.where,
+                                      where_document=body.where_document, include=include)
+        return result_json(dict(result), include)
+
+    return router
+
+
+def cloud_only_router() -> APIRouter:
+    """Routes only Chroma Cloud serves: 501, as Chroma's local server answers."""
+    router = APIRouter(prefix=PREFIX, tags=["cloud-only"])
+    for (method, path), feature in CLOUD_ONLY.items():
+        router.add_api_route(path, _not_implemented(feature), methods=[method], summary=f"{feature} (Cloud only)")
+    return router
+
+
+def _not_implemented(feature: str) -> Any:
+    def handler() -> JSONResponse:
+        return error_response(501, "ChromaError", f"{feature} is not implemented for local SedimentDB")
+
+    return handler

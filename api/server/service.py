@@ -1,0 +1,203 @@
+"""The thin service the HTTP handlers call: the embedded API over one shared engine.
+
+One :class:`Service` per server owns one engine reference (through the same process-wide
+cache the embedded clients use), so every request of every tenant shares one engine, which
+is thread-safe. Each request gets a short-lived embedded :class:`~sedimentdb.client.Client`
+for its tenant and database, which also checks that both exist, then calls the same
+``Collection`` methods embedded users call: validation, filter checks and result shaping are
+the embedded layer's, not a second copy.
+
+Two operations carry something the embedded API takes as a live object and the wire carries
+as a description — the embedding function of a collection's configuration — so they are
+composed here from the embedded layer's building blocks instead.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sedimentdb import embedding
+from sedimentdb.client import AdminClient, Client
+from sedimentdb.collection import Collection
+from sedimentdb.collection_config import build_configuration
+from sedimentdb.config import Settings
+from sedimentdb.engine.database import Database as Engine
+from sedimentdb.errors import InvalidArgumentError, NotFoundError, already_exists, engine_boundary
+from sedimentdb.names import validate_collection_name
+from sedimentdb.server.config import ServerConfig
+from sedimentdb.types import UserIdentity
+from sedimentdb.validation import MAX_BATCH_SIZE, copy_metadatas, validate_metadata
+
+LEGACY_EF = {"type": "legacy"}
+
+
+class Service:
+    """Chroma's server operations over the embedded API."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.settings = Settings(
+            is_persistent=True, persist_directory=config.persist_path, allow_reset=config.allow_reset,
+            sediment_durability=config.durability,
+        )
+        self._admin = AdminClient(self.settings)  # holds the engine open for the server's lifetime
+
+    # ---- lifecycle and system ---------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The shared engine (for health checks and log context)."""
+        return self._admin._engine()
+
+    def close(self) -> None:
+        """Give the engine back; it closes (log synced, lock released) when nothing else holds it."""
+        self._admin.close()
+
+    @staticmethod
+    def heartbeat() -> int:
+        """Nanoseconds since the epoch."""
+        return time.time_ns()
+
+    def healthy(self) -> bool:
+        """Whether the engine is open and accepting work."""
+        return not self.engine.closed
+
+    @staticmethod
+    def pre_flight() -> dict[str, Any]:
+        """What Chroma's clients ask before their first write."""
+        return {"max_batch_size": MAX_BATCH_SIZE, "supports_base64_encoding": True}
+
+    def reset(self) -> bool:
+        """Wipe everything, if the server allows it."""
+        with self._client_for(None, None) as client:
+            return client.reset()
+
+    # ---- tenants and databases --------------------------------------------------------------
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant."""
+        self._admin.create_tenant(_text(name, "name"))
+
+    def get_tenant(self, name: str) -> dict[str, Any]:
+        """The tenant, or NotFoundError."""
+        return dict(self._admin.get_tenant(name))
+
+    def create_database(self, tenant: str, name: str) -> None:
+        """Create a database in ``tenant``."""
+        self._admin.create_database(_text(name, "name"), tenant)
+
+    def get_database(self, tenant: str, name: str) -> dict[str, Any]:
+        """The database as JSON."""
+        return _database_json(self._admin.get_database(name, tenant))
+
+    def list_databases(self, tenant: str, limit: int | None, offset: int | None) -> list[dict[str, Any]]:
+        """The tenant's databases."""
+        return [_database_json(d) for d in self._admin.list_databases(limit, offset, tenant)]
+
+    def delete_database(self, tenant: str, name: str) -> None:
+        """Delete a database and its collections."""
+        self._admin.delete_database(name, tenant)
+
+    @staticmethod
+    def default_identity() -> UserIdentity:
+        """Who an unauthenticated caller is."""
+        return UserIdentity(user_id="", tenant="default_tenant", databases=["default_database"])
+
+    # ---- collections ------------------------------------------------------------------------
+
+    def _client_for(self, tenant: str | None, database: str | None) -> Client:
+        if tenant is None or database is None:
+            return Client(self.settings)
+        return Client(self.settings, tenant, database)
+
+    def list_collections(self, tenant: str, database: str, limit: int | None, offset: int | None) -> list[Any]:
+        """The database's collections."""
+        with self._client_for(tenant, database) as client:
+            return [c.get_model() for c in client.list_collections(limit, offset)]
+
+    def count_collections(self, tenant: str, database: str) -> int:
+        """How many collections the database holds."""
+        with self._client_for(tenant, database) as client:
+            return client.count_collections()
+
+    def create_collection(
+        self, tenant: str, database: str, name: Any, metadata: Any, configuration: dict[str, Any] | None,
+        get_or_create: bool,
+    ) -> Any:
+        """Create (or with ``get_or_create`` fetch) a collection; the wire's EF description is stored as sent."""
+        with self._client_for(tenant, database) as client:
+            if metadata is not None:
+                validate_metadata(metadata)
+            validate_collection_name(name)
+            configuration = dict(configuration or {})
+            ef_description = configuration.pop("embedding_function", None) or LEGACY_EF
+            if not isinstance(ef_description, dict):
+                raise InvalidArgumentError("configuration.embedding_function must be an object")
+            with engine_boundary():
+                existing = client._find(name)
+                if existing is not None:
+                    if get_or_create:
+                        return existing
+                    raise already_exists(f"Collection [{name}] already exists")
+            stored = build_configuration(configuration, metadata, embedding.DEFAULT)
+            stored["embedding_function"] = ef_description
+            with engine_boundary():
+                return client._engine().create_collection(
+                    tenant, database, name,
+                    metadata=copy_metadatas([metadata])[0] if metadata else None, configuration=stored,
+                )
+
+    def get_collection(self, tenant: str, database: str, name: str) -> Any:
+        """The named collection's model."""
+        with self._client_for(tenant, database) as client:
+            return client.get_collection(name, embedding_function=None).get_model()
+
+    def get_collection_by_id(self, tenant: str, database: str, collection_id: str) -> Any:
+        """The collection's model, by id."""
+        with self.collection(tenant, database, collection_id) as collection:
+            return collection.get_model()
+
+    def delete_collection(self, tenant: str, database: str, name: str) -> None:
+        """Delete the named collection."""
+        with self._client_for(tenant, database) as client:
+            client.delete_collection(name)
+
+    def modify_collection(
+        self, tenant: str, database: str, collection_id: str, new_name: Any, new_metadata: Any,
+        new_configuration: dict[str, Any] | None,
+    ) -> None:
+        """Rename, replace metadata, change runtime HNSW settings and/or the EF description."""
+        configuration = dict(new_configuration or {})
+        ef_description = configuration.pop("embedding_function", None)
+        with self.collection(tenant, database, collection_id) as collection:
+            collection.modify(name=new_name, metadata=new_metadata, configuration=configuration or None)
+            if ef_description is not None:
+                stored = {**collection.configuration_json, "embedding_function": ef_description}
+                with engine_boundary():
+                    self.engine.modify_collection(collection.get_model().id, configuration=stored)
+
+    @contextmanager
+    def collection(self, tenant: str, database: str, collection_id: str) -> Iterator[Collection]:
+        """The embedded ``Collection`` for an id in this tenant and database, usable inside the block."""
+        try:
+            uuid.UUID(collection_id)
+        except ValueError:
+            raise InvalidArgumentError(f"Invalid collection id: {collection_id}") from None
+        with self._client_for(tenant, database) as client:
+            collection = client.get_collection_by_id(collection_id, embedding_function=embedding.DEFAULT)
+            if collection.tenant != tenant or collection.database != database:
+                raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            yield collection
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"Expected {field} to be a string")
+    return value
+
+
+def _database_json(database: Any) -> dict[str, Any]:
+    return {"id": str(database["id"]), "name": database["name"], "tenant": database["tenant"]}

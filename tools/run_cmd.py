@@ -1,0 +1,75 @@
+"""``sediment run``: serve a data directory over Chroma's HTTP API v2.
+
+    sediment run [CONFIG_PATH] [--path ./chroma] [--host localhost] [--port 8000]
+
+Flags win over ``CHROMA_*`` environment variables, which win over the YAML config file
+(``CONFIG_PATH``, Chroma 1.x keys), which wins over Chroma's defaults. This entry point is
+where logging is configured (the library never does): human-readable lines on a terminal,
+JSON otherwise or with ``--log-format json``. SIGINT and SIGTERM stop the server gracefully:
+in-flight requests finish, then the engine is closed, so nothing needs repair at next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+import structlog
+
+from sedimentdb.errors import ChromaError
+from sedimentdb.tools.logging_setup import configure_logging
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _configure_logging(level: str, log_format: str | None) -> None:
+    """The tools' structlog setup at ``level``; uvicorn's stdlib loggers go to stderr too."""
+    numeric = getattr(logging, level.upper())
+    json_logs = log_format == "json" or (log_format is None and not sys.stderr.isatty())
+    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(json_logs=json_logs, level=numeric)
+
+
+@click.command("run")
+@click.argument("config_path", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--path", "persist_path", default=None, help="Data directory [default: ./chroma; env CHROMA_PERSIST_PATH]")
+@click.option("--host", default=None, help="Address to listen on [default: localhost; env CHROMA_LISTEN_ADDRESS]")
+@click.option("--port", default=None, type=int, help="Port to listen on [default: 8000; env CHROMA_PORT]")
+@click.option("--allow-reset/--no-allow-reset", default=None, help="Let clients wipe everything [env CHROMA_ALLOW_RESET]")
+@click.option("--max-payload-size-bytes", default=None, type=int,
+              help="Largest request body accepted [default: 40 MiB; env CHROMA_MAX_PAYLOAD_SIZE_BYTES]")
+@click.option("--log-level", default="info", type=click.Choice(LOG_LEVELS), show_default=True)
+@click.option("--log-format", default=None, type=click.Choice(["console", "json"]),
+              help="Log line format [default: console on a terminal, json otherwise]")
+def run(config_path: str | None, persist_path: str | None, host: str | None, port: int | None,
+        allow_reset: bool | None, max_payload_size_bytes: int | None, log_level: str, log_format: str | None) -> None:
+    """Serve a SedimentDB data directory with Chroma's HTTP API (v2)."""
+    import uvicorn
+
+    from sedimentdb.server import ServerConfig, create_app
+    from sedimentdb.server.auth import env_secret_free
+
+    _configure_logging(log_level, log_format)
+    try:
+        config = ServerConfig.resolve(
+            {"persist_path": persist_path, "host": host, "port": port, "allow_reset": allow_reset,
+             "max_payload_size_bytes": max_payload_size_bytes},
+            config_file=config_path,
+        )
+        app = create_app(config)
+    except (ChromaError, ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Saving data to: {os.path.abspath(config.persist_path)}")
+    click.echo(f"Connect to SedimentDB at: {config.url}")
+    structlog.get_logger("sedimentdb.server").info(
+        "server starting", path=os.path.abspath(config.persist_path), url=config.url,
+        allow_reset=config.allow_reset, max_payload_size_bytes=config.max_payload_size_bytes,
+        **env_secret_free(config),
+    )
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=config.host, port=config.port, log_config=None, access_log=False,
+        log_level=log_level, timeout_graceful_shutdown=10,
+    ))
+    server.run()  # returns (or re-raises the signal) after the lifespan has closed the engine
