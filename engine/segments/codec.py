@@ -73,3 +73,17 @@ def decode_metadata(path: str, text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise CorruptionError("metadata row is not a JSON object", path=path)
     return value
+
+
+def decode_all_metadata(path: str, texts: list[str | None]) -> list[dict[str, Any] | None]:
+    """Every row's metadata at once: one JSON parse of the whole column (much faster)."""
+    try:
+        values = json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")
+    except ValueError as exc:
+        raise CorruptionError(f"metadata is not valid JSON: {exc}", path=path) from None
+    if len(values) != len(texts) or any(
+        (v is None) != (t is None) or (v is not None and type(v) is not dict)
+        for v, t in zip(values, texts, strict=False)
+    ):
+        raise CorruptionError("metadata rows do not decode to one JSON object each", path=path)
+    return values

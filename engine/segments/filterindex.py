@@ -29,11 +29,18 @@ _NUMPY_OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _tag(value: Any) -> int:
-    tag = _TAG_OF_TYPE.get(type(value), TAG_OTHER)
-    if tag == TAG_INT and not INT64_MIN <= value <= INT64_MAX:
-        return TAG_OTHER
-    return tag
+def _tags(values: Sequence[Any]) -> np.ndarray:
+    """The tag of each value; ints outside int64 are TAG_OTHER (kept as Python objects)."""
+    get = _TAG_OF_TYPE.get
+    tags = np.fromiter((get(t, TAG_OTHER) for t in map(type, values)), dtype=np.uint8, count=len(values))
+    ints = np.flatnonzero(tags == TAG_INT)
+    if ints.size:
+        try:
+            np.asarray([values[i] for i in ints.tolist()], dtype=np.int64)
+        except OverflowError:
+            big = [i for i in ints.tolist() if not INT64_MIN <= values[i] <= INT64_MAX]
+            tags[big] = TAG_OTHER
+    return tags
 
 
 class ValueColumn:
@@ -42,7 +49,7 @@ class ValueColumn:
     def __init__(self, size: int, slots: Sequence[int], values: Sequence[Any]) -> None:
         self.size = size
         self.tags = np.zeros(size, dtype=np.uint8)
-        tags = np.fromiter((_tag(v) for v in values), dtype=np.uint8, count=len(values))
+        tags = _tags(values)
         slot_arr = np.asarray(slots, dtype=np.int64)
         self.tags[slot_arr] = tags
         self.bools = np.zeros(size, dtype=bool)

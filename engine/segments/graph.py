@@ -9,14 +9,13 @@ and would crash the process on damaged bytes. Labels are segment row numbers.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import hnswlib
 import numpy as np
 
 from sedimentdb.engine.errors import CorruptionError
-from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.segments.bundle import pack, unpack
 from sedimentdb.engine.segments.descriptor import HnswParams
 
 # hnswlib draws node levels from this seed, so a single-threaded build is reproducible.
@@ -38,49 +37,20 @@ def build_graph(vectors: np.ndarray, params: HnswParams) -> hnswlib.Index:
 
 
 def encode_graph(index: hnswlib.Index) -> bytes:
-    """The graph body: u32 JSON length, JSON block (scalars + array table), 8-aligned arrays."""
+    """The graph body: hnswlib's state as a bundle (scalars as JSON, numpy arrays raw)."""
     (state,) = index.__getstate__()
-    scalars: dict[str, Any] = {}
-    arrays: list[tuple[str, np.ndarray]] = []
-    for key, value in state.items():
-        if isinstance(value, np.ndarray):
-            arrays.append((key, np.ascontiguousarray(value)))
-        else:
-            scalars[key] = value
-    table = [[key, a.dtype.str, int(a.size)] for key, a in arrays]
-    block = json.dumps({"scalars": scalars, "arrays": table}, sort_keys=True).encode("utf-8")
-    out = [F.GRAPH_PARAMS_LEN.pack(len(block)), block, _pad(4 + len(block))]
-    for _, a in arrays:
-        raw = a.tobytes()
-        out += [raw, _pad(len(raw))]
-    return b"".join(out)
-
-
-def _pad(n: int) -> bytes:
-    return b"\0" * (-n % F.ARRAY_ALIGN)
+    scalars = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+    arrays = [(k, v) for k, v in state.items() if isinstance(v, np.ndarray)]
+    return pack(scalars, arrays)
 
 
 def decode_graph_state(path: str, body: memoryview) -> dict[str, Any]:
-    """Rebuild hnswlib's state dict from a graph body (already checksum-verified)."""
-    try:
-        (block_len,) = F.GRAPH_PARAMS_LEN.unpack_from(body, 0)
-        block = json.loads(bytes(body[4:4 + block_len]).decode("utf-8"))
-        state: dict[str, Any] = dict(block["scalars"])
-        pos = 4 + block_len
-        pos += -pos % F.ARRAY_ALIGN
-        for key, dtype, size in block["arrays"]:
-            dt = np.dtype(dtype)
-            nbytes = dt.itemsize * int(size)
-            if pos + nbytes > len(body):
-                raise ValueError(f"array {key} runs past the end of the body")
-            state[key] = np.frombuffer(body, dtype=dt, count=int(size), offset=pos).copy()
-            pos += nbytes + (-nbytes % F.ARRAY_ALIGN)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise CorruptionError(
-            f"HNSW graph parameter block is unreadable: {exc}", path=path, offset=0,
-            hint="rebuild the segment from the log or a backup",
-        ) from None
-    return state
+    """Rebuild hnswlib's state dict from a graph body (already checksum-verified).
+
+    hnswlib copies the arrays into its own memory, so read-only views suffice.
+    """
+    scalars, arrays = unpack(path, body)
+    return {**scalars, **arrays}
 
 
 def load_graph(path: str, body: memoryview, count: int, dim: int, space: str) -> hnswlib.Index:

@@ -15,7 +15,7 @@ from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import CorruptionError, StorageIOError
 from sedimentdb.engine.fileio import FileSystem
 from sedimentdb.engine.segments import format as F
-from sedimentdb.engine.segments.codec import decode_metadata, decode_rows, decode_vectors
+from sedimentdb.engine.segments.codec import decode_all_metadata, decode_metadata, decode_rows, decode_vectors
 from sedimentdb.engine.segments.descriptor import SegmentDescriptor
 from sedimentdb.engine.segments.exact import exact_knn, norms
 from sedimentdb.engine.segments.filterindex import FilterIndex
@@ -145,8 +145,7 @@ class Segment:
             with self._lazy_lock:
                 if self._filter_index is None:
                     assert self._metadata is not None and self._documents is not None
-                    path = self._metadata.path
-                    metas = [decode_metadata(path, t) for t in self._metadata.all()]
+                    metas = decode_all_metadata(self._metadata.path, self._metadata.all())
                     self._filter_index = FilterIndex(metas, self._documents.all())
         return self._filter_index
 
