@@ -83,7 +83,7 @@ class HashingEmbeddingFunction(EmbeddingFunction[Documents]):
         for feature in _features(text):
             bucket, sign = _bucket(feature, self.dim)
             vector[bucket] += sign
-        norm = np.linalg.norm(vector)
+        norm = float(np.linalg.norm(vector))
         if norm == 0.0:
             # Every feature cancelled out (possible, if unlikely): fall back to the sentinel.
             bucket, sign = _bucket(_EMPTY_FEATURE, self.dim)
