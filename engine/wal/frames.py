@@ -92,6 +92,10 @@ def parse_frame(data: bytes | memoryview, offset: int) -> Frame | str:
     start = offset + F.FRAME_HEADER_SIZE
     if start + length > len(data):
         return f"frame payload truncated ({len(data) - start} of {length} bytes)"
+    if offset + F.padded(F.FRAME_HEADER_SIZE + length) > len(data):
+        # A frame is whole only with its padding: the next frame starts at the aligned end, so
+        # a file cut inside the padding must lose this frame, or appends would go misaligned.
+        return "frame padding truncated"
     payload = bytes(data[start: start + length])
     if crc32c.crc32c(payload) != pcrc:
         return "frame payload checksum mismatch"

@@ -14,7 +14,7 @@ import pytest
 
 from sedimentdb.engine.errors import CorruptionError, TornTailError
 from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.wal import Wal
+from sedimentdb.engine.wal import Wal, codec
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.frames import FileHeader, decode_file_header, encode_file_header
 
@@ -140,6 +140,31 @@ def test_truncated_frame_header_is_torn_tail(one_file):
     path, off, _ = positions(d)[N]
     truncate(path, off + 12)
     assert_torn(d, records, N, read(path), path, off)
+
+
+def test_truncated_padding_is_torn_tail_and_the_log_stays_aligned(tmp_path):
+    # A torn write can end inside the zero padding after a whole payload. Keeping that frame
+    # would put the next append at an unaligned offset, which a later open could not read.
+    d = str(tmp_path / "wal")
+    records = write_log(d, 2)
+    extra = next(k for k in range(8) if len(codec.encode(doc_batch(k))[1]) % F.ALIGN)
+    wal = Wal.open(d, fs=OsFileSystem())
+    wal.append(doc_batch(extra))
+    wal.close()
+    path, off, size = positions(d)[3]
+    length = F.FRAME_HEADER.unpack_from(read(path), off)[1]
+    assert F.FRAME_HEADER_SIZE + length < size  # the frame has padding
+    truncate(path, off + F.FRAME_HEADER_SIZE + length)  # payload whole, padding gone
+    assert_torn(d, records, 3, read(path), path, off)
+    wal = Wal.open(d, fs=OsFileSystem())
+    assert wal.append(batch(100)) == 4
+    wal.close()
+    assert [lsn for lsn, _ in read_all(d)] == [1, 2, 3, 4]
+
+
+def doc_batch(k: int):
+    b = batch(3)
+    return type(b)(b.op, b.collection_id, b.ids, b.embeddings, ["x" * k, "y"], b.metadatas, b.uris)
 
 
 def test_zeroed_tail_is_torn_tail(one_file):
