@@ -12,6 +12,7 @@ from sedimentdb import __version__
 from sedimentdb.tools.compact_cmd import compact_command
 from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
+from sedimentdb.tools.repair_cmd import repair_command
 from sedimentdb.tools.run_cmd import run
 from sedimentdb.tools.verify_cmd import verify_command
 from sedimentdb.tools.wal_cmd import wal
@@ -35,3 +36,4 @@ cli.add_command(wal)
 cli.add_command(verify_command)
 cli.add_command(compact_command)
 cli.add_command(run)
+cli.add_command(repair_command)

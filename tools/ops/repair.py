@@ -1,0 +1,485 @@
+"""``sediment repair``: the explicit operator decisions the engine never makes alone.
+
+:func:`plan_repair` takes the writer lock, looks at every log file, manifest and segment,
+and proposes actions; :func:`apply_repair` carries them out. Nothing is deleted: every file
+that is cut, rewritten or replaced is first copied or moved into ``<path>/repair-<time>/``.
+
+Log damage (a bad region in a log file):
+
+* a torn tail of the newest file (nothing valid after it): cut it off (the engine would too).
+* damage whose lost LSNs are all below every checkpoint of the newest manifest (their
+  effects are already in segments): drop the log up to the damage and start the first log
+  file at the next good record. Nothing acknowledged is lost.
+* otherwise, by default, *truncate*: cut the log at the last good record and set aside every
+  later file; the records after it are lost (``wal dump --salvage`` still reads them).
+* with ``--salvage``: keep the valid records after the damaged region, but only when no LSN
+  is missing (the region held no whole record, e.g. garbage between frames). LSNs are the
+  identity of records (checkpoints, segment row versions, replicas): renumbering the records
+  after a hole would silently change what they mean, so a hole is explained, not papered over.
+
+Manifest damage: a damaged manifest is set aside (the engine falls back to the previous one).
+Segment damage: a segment whose derived files (HNSW graph, summary) are damaged but whose
+data files are sound is rebuilt from its raw vectors into a new segment published in a new
+manifest; when data files or delete markers are damaged and the log still holds every record
+from LSN 1, the whole directory is rebuilt from the log (manifests, segments and markers set
+aside, the log replayed, everything compacted again). Anything else is explained.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid as uuidlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_manifest, write_manifest
+from sedimentdb.engine.errors import StorageError
+from sedimentdb.engine.fileio import OsFileSystem, write_file_atomically
+from sedimentdb.engine.segments import (
+    HnswParams,
+    SegmentData,
+    SegmentDescriptor,
+    read_delete_marker,
+    write_segment,
+)
+from sedimentdb.engine.segments import format as SF
+from sedimentdb.engine.segments.codec import decode_metadata, decode_rows, decode_vectors
+from sedimentdb.engine.segments.framing import Identity, decode_file
+from sedimentdb.engine.segments.strings import StringColumn
+from sedimentdb.engine.wal import format as WF
+from sedimentdb.engine.wal.frames import (
+    FileHeader,
+    Frame,
+    decode_file_header,
+    encode_file_header,
+    parse_frame,
+)
+from sedimentdb.engine.wal.reader import list_log_files, name_lsn, scan_frames, valid_frame_after
+from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_writer
+from sedimentdb.tools.ops.verify import VerifyReport, check_segment_files
+
+DERIVED_FILES = {SF.FILE_GRAPH, SF.FILE_SUMMARY}
+
+
+@dataclass
+class Action:
+    """One step of a repair."""
+
+    kind: str
+    path: str
+    description: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return asdict(self)
+
+
+@dataclass
+class RepairPlan:
+    """What ``repair`` proposes for one directory; holds the writer lock until closed."""
+
+    path: str
+    salvage: bool
+    actions: list[Action] = field(default_factory=list)
+    unfixable: list[str] = field(default_factory=list)
+    aside: str = ""
+    _lock: object | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {"path": self.path, "salvage": self.salvage, "aside": self.aside,
+                "actions": [a.to_dict() for a in self.actions], "unfixable": self.unfixable}
+
+    def close(self) -> None:
+        """Release the writer lock."""
+        if self._lock is not None:
+            OsFileSystem().unlock(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> RepairPlan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class _LogFile:
+    path: str
+    data: bytes
+    header: FileHeader | None
+    records: list[Any]  # RawRecord of every valid record, in order
+    regions: list[tuple[int, int, int | None, str]]  # (bad offset, next good offset or EOF, next LSN, reason)
+
+
+# ---- analysis -----------------------------------------------------------------------------------
+
+
+def _read_log(path: str) -> _LogFile:
+    data = OsFileSystem().read_bytes(path)
+    header = decode_file_header(data)
+    if isinstance(header, str):
+        return _LogFile(path, data, None, [], [(0, len(data), None, header)])
+    records: list[Any] = []
+    regions = []
+    pos, expected = WF.FILE_HEADER_SIZE, header.first_lsn
+    while True:
+        result = scan_frames(data, header, start=pos, expected=expected)
+        records += result.records
+        if result.bad_offset is None:
+            break
+        nxt = _next_first_frame(data, result.bad_offset)
+        if nxt is None:
+            regions.append((result.bad_offset, len(data), None, result.bad_reason or "damaged"))
+            break
+        regions.append((result.bad_offset, nxt[0], nxt[1], result.bad_reason or "damaged"))
+        pos, expected = nxt
+    return _LogFile(path, data, header, records, regions)
+
+
+def _next_first_frame(data: bytes, offset: int) -> tuple[int, int] | None:
+    pos = offset
+    while True:
+        found = valid_frame_after(data, pos)
+        if found is None:
+            return None
+        fr = parse_frame(memoryview(data), found)
+        if isinstance(fr, Frame) and fr.flags & WF.FLAG_FIRST:
+            return found, fr.lsn
+        pos = found
+
+
+def _newest_manifest(fs: OsFileSystem, path: str, skip: set[str]) -> tuple[Manifest | None, list[str]]:
+    """Newest valid manifest (not in ``skip``) and the paths of damaged ones."""
+    damaged, newest = [], None
+    for _gen, mpath in reversed(list_manifests(fs, path)):
+        if mpath in skip:
+            continue
+        try:
+            m = read_manifest(fs, mpath)
+        except StorageError:
+            damaged.append(mpath)
+            continue
+        if newest is None:
+            newest = m
+    return newest, damaged
+
+
+def plan_repair(path: str, *, salvage: bool = False) -> RepairPlan:
+    """Take the writer lock of ``path`` and work out what to do (see the module docstring).
+
+    LockedError if another process holds the directory. Close the plan (or apply it) to
+    release the lock.
+    """
+    apath = check_data_dir(path)
+    fs = OsFileSystem()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    plan = RepairPlan(apath, salvage, aside=os.path.join(apath, f"repair-{stamp}"))
+    plan._lock = fs.lock(os.path.join(apath, "LOCK"))
+    try:
+        _plan(plan, fs)
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def _plan(plan: RepairPlan, fs: OsFileSystem) -> None:
+    apath = plan.path
+    manifest, damaged = _newest_manifest(fs, apath, set())
+    for mpath in damaged:
+        plan.actions.append(Action("set-aside-manifest", mpath, f"set aside damaged manifest {os.path.basename(mpath)}"
+                                   + (" (the engine falls back to the previous one)" if manifest else "")))
+    logs = [_read_log(p) for p in list_log_files(fs, os.path.join(apath, "wal"))]
+    seg_damage = _damaged_segments(apath, manifest) if manifest else []
+    log_ok = _plan_log(plan, logs, manifest, fs, segments_sound=not seg_damage)
+    log_from_one = (bool(logs) and name_lsn(logs[0].path) == 1 and log_ok
+                    and not any(a.kind == "drop-log-prefix" for a in plan.actions))
+    if manifest is None and damaged and not log_from_one:
+        plan.unfixable.append("no manifest validates and the log no longer starts at LSN 1: the state cannot "
+                              "be rebuilt; restore the directory from a backup or a replica")
+        return
+    if manifest is not None:
+        _plan_segments(plan, seg_damage, log_from_one)
+
+
+def _plan_log(plan: RepairPlan, logs: list[_LogFile], manifest: Manifest | None, fs: OsFileSystem,
+              segments_sound: bool) -> bool:
+    """Add log actions; return whether the log will be whole (no record lost) afterwards."""
+    checkpoint_floor = manifest.replay_from() - 1 if manifest else 0
+    for i, lf in enumerate(logs):
+        if not lf.regions:
+            continue
+        is_last = i == len(logs) - 1
+        later = [x.path for x in logs[i + 1:]]
+        last_good = lf.records[-1].lsn if lf.records else name_lsn(lf.path) - 1
+        if lf.header is None:
+            if is_last and i > 0 and len(lf.data) <= WF.FILE_HEADER_SIZE:
+                plan.actions.append(Action("set-aside-log", lf.path, "set aside a new log file whose header was "
+                                           "torn by a crash (it holds no record)"))
+                continue
+            return _plan_truncate(plan, lf, 0, last_good, later, manifest, f"unreadable header ({lf.regions[0][3]})")
+        bad_off, next_off, next_lsn, reason = lf.regions[0]
+        last_before = max((r.lsn for r in lf.records if r.offset < bad_off), default=lf.header.first_lsn - 1)
+        if is_last and next_lsn is None and len(lf.regions) == 1:
+            plan.actions.append(Action("truncate-log", lf.path, f"cut the torn tail of {os.path.basename(lf.path)} "
+                                       f"at offset {bad_off} ({len(lf.data) - bad_off} bytes: {reason}); "
+                                       "a copy is kept", {"offset": bad_off}))
+            continue
+        gaps = [(off, nlsn) for off, _n, nlsn, _r in lf.regions]
+        missing_ok = all(n is not None for _o, n in gaps)
+        lossless = missing_ok and all(_lost(lf, off, nlsn) == [] for off, nlsn in gaps)
+        if lossless and plan.salvage:
+            plan.actions.append(Action("salvage-log", lf.path, f"rewrite {os.path.basename(lf.path)} without its "
+                                       f"{len(gaps)} damaged region(s) (no LSN is missing; {len(lf.records)} "
+                                       "records kept); the original is kept", {"regions": lf.regions}))
+            continue
+        first_lost = last_before + 1
+        resume = next_lsn
+        if segments_sound and len(lf.regions) == 1 and resume is not None and resume - 1 <= checkpoint_floor:
+            plan.actions.append(Action(
+                "drop-log-prefix", lf.path,
+                f"LSNs {first_lost}..{resume - 1} are damaged but already in segments (every checkpoint is at or "
+                f"past LSN {checkpoint_floor}): drop the log before LSN {resume} and start the first log file "
+                f"there; {len(logs[:i])} older file(s) and the original are set aside; nothing is lost",
+                {"resume_offset": next_off, "resume_lsn": resume, "older": [x.path for x in logs[:i]]}))
+            continue
+        if plan.salvage:
+            lost = f"LSN {first_lost}" if resume in (None, first_lost + 1) else f"LSNs {first_lost}..{resume - 1}"
+            plan.unfixable.append(
+                f"{lf.path}: the damaged region at offset {bad_off} ({reason}) held {lost}"
+                + ("" if resume is not None else " and everything after it")
+                + ". Salvage keeps records after a hole only when no LSN is missing: LSNs are the records' "
+                "identity (checkpoints, segment versions, replicas), so renumbering would corrupt meaning. "
+                "Choose: `sediment repair` without --salvage truncates at LSN " f"{last_before} (losing "
+                f"{_count_after(logs, i, bad_off)} record(s) after it), or restore this file from a replica; "
+                "`sediment wal dump --salvage --json` extracts the readable records first.")
+            return False
+        note = " — note: no LSN is missing across the damage, so `--salvage` would keep every record" \
+            if lossless else ""
+        return _plan_truncate(plan, lf, bad_off, last_before, later, manifest, reason, note)
+    return True
+
+
+def _lost(lf: _LogFile, off: int, nlsn: int | None) -> list[int]:
+    """LSNs missing across the damaged region at ``off`` (empty when the region held no record)."""
+    before = max((r.lsn for r in lf.records if r.offset < off), default=lf.header.first_lsn - 1 if lf.header else 0)
+    if nlsn is None:
+        return [before + 1]
+    return list(range(before + 1, nlsn))
+
+
+def _count_after(logs: list[_LogFile], i: int, off: int) -> int:
+    return sum(1 for r in logs[i].records if r.offset > off) + sum(len(x.records) for x in logs[i + 1:])
+
+
+def _plan_truncate(plan: RepairPlan, lf: _LogFile, offset: int, last_good: int, later: list[str],
+                   manifest: Manifest | None, reason: str, note: str = "") -> bool:
+    lost = sum(1 for r in lf.records if r.offset >= offset)
+    plan.actions.append(Action(
+        "truncate-log", lf.path,
+        f"cut {os.path.basename(lf.path)} at offset {offset} (damage: {reason}); the log then ends at LSN "
+        f"{last_good}; {lost} readable record(s) after the damage in this file and {len(later)} later file(s) "
+        "are set aside and lost to the database (a copy of everything is kept)" + note,
+        {"offset": offset, "later": later, "last_lsn": last_good}))
+    if manifest is not None and manifest.catalog_lsn > last_good:
+        fs = OsFileSystem()
+        older = []
+        for _gen, mpath in reversed(list_manifests(fs, plan.path)):
+            try:
+                m = read_manifest(fs, mpath)
+            except StorageError:
+                continue
+            if m.catalog_lsn > last_good:
+                older.append(mpath)
+            else:
+                plan.actions.append(Action("set-aside-manifest-newer", ",".join(older),
+                                           f"set aside manifest(s) covering LSNs past {last_good} and fall back "
+                                           f"to generation {m.generation} (checkpoint LSN {m.catalog_lsn})",
+                                           {"paths": older}))
+                return False
+        plan.actions.pop()  # truncating would leave the log behind every checkpoint: do not offer it
+        plan.unfixable.append(f"{lf.path}: damaged at offset {offset} ({reason}), and every manifest covers LSNs "
+                              f"past {last_good}: truncating there would leave the log behind the checkpoint; "
+                              "restore the log from a replica instead")
+    return False
+
+
+def _damaged_segments(path: str, manifest: Manifest) -> list[tuple[str, SegmentDescriptor, set[str], bool]]:
+    """(collection id, descriptor, damaged file names, marker damaged) of each damaged segment."""
+    scratch = VerifyReport(path)
+    fs = OsFileSystem()
+    out = []
+    for cid, entry in manifest.collections.items():
+        for seg in entry["segments"]:
+            desc = SegmentDescriptor.from_dict(seg["descriptor"])
+            before = len(scratch.problems)
+            check_segment_files(path, desc, scratch)
+            bad_files = {os.path.basename(p.file or "") for p in scratch.problems[before:]}
+            marker_bad = False
+            if seg.get("marker"):
+                try:
+                    read_delete_marker(fs, os.path.join(path, "markers", seg["marker"]["file"]), seg["marker"],
+                                       desc.count)
+                except StorageError:
+                    marker_bad = True
+            if bad_files or marker_bad:
+                out.append((cid, desc, bad_files, marker_bad))
+    return out
+
+
+def _plan_segments(plan: RepairPlan, damage: list[tuple[str, SegmentDescriptor, set[str], bool]],
+                   can_replay: bool) -> None:
+    rebuild_all = False
+    for cid, desc, bad_files, marker_bad in damage:
+        segpath = os.path.join(plan.path, "segments", desc.segment_id)
+        if bad_files <= DERIVED_FILES and not marker_bad:
+            plan.actions.append(Action("rebuild-segment", segpath,
+                                       f"rebuild segment {desc.segment_id} of collection {cid} from its raw "
+                                       f"vectors and rows (damaged: {', '.join(sorted(bad_files))}) into a new "
+                                       "segment published in a new manifest",
+                                       {"collection_id": cid, "segment_id": desc.segment_id}))
+        elif can_replay:
+            rebuild_all = True
+        else:
+            what = ", ".join(sorted(bad_files | ({"delete marker"} if marker_bad else set())))
+            plan.unfixable.append(f"segment {desc.segment_id} (collection {cid}): data files damaged ({what}) "
+                                  "and the log no longer holds every record from LSN 1 to rebuild it; restore "
+                                  "the segment from a backup or a replica")
+    if rebuild_all:
+        plan.actions = [a for a in plan.actions if a.kind != "rebuild-segment"]
+        plan.actions.append(Action("rebuild-from-log", plan.path,
+                                   "data files of a segment are damaged and the log holds every record from LSN 1: "
+                                   "set aside all manifests, segments and delete markers, replay the whole log and "
+                                   "compact it into new segments"))
+
+
+# ---- applying ------------------------------------------------------------------------------------
+
+
+def _aside(plan: RepairPlan, path: str, copy: bool = False) -> str:
+    dest = os.path.join(plan.aside, os.path.relpath(path, plan.path))
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if copy:
+        shutil.copy2(path, dest)
+    else:
+        os.replace(path, dest)
+    return dest
+
+
+def apply_repair(plan: RepairPlan, *, progress: Progress = no_progress) -> list[str]:
+    """Carry out ``plan``; return one line per action done. Releases the lock at the end."""
+    fs = OsFileSystem()
+    done = []
+    replay = False
+    try:
+        for i, action in enumerate(plan.actions):
+            progress("repairing", i, len(plan.actions))
+            if action.kind == "rebuild-from-log":
+                replay = True
+                continue
+            _apply(plan, action, fs)
+            done.append(action.description)
+        fs.fsync_dir(os.path.join(plan.path, "wal")) if os.path.isdir(os.path.join(plan.path, "wal")) else None
+        fs.fsync_dir(plan.path)
+    finally:
+        plan.close()
+    if replay:
+        _rebuild_from_log(plan, fs)
+        done.append(plan.actions[-1].description)
+    progress("repairing", len(plan.actions), len(plan.actions))
+    return done
+
+
+def _apply(plan: RepairPlan, action: Action, fs: OsFileSystem) -> None:
+    kind, path, d = action.kind, action.path, action.details
+    if kind in ("set-aside-manifest", "set-aside-log"):
+        _aside(plan, path)
+    elif kind == "set-aside-manifest-newer":
+        for p in d["paths"]:
+            _aside(plan, p)
+    elif kind == "truncate-log":
+        _aside(plan, path, copy=True)
+        fs.truncate(path, d["offset"])
+        for p in d.get("later", []):
+            _aside(plan, p)
+        if d["offset"] == 0:
+            _aside(plan, path)
+    elif kind == "salvage-log":
+        lf = _read_log(path)
+        assert lf.header is not None
+        body = b"".join(lf.data[r.offset: r.offset + r.size] for r in lf.records)
+        _aside(plan, path, copy=True)
+        write_file_atomically(fs, path, lf.data[: WF.FILE_HEADER_SIZE] + body)
+    elif kind == "drop-log-prefix":
+        lf = _read_log(path)
+        assert lf.header is not None
+        resume = d["resume_lsn"]
+        keep = [r for r in lf.records if r.lsn >= resume]
+        header = encode_file_header(FileHeader(lf.header.db_uuid, lf.header.epoch, resume, resume - 1))
+        newpath = os.path.join(os.path.dirname(path), WF.file_name(resume))
+        for p in d["older"]:
+            _aside(plan, p)
+        _aside(plan, path)
+        write_file_atomically(fs, newpath, header + b"".join(lf.data[r.offset: r.offset + r.size] for r in keep))
+    elif kind == "rebuild-segment":
+        _rebuild_segment(plan, d["collection_id"], d["segment_id"], fs)
+    else:
+        raise ValueError(f"unknown repair action {kind}")
+
+
+def _read_body(segpath: str, name: str, ident: Identity) -> memoryview:
+    with open(os.path.join(segpath, name), "rb") as f:
+        data = f.read()
+    return decode_file(os.path.join(segpath, name), data, SF.KIND_OF_FILE[name], ident)
+
+
+def _rebuild_segment(plan: RepairPlan, cid: str, segment_id: str, fs: OsFileSystem) -> None:
+    manifest, _damaged = _newest_manifest(fs, plan.path, set())
+    assert manifest is not None
+    entry = manifest.collections[cid]
+    idx = next(i for i, s in enumerate(entry["segments"]) if s["descriptor"]["segment_id"] == segment_id)
+    desc = SegmentDescriptor.from_dict(entry["segments"][idx]["descriptor"])
+    segdir = os.path.join(plan.path, "segments")
+    segpath = os.path.join(segdir, segment_id)
+    ident = Identity(desc.segment_id, desc.collection_id, desc.count, desc.dim, desc.min_lsn, desc.max_lsn)
+    vectors = decode_vectors(segpath, _read_body(segpath, SF.FILE_VECTORS, ident), desc.count, desc.dim)
+    ids, ordinals, versions = decode_rows(segpath, _read_body(segpath, SF.FILE_ROWS, ident), desc.count)
+    cols = {name: StringColumn(os.path.join(segpath, name), _read_body(segpath, name, ident), desc.count).all()
+            for name in (SF.FILE_DOCUMENTS, SF.FILE_METADATA, SF.FILE_URIS)}
+    data = SegmentData(ids=list(ids), ordinals=np.asarray(ordinals, dtype=np.uint64),
+                       versions=np.asarray(versions, dtype=np.uint64), vectors=np.array(vectors, dtype=np.float32),
+                       documents=cols[SF.FILE_DOCUMENTS],
+                       metadatas=[decode_metadata(segpath, t) for t in cols[SF.FILE_METADATA]],
+                       uris=cols[SF.FILE_URIS])
+    params = HnswParams.from_dict(desc.hnsw) if desc.hnsw else HnswParams(space=desc.space)
+    new_id = uuidlib.uuid4().hex
+    new_desc = write_segment(fs, segdir, new_id, cid, data, space=desc.space, hnsw=params, min_lsn=desc.min_lsn,
+                             max_lsn=desc.max_lsn, build_graph_index=desc.has_graph)
+    collections = {k: {**v, "segments": list(v["segments"])} for k, v in manifest.collections.items()}
+    collections[cid]["segments"][idx] = {**entry["segments"][idx], "descriptor": new_desc.to_dict()}
+    gen = max(g for g, _ in list_manifests(fs, plan.path)) + 1
+    write_manifest(fs, plan.path, Manifest(gen, manifest.db_uuid, manifest.epoch, manifest.catalog_lsn,
+                                           manifest.catalog, collections, time.time()))
+    _aside(plan, segpath)
+
+
+def _rebuild_from_log(plan: RepairPlan, fs: OsFileSystem) -> None:
+    for _gen, mpath in list_manifests(fs, plan.path):
+        _aside(plan, mpath)
+    for sub in ("segments", "markers"):
+        p = os.path.join(plan.path, sub)
+        if os.path.isdir(p):
+            _aside(plan, p)
+    fs.fsync_dir(plan.path)
+    db = open_writer(plan.path)
+    try:
+        db.compact()
+        db.compactor.request_manifest()
+    finally:
+        db.close()
