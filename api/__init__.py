@@ -36,13 +36,16 @@ __all__ = [
     "DEFAULT_DATABASE",
     "DEFAULT_TENANT",
     "AdminClient",
+    "AsyncHttpClient",
     "Client",
+    "CloudClient",
     "Collection",
     "Documents",
     "EmbeddingFunction",
     "Embeddings",
     "EphemeralClient",
     "GetResult",
+    "HttpClient",
     "IDs",
     "Include",
     "IncludeEnum",
@@ -66,4 +69,9 @@ def __getattr__(name: str) -> object:
         from sedimentdb.utils.embedding_functions import EmbeddingFunction
 
         return EmbeddingFunction
+    if name in ("HttpClient", "AsyncHttpClient", "CloudClient"):
+        # Loaded on first use: the HTTP clients need httpx, which embedded users may not have.
+        from sedimentdb.http import factories
+
+        return getattr(factories, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,28 +8,19 @@ field the caller did not include is left out, as Chroma's server does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import numpy as np
 
 from sedimentdb.engine.types import CollectionInfo
-
-_LITTLE_ENDIAN_F32 = np.dtype("<f4")
+from sedimentdb.http.codec import decode_embedding as decode_base64
 
 
 def decode_embedding(value: Any, position: int) -> np.ndarray:
     """One embedding from the wire: a list of numbers or a base64 float32 string."""
     if isinstance(value, str):
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError(f"Embedding at position {position} is not valid base64") from None
-        if len(raw) % 4:
-            raise ValueError(f"Embedding at position {position} is not a whole number of float32 values")
-        return np.frombuffer(raw, dtype=_LITTLE_ENDIAN_F32).astype(np.float32)
-    if isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return decode_base64(value, position)
+    if isinstance(value, list):  # the request model already checked these are numbers
         return np.asarray(value, dtype=np.float32)
     raise ValueError(f"Expected embedding at position {position} to be a list of numbers or a base64 string")
 
@@ -41,11 +32,6 @@ def decode_embeddings(values: Any) -> list[np.ndarray] | None:
     if not isinstance(values, list):
         raise ValueError("Expected embeddings to be a list")
     return [decode_embedding(v, i) for i, v in enumerate(values)]
-
-
-def encode_embedding(row: np.ndarray) -> str:
-    """The base64 wire form of one float32 vector (what Chroma's Python client sends)."""
-    return base64.b64encode(np.ascontiguousarray(row, dtype=_LITTLE_ENDIAN_F32).tobytes()).decode("ascii")
 
 
 def collection_json(info: CollectionInfo) -> dict[str, Any]:
