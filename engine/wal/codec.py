@@ -1,13 +1,15 @@
 """Record payloads: a record dataclass <-> bytes.
 
-Payload layout (little endian)::
+Payload layout (little endian; FORMAT.md §4 has the byte table)::
 
-    u8  text codec (0 raw, 1 zstd)   u32 stored text length   u32 raw text length
+    u8 text codec (0 raw, 1 zstd) | u8 vectors (0 none, 1 float32) | u16 reserved (0)
+    u32 stored text length | u32 raw text length
     text: UTF-8 JSON object with the record's fields (ids, documents, metadata, ...)
-    u32 rows   u32 dim   rows*dim float32 vectors (WriteBatch with embeddings only)
+    only if vectors = 1:  u32 rows | u32 dim | rows*dim float32 LE
 
 JSON keeps int/float/bool/None/str/list/dict distinct and exact (floats are written with
-``repr``); vectors stay raw because float32 data does not compress.
+``repr``, NaN and infinities included; lone surrogates pass through); vectors stay raw
+because float32 data does not compress.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from sedimentdb.engine.wal.records import (
     WriteOp,
 )
 
-TEXT_HEAD = struct.Struct("<BII")
+PAYLOAD_HEAD = struct.Struct("<BBHII")
 VEC_HEAD = struct.Struct("<II")
 MAX_TEXT = 1 << 31
 
@@ -82,18 +84,19 @@ def encode(record: Record) -> tuple[int, bytes]:
 
 
 def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes:
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode()
+    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode(
+        "utf-8", "surrogatepass")
     codec, stored = F.TEXT_RAW, text
     if len(text) > F.COMPRESS_TEXT_ABOVE:
         packed = zstandard.ZstdCompressor(level=1).compress(text)
         if len(packed) < len(text) * 0.9:
             codec, stored = F.TEXT_ZSTD, packed
-    parts = [TEXT_HEAD.pack(codec, len(stored), len(text)), stored]
-    if vectors is None:
-        parts.append(VEC_HEAD.pack(0, 0))
-    else:
+    parts = [PAYLOAD_HEAD.pack(codec, 0 if vectors is None else 1, 0, len(stored), len(text)), stored]
+    if vectors is not None:
         v = np.ascontiguousarray(vectors, dtype="<f4")
-        parts += [VEC_HEAD.pack(v.shape[0], v.shape[1]), v.tobytes()]
+        if v.ndim != 2:
+            raise ValueError(f"embeddings must be a 2-d array, got shape {v.shape}")
+        parts += [VEC_HEAD.pack(*v.shape), v.tobytes()]
     return b"".join(parts)
 
 
@@ -113,9 +116,9 @@ def decode(rtype: int, payload: bytes) -> Record:
 
 
 def _unpack(payload: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
-    codec, stored_len, raw_len = TEXT_HEAD.unpack_from(payload, 0)
-    pos = TEXT_HEAD.size
-    if raw_len > MAX_TEXT or pos + stored_len + VEC_HEAD.size > len(payload):
+    codec, has_vectors, _reserved, stored_len, raw_len = PAYLOAD_HEAD.unpack_from(payload, 0)
+    pos = PAYLOAD_HEAD.size
+    if raw_len > MAX_TEXT or pos + stored_len > len(payload):
         raise CodecError("text section overruns the payload")
     stored = payload[pos: pos + stored_len]
     pos += stored_len
@@ -127,14 +130,18 @@ def _unpack(payload: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
         raise CodecError(f"unknown text codec {codec}")
     if len(text) != raw_len:
         raise CodecError(f"text section is {len(text)} bytes, header says {raw_len}")
-    fields = json.loads(text)
+    fields = json.loads(text.decode("utf-8", "surrogatepass"))
     if not isinstance(fields, dict):
         raise CodecError("text section is not an object")
+    if has_vectors == 0:
+        if pos != len(payload):
+            raise CodecError(f"{len(payload) - pos} stray bytes after the text section")
+        return fields, None
+    if has_vectors != 1:
+        raise CodecError(f"unknown vector section kind {has_vectors}")
     rows, dim = VEC_HEAD.unpack_from(payload, pos)
     pos += VEC_HEAD.size
     if pos + rows * dim * 4 != len(payload):
         raise CodecError(f"vector section holds {len(payload) - pos} bytes, expected {rows * dim * 4}")
-    if rows == 0 and dim == 0:
-        return fields, None
     vectors = np.frombuffer(payload, dtype="<f4", count=rows * dim, offset=pos).reshape(rows, dim)
     return fields, vectors.astype(np.float32)

@@ -13,6 +13,8 @@ import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import FileSystem
 from sedimentdb.engine.wal import codec
@@ -142,30 +144,44 @@ def _emit(scan: FileScan, txn: list[Frame], end: int) -> None:
 
 
 def valid_frame_after(data: bytes, offset: int) -> int | None:
-    """Offset of the first valid frame at an aligned offset after ``offset``, if any."""
+    """Offset of the first valid frame at an aligned offset after ``offset``, if any.
+
+    Runs on every torn tail and every damaged region, so it must not cost a Python-level
+    frame parse per 8 bytes (seconds for a torn 20 MB record). Candidates are found with
+    numpy first, using only conditions :func:`parse_frame` itself enforces, so the answer is
+    the same: a plausible length and raw length, a payload that fits in the file, and header
+    bytes 4..31 not all zero (such a header fails its checksum or is an empty continuation).
+    """
     view = memoryview(data)
-    start = F.padded(offset + 1)
-    end = len(data) - F.FRAME_HEADER_SIZE + 1
-    pos = start
-    while pos < end:
-        # A zero header never checks (crc32c of 28 zero bytes is not 0): jump over zero runs,
-        # which are what a crash on a file system that extends files with zeros leaves.
-        if data[pos] == 0 and not any(data[pos: pos + F.FRAME_HEADER_SIZE]):
-            nz = _next_nonzero(data, pos)
-            if nz is None:
-                return None
-            # every aligned start whose 32 header bytes all lie before nz is all zeros
-            pos = max(pos + F.ALIGN, F.padded(nz - F.FRAME_HEADER_SIZE + 1))
-            continue
-        if isinstance(parse_frame(view, pos), Frame):
-            return pos
-        pos += F.ALIGN
+    pos = F.padded(offset + 1)
+    while pos + F.FRAME_HEADER_SIZE <= len(data):
+        stop = min(len(data), pos + _WINDOW)
+        for cand in _candidates(data, pos, stop):
+            if isinstance(parse_frame(view, cand), Frame):
+                return cand
+        pos = stop
     return None
 
 
-def _next_nonzero(data: bytes, start: int) -> int | None:
-    stripped = data[start:].lstrip(b"\x00")
-    return None if not stripped else len(data) - len(stripped)
+_WINDOW = 1 << 20  # candidate search window (bytes): early hits stay cheap
+
+
+def _candidates(data: bytes, start: int, stop: int) -> Iterator[int]:
+    """Aligned offsets in [start, stop) where a frame header could start (``start`` aligned)."""
+    words = (min(len(data), stop + F.FRAME_HEADER_SIZE) - start) // 4
+    u = np.frombuffer(data, dtype="<u4", count=words, offset=start)
+    n = (words - F.FRAME_HEADER_SIZE // 4) // 2 + 1  # aligned starts with a whole header in u
+    n = min(n, (stop - start + F.ALIGN - 1) // F.ALIGN)
+    if n <= 0:
+        return
+    col = [u[i: i + 2 * n: 2] for i in range(F.FRAME_HEADER_SIZE // 4)]  # header word i of each start
+    length, raw_len = col[1], col[5]
+    pos = start + F.ALIGN * np.arange(n, dtype=np.int64)
+    nonzero = col[1] | col[2] | col[3] | col[4] | col[5] | col[6] | col[7]
+    ok = ((length <= F.MAX_FRAME_PAYLOAD) & (raw_len <= F.MAX_RECORD_BYTES) & (nonzero != 0)
+          & (pos + F.FRAME_HEADER_SIZE + length <= len(data)))
+    for k in np.flatnonzero(ok):
+        yield int(pos[k])
 
 
 def is_torn_tail(scan: FileScan, data: bytes, is_last: bool) -> bool:
