@@ -91,6 +91,10 @@ class Wal:
 
     def _recover(self, db_uuid: str | None, epoch: int) -> None:
         self.fs.makedirs(self.directory)
+        if not self.read_only:  # a log file whose creation a crash interrupted never held a record
+            for name in self.fs.listdir(self.directory):
+                if name.endswith(F.FILE_SUFFIX + ".tmp"):
+                    self.fs.unlink(os.path.join(self.directory, name))
         paths = list_log_files(self.fs, self.directory)
         self.uuid = db_uuid or ""
         self.epoch = epoch
@@ -152,14 +156,22 @@ class Wal:
 
     def _create_file(self, first_lsn: int) -> None:
         path = os.path.join(self.directory, F.file_name(first_lsn))
-        f = self.fs.create(path)
-        f.write(encode_file_header(FileHeader(self._canonical_uuid(), self.epoch, first_lsn, first_lsn - 1)))
-        f.sync()
+        # Header under a temporary name, synced, then renamed: a crash can never leave a log
+        # file whose header is half written (which, for a fresh database, nothing could tell
+        # apart from damage).
+        tmp = path + ".tmp"
+        f = self.fs.create(tmp)
+        try:
+            f.write(encode_file_header(FileHeader(self._canonical_uuid(), self.epoch, first_lsn, first_lsn - 1)))
+            f.sync()
+        finally:
+            f.close()
+        self.fs.rename(tmp, path)
         self.fs.fsync_dir(self.directory)  # the new name must survive before it holds acknowledged data
         self._infos.append(WalFileInfo(path, first_lsn, first_lsn - 1, F.FILE_HEADER_SIZE))
         if self._file is not None:
             self._file.close()
-        self._file = f
+        self._file = self.fs.open_append(path)
 
     def _canonical_uuid(self) -> str:
         return str(uuidlib.UUID(self.uuid))
