@@ -14,6 +14,7 @@ from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
 from sedimentdb.tools.repair_cmd import repair_command
 from sedimentdb.tools.run_cmd import run
+from sedimentdb.tools.transfer_cmd import export_command, import_command
 from sedimentdb.tools.verify_cmd import verify_command
 from sedimentdb.tools.wal_cmd import wal
 
@@ -37,3 +38,5 @@ cli.add_command(verify_command)
 cli.add_command(compact_command)
 cli.add_command(run)
 cli.add_command(repair_command)
+cli.add_command(export_command)
+cli.add_command(import_command)
