@@ -226,7 +226,10 @@ class Compactor:
         with db.lock:
             if db.closed:
                 return
-            gen = (db.manifests[-1].generation + 1) if db.manifests else 1
+            # Past every manifest file too: an install whose rename landed but whose directory
+            # fsync failed left its file behind, and manifests are write-once.
+            gen = max([m.generation for m in db.manifests]
+                      + [g for g, _ in list_manifests(db.fs, db.path)], default=0) + 1
             markers: list[tuple[SegmentPart, dict[str, Any], np.ndarray]] = []
             entries = {cid: self._entry(cs, gen, markers) for cid, cs in db.collections.items()}
             manifest = Manifest(gen, db.uuid, db.epoch, db.last_lsn, db.catalog.to_dict(), entries,
