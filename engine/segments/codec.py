@@ -51,15 +51,18 @@ def decode_vectors(path: str, body: memoryview, n: int, dim: int) -> np.ndarray:
     return arr
 
 
-def encode_metadatas(metadatas: list[dict[str, Any] | None]) -> bytes:
-    """Metadata body: a string column of one JSON object per row (None = no metadata).
+def metadata_texts(metadatas: list[dict[str, Any] | None]) -> list[str | None]:
+    """One JSON text per row (None = no metadata).
 
     JSON keeps int vs float (``1`` vs ``1.0``), bools, nesting and key order, and Python
     writes floats with ``repr``, so values round-trip exactly (NaN/Infinity included).
     """
-    return encode_strings(
-        [json.dumps(m, ensure_ascii=False, separators=(",", ":")) if m is not None else None for m in metadatas]
-    )
+    return [json.dumps(m, ensure_ascii=False, separators=(",", ":")) if m is not None else None for m in metadatas]
+
+
+def encode_metadatas(texts: list[str | None]) -> bytes:
+    """Metadata body: a string column of the rows' JSON texts."""
+    return encode_strings(texts)
 
 
 def decode_metadata(path: str, text: str | None) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,43 +44,75 @@ def _tags(values: Sequence[Any]) -> np.ndarray:
     return tags
 
 
-class ValueColumn:
-    """Typed columns over ``size`` slots; slots not given a value are absent."""
+@dataclass
+class StoredValues:
+    """The compact, persisted form of a value column.
 
-    def __init__(self, size: int, slots: Sequence[int], values: Sequence[Any]) -> None:
-        self.size = size
-        self.tags = np.zeros(size, dtype=np.uint8)
-        tags = _tags(values)
-        slot_arr = np.asarray(slots, dtype=np.int64)
-        self.tags[slot_arr] = tags
-        self.bools = np.zeros(size, dtype=bool)
-        self.ints = np.zeros(size, dtype=np.int64)
-        self.floats = np.zeros(size, dtype=np.float64)
-        self.codes = np.full(size, -1, dtype=np.int64)
-        self.dictionary: dict[str, int] = {}
-        self.other: list[tuple[int, Any]] = []
-        self._fill(slot_arr, tags, values)
+    ``tags`` has one entry per slot; every other field holds only the slots of its own tag,
+    in slot order (so the tags say which slot each value belongs to).
+    """
+
+    tags: np.ndarray
+    bools: np.ndarray
+    ints: np.ndarray
+    floats: np.ndarray
+    codes: np.ndarray
+    dictionary: list[str]
+    others: list[Any]
+
+    @classmethod
+    def build(cls, size: int, slots: Sequence[int], values: Sequence[Any]) -> StoredValues:
+        """From ``values`` at ascending ``slots``; other slots are absent."""
+        value_tags = _tags(values)
+        tags = np.zeros(size, dtype=np.uint8)
+        tags[np.asarray(slots, dtype=np.int64)] = value_tags
+
+        def pick(tag: int) -> list[Any]:
+            return [values[i] for i in np.flatnonzero(value_tags == tag).tolist()]
+
+        dictionary: dict[str, int] = {}
+        codes = [dictionary.setdefault(x, len(dictionary)) for x in pick(TAG_STR)]
+        return cls(
+            tags=tags,
+            bools=np.asarray(pick(TAG_BOOL), dtype=bool),
+            ints=np.asarray(pick(TAG_INT), dtype=np.int64),
+            floats=np.asarray(pick(TAG_FLOAT), dtype=np.float64),
+            codes=np.asarray(codes, dtype=np.int64),
+            dictionary=list(dictionary),
+            others=pick(TAG_OTHER),
+        )
+
+
+class ValueColumn:
+    """Dense typed columns over ``size`` slots, ready for vectorised comparisons."""
+
+    def __init__(self, stored: StoredValues) -> None:
+        self.stored = stored
+        self.tags = stored.tags
+        self.size = size = len(stored.tags)
         self.int_rows = self.tags == TAG_INT
         self.float_rows = self.tags == TAG_FLOAT
-        self.ints_as_float = self.ints.astype(np.float64)
-        self.ints_exact = bool((np.abs(self.ints[self.int_rows].astype(np.float64)) <= EXACT_FLOAT_INT).all())
-
-    def _fill(self, slots: np.ndarray, tags: np.ndarray, values: Sequence[Any]) -> None:
-        def pick(tag: int) -> tuple[np.ndarray, list[Any]]:
-            idx = np.flatnonzero(tags == tag)
-            return slots[idx], [values[i] for i in idx.tolist()]
-
-        s, v = pick(TAG_BOOL)
-        self.bools[s] = np.asarray(v, dtype=bool)
-        s, v = pick(TAG_INT)
-        self.ints[s] = np.asarray(v, dtype=np.int64)
-        s, v = pick(TAG_FLOAT)
-        self.floats[s] = np.asarray(v, dtype=np.float64)
-        s, v = pick(TAG_STR)
-        self.codes[s] = [self.dictionary.setdefault(x, len(self.dictionary)) for x in v]
+        self.bools = np.zeros(size, dtype=bool)
+        self.bools[self.tags == TAG_BOOL] = stored.bools
+        self.ints = np.zeros(size, dtype=np.int64)
+        self.ints[self.int_rows] = stored.ints
+        self.floats = np.zeros(size, dtype=np.float64)
+        self.floats[self.float_rows] = stored.floats
+        self.codes = np.full(size, -1, dtype=np.int64)
+        self.codes[self.tags == TAG_STR] = stored.codes
+        self.dictionary = {value: code for code, value in enumerate(stored.dictionary)}
         # Arrays never equal or order against a scalar; only odd values need the slow path.
-        s, v = pick(TAG_OTHER)
-        self.other.extend(zip(s.tolist(), v, strict=True))
+        other_slots = np.flatnonzero(self.tags == TAG_OTHER).tolist()
+        if len(other_slots) != len(stored.others):
+            raise ValueError("value column has a different number of odd values than tags")
+        self.other: list[tuple[int, Any]] = list(zip(other_slots, stored.others, strict=True))
+        self.ints_as_float = self.ints.astype(np.float64)
+        self.ints_exact = bool((np.abs(stored.ints.astype(np.float64)) <= EXACT_FLOAT_INT).all())
+
+    @classmethod
+    def build(cls, size: int, slots: Sequence[int], values: Sequence[Any]) -> ValueColumn:
+        """A column from ``values`` at ascending ``slots``."""
+        return cls(StoredValues.build(size, slots, values))
 
     def equal(self, operand: Any) -> np.ndarray:
         """Slots whose value equals ``operand`` (Chroma equality)."""
@@ -136,19 +169,31 @@ class ValueColumn:
 
 
 class KeyIndex:
-    """Everything about one metadata key over the rows of a segment."""
+    """Everything about one metadata key over the rows of a segment.
 
-    def __init__(self, n: int, rows: list[int], values: list[Any]) -> None:
+    ``values`` holds each row's value; ``elements`` holds the elements of array values,
+    flattened, and ``owners`` the row each element belongs to (for ``$contains``).
+    """
+
+    def __init__(self, n: int, values: ValueColumn, owners: np.ndarray, elements: ValueColumn) -> None:
+        if values.size != n or len(owners) != elements.size or (owners.size and int(owners.max()) >= n):
+            raise ValueError("key index columns disagree on their sizes")
         self.n = n
-        self.values = ValueColumn(n, rows, values)
+        self.values = values
+        self.owners = owners
+        self.elements = elements
+
+    @classmethod
+    def build(cls, n: int, rows: list[int], values: list[Any]) -> KeyIndex:
+        """From the (ascending) rows that have the key and their values."""
         owners: list[int] = []
         elements: list[Any] = []
         for row, value in zip(rows, values, strict=True):
             if type(value) is list:
                 owners.extend([row] * len(value))
                 elements.extend(value)
-        self.owners = np.asarray(owners, dtype=np.int64)
-        self.elements = ValueColumn(len(elements), range(len(elements)), elements)
+        return cls(n, ValueColumn.build(n, rows, values), np.asarray(owners, dtype=np.int64),
+                   ValueColumn.build(len(elements), range(len(elements)), elements))
 
     def positive(self, op: str, operand: Any) -> np.ndarray:
         """Rows satisfying a positive leaf ($eq, $in, $contains or an ordering)."""
@@ -170,11 +215,22 @@ _NEGATION = {W.NE: W.EQ, W.NIN: W.IN, W.NOT_CONTAINS: W.CONTAINS}
 
 
 class FilterIndex:
-    """Per-key columns of a segment's metadata plus its documents, for vectorised matching."""
+    """Per-key columns of a segment's metadata plus its documents, for vectorised matching.
 
-    def __init__(self, metadatas: Sequence[dict[str, Any] | None], documents: Sequence[str | None]) -> None:
-        self.n = len(metadatas)
-        self.documents = documents
+    ``documents`` is a zero-argument callable returning the documents column, so documents
+    are only decoded when a ``where_document`` is evaluated.
+    """
+
+    def __init__(self, n: int, keys: dict[str, KeyIndex], documents: Callable[[], Sequence[str | None]]) -> None:
+        self.n = n
+        self.keys = keys
+        self._documents = documents
+
+    @classmethod
+    def build(cls, metadatas: Sequence[dict[str, Any] | None],
+              documents: Callable[[], Sequence[str | None]]) -> FilterIndex:
+        """Index ``metadatas`` (one per row)."""
+        n = len(metadatas)
         by_key: dict[str, tuple[list[int], list[Any]]] = {}
         for row, meta in enumerate(metadatas):
             if meta:
@@ -184,7 +240,8 @@ class FilterIndex:
                         slot = by_key[key] = ([], [])
                     slot[0].append(row)
                     slot[1].append(value)
-        self.keys = {key: KeyIndex(self.n, rows, values) for key, (rows, values) in by_key.items()}
+        return cls(n, {key: KeyIndex.build(n, rows, values) for key, (rows, values) in by_key.items()},
+                   documents)
 
     def match(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> np.ndarray:
         """Boolean mask of the rows satisfying both filters (None = no filter)."""
@@ -238,7 +295,7 @@ class FilterIndex:
                 )
             operand = W.document_operand(op, expr)
             mask &= np.fromiter(
-                (W.document_leaf_matches(op, operand, d) for d in self.documents), dtype=bool, count=self.n
+                (W.document_leaf_matches(op, operand, d) for d in self._documents()), dtype=bool, count=self.n
             )
         return mask
 

@@ -22,6 +22,7 @@ KIND_URIS = 5
 KIND_GRAPH = 6
 KIND_DELETES = 7
 KIND_SUMMARY = 8
+KIND_FILTER = 9
 
 # File names inside a segment directory, by kind.
 FILE_VECTORS = "vectors.f32"
@@ -31,6 +32,7 @@ FILE_METADATA = "metadata.col"
 FILE_URIS = "uris.col"
 FILE_GRAPH = "graph.hnsw"
 FILE_SUMMARY = "segment.json"
+FILE_FILTER = "filter.idx"
 
 KIND_OF_FILE = {
     FILE_VECTORS: KIND_VECTORS,
@@ -40,9 +42,11 @@ KIND_OF_FILE = {
     FILE_URIS: KIND_URIS,
     FILE_GRAPH: KIND_GRAPH,
     FILE_SUMMARY: KIND_SUMMARY,
+    FILE_FILTER: KIND_FILTER,
 }
 
-# Files every segment has; the graph is optional (small segments are searched exactly).
+# Files every segment has; the graph is optional (small segments are searched exactly), and
+# the filter index is optional for readers (rebuilt from metadata.col when absent).
 REQUIRED_FILES = (FILE_VECTORS, FILE_ROWS, FILE_DOCUMENTS, FILE_METADATA, FILE_URIS, FILE_SUMMARY)
 
 # Header: magic, version, kind, header size, count, dim, flags, min LSN, max LSN,
@@ -58,7 +62,7 @@ TRAILER = struct.Struct("<QI4s")
 # body carries hnswlib's own serialisation version so a newer hnswlib can be detected.
 SPACES = ("l2", "ip", "cosine")
 
-# String columns (ids, documents, URIs, metadata JSON).
+# String columns (ids, documents, URIs, metadata JSON) and the filter index: a codec header.
 COLUMN_HEADER = struct.Struct("<B7xQ")  # codec, padding, size of the uncompressed payload
 CODEC_RAW = 0
 CODEC_ZSTD = 1

@@ -19,6 +19,7 @@ from sedimentdb.engine.segments.codec import decode_all_metadata, decode_metadat
 from sedimentdb.engine.segments.descriptor import SegmentDescriptor
 from sedimentdb.engine.segments.exact import exact_knn, norms
 from sedimentdb.engine.segments.filterindex import FilterIndex
+from sedimentdb.engine.segments.filterstore import decode_filter_index
 from sedimentdb.engine.segments.framing import Identity, decode_file
 from sedimentdb.engine.segments.graph import load_graph
 from sedimentdb.engine.segments.planner import graph_search
@@ -49,6 +50,7 @@ class Segment:
         self._lazy_lock = threading.Lock()
         self.graph_lock = threading.Lock()
         self._filter_index: FilterIndex | None = None
+        self._all_documents: list[str | None] | None = None
         self._norms: np.ndarray | None = None
 
     @classmethod
@@ -75,6 +77,9 @@ class Segment:
         seg._documents = StringColumn(seg._file(F.FILE_DOCUMENTS), bodies[F.FILE_DOCUMENTS], seg.count)
         seg._metadata = StringColumn(seg._file(F.FILE_METADATA), bodies[F.FILE_METADATA], seg.count)
         seg._uris = StringColumn(seg._file(F.FILE_URIS), bodies[F.FILE_URIS], seg.count)
+        if F.FILE_FILTER in bodies:
+            seg._filter_index = decode_filter_index(seg._file(F.FILE_FILTER), bodies[F.FILE_FILTER], seg.count,
+                                                    seg.all_documents)
         if F.FILE_GRAPH in bodies:
             seg.graph = load_graph(seg._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], seg.count, seg.dim, seg.space)
             seg.graph.set_ef(seg.search_ef)
@@ -139,14 +144,22 @@ class Segment:
 
     # -- filtering -------------------------------------------------------------------------
 
+    def all_documents(self) -> list[str | None]:
+        """Every row's document, decoded once and then kept."""
+        if self._all_documents is None:
+            assert self._documents is not None
+            self._all_documents = self._documents.all()
+        return self._all_documents
+
     def filter_index(self) -> FilterIndex:
-        """The segment's vectorised filter index, built on first use and then kept."""
+        """The segment's vectorised filter index: loaded from filter.idx at open, or (for a
+        segment without one) built from metadata.col on first use and then kept."""
         if self._filter_index is None:
             with self._lazy_lock:
                 if self._filter_index is None:
-                    assert self._metadata is not None and self._documents is not None
+                    assert self._metadata is not None
                     metas = decode_all_metadata(self._metadata.path, self._metadata.all())
-                    self._filter_index = FilterIndex(metas, self._documents.all())
+                    self._filter_index = FilterIndex.build(metas, self.all_documents)
         return self._filter_index
 
     def match(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> np.ndarray:

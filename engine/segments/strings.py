@@ -7,10 +7,10 @@ lone surrogate) round-trips bit for bit.
 from __future__ import annotations
 
 import numpy as np
-import zstandard
 
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.segments.compression import compress_payload, decompress_payload
 
 ENCODING = "utf-8"
 ERRORS = "surrogatepass"
@@ -26,19 +26,11 @@ def encode_strings(values: list[str | None]) -> bytes:
         np.cumsum(np.fromiter((len(b) for b in encoded), dtype=np.uint64, count=n), out=offsets[1:])
     bitmap = np.packbits(valid, bitorder="little").tobytes()
     payload = _pad8(bitmap) + offsets.tobytes() + b"".join(encoded)
-    return _compress(payload)
+    return compress_payload(payload)
 
 
 def _pad8(b: bytes) -> bytes:
     return b + b"\0" * (-len(b) % 8)
-
-
-def _compress(payload: bytes) -> bytes:
-    if len(payload) >= F.ZSTD_MIN_SIZE:
-        packed = zstandard.ZstdCompressor(level=F.ZSTD_LEVEL).compress(payload)
-        if len(packed) <= len(payload) * (1 - F.ZSTD_MIN_SAVING):
-            return F.COLUMN_HEADER.pack(F.CODEC_ZSTD, len(payload)) + packed
-    return F.COLUMN_HEADER.pack(F.CODEC_RAW, len(payload)) + payload
 
 
 class StringColumn:
@@ -47,7 +39,7 @@ class StringColumn:
     def __init__(self, path: str, column: memoryview | bytes, n: int) -> None:
         self.path = path
         self.n = n
-        payload = _decompress(path, column)
+        payload = decompress_payload(path, column)
         nbitmap = -(-n // 8)
         start = nbitmap + (-nbitmap % 8)
         end = start + 8 * (n + 1)
@@ -83,25 +75,6 @@ class StringColumn:
             data[offs[i]:offs[i + 1]].decode(ENCODING, ERRORS) if valid[i] else None
             for i in range(self.n)
         ]
-
-
-def _decompress(path: str, column: memoryview | bytes) -> bytes:
-    if len(column) < F.COLUMN_HEADER.size:
-        raise _corrupt(path, "string column header is missing")
-    codec, size = F.COLUMN_HEADER.unpack_from(column, 0)
-    body = column[F.COLUMN_HEADER.size:]
-    if codec == F.CODEC_RAW:
-        payload = bytes(body)
-    elif codec == F.CODEC_ZSTD:
-        try:
-            payload = zstandard.ZstdDecompressor().decompress(bytes(body), max_output_size=size)
-        except zstandard.ZstdError as exc:
-            raise _corrupt(path, f"zstd frame does not decompress: {exc}") from None
-    else:
-        raise _corrupt(path, f"unknown string column codec {codec}")
-    if len(payload) != size:
-        raise _corrupt(path, f"string column is {len(payload)} bytes, header says {size}")
-    return payload
 
 
 def _corrupt(path: str, message: str) -> CorruptionError:

@@ -19,8 +19,16 @@ from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import InvalidArgumentError
 from sedimentdb.engine.fileio import FileSystem
 from sedimentdb.engine.segments import format as F
-from sedimentdb.engine.segments.codec import encode_metadatas, encode_rows, encode_vectors
+from sedimentdb.engine.segments.codec import (
+    decode_all_metadata,
+    encode_metadatas,
+    encode_rows,
+    encode_vectors,
+    metadata_texts,
+)
 from sedimentdb.engine.segments.descriptor import HnswParams, SegmentData, SegmentDescriptor
+from sedimentdb.engine.segments.filterindex import FilterIndex
+from sedimentdb.engine.segments.filterstore import encode_filter_index
 from sedimentdb.engine.segments.framing import Identity, encode_file
 from sedimentdb.engine.segments.graph import build_graph, encode_graph
 from sedimentdb.engine.segments.strings import encode_strings
@@ -100,12 +108,17 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
 
 
 def _bodies(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool) -> dict[str, bytes]:
+    texts = metadata_texts(list(data.metadatas))
+    # The filter index is built from the metadata as it will read back (JSON round trip), so
+    # filtering and metadata(row) can never disagree.
+    index = FilterIndex.build(decode_all_metadata("<segment being written>", texts), lambda: data.documents)
     bodies = {
         F.FILE_VECTORS: encode_vectors(vectors),
         F.FILE_ROWS: encode_rows(list(data.ids), data.ordinals, data.versions),
         F.FILE_DOCUMENTS: encode_strings(list(data.documents)),
-        F.FILE_METADATA: encode_metadatas(list(data.metadatas)),
+        F.FILE_METADATA: encode_metadatas(texts),
         F.FILE_URIS: encode_strings(list(data.uris)),
+        F.FILE_FILTER: encode_filter_index(index),
     }
     if with_graph:
         bodies[F.FILE_GRAPH] = encode_graph(build_graph(vectors, hnsw))

@@ -11,7 +11,8 @@ import pytest
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, SegmentDescriptor, write_segment
 
-FILES = ["vectors.f32", "rows.bin", "documents.col", "metadata.col", "uris.col", "graph.hnsw", "segment.json"]
+FILES = ["vectors.f32", "rows.bin", "documents.col", "metadata.col", "uris.col", "graph.hnsw", "filter.idx",
+         "segment.json"]
 
 
 @pytest.fixture(scope="module")

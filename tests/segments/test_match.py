@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tempfile
 
 import numpy as np
 import pytest
@@ -12,7 +11,8 @@ from hypothesis import strategies as st
 
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.filters import compile_where, compile_where_document
-from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_segment
+from sedimentdb.engine.memfs import MemoryFileSystem
+from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, SegmentDescriptor, write_segment
 
 KEYS = ["a", "b", "c"]
 # Values chosen to hit the hard cases: bool vs int, int vs float, int64 and 2**53 edges,
@@ -59,15 +59,20 @@ WHERE_DOCUMENT = st.recursive(
 )
 
 
-def _segment(directory: str, metadatas: list, documents: list) -> Segment:
+def _segment(directory: str, metadatas: list, documents: list, *, persisted_index: bool = True,
+             fs=None) -> Segment:
     n = len(metadatas)
     data = SegmentData(
         ids=[str(i) for i in range(n)], ordinals=np.arange(n, dtype=np.uint64),
         versions=np.ones(n, dtype=np.uint64), vectors=np.zeros((n, 2), dtype=np.float32),
         documents=documents, metadatas=metadatas, uris=[None] * n,
     )
-    fs = OsFileSystem()
+    fs = fs or OsFileSystem()
     desc = write_segment(fs, directory, "s", "c", data, space="l2", hnsw=HnswParams(), min_lsn=1, max_lsn=1)
+    if not persisted_index:
+        # A segment without filter.idx: the index is rebuilt from metadata.col on first use.
+        files = {k: v for k, v in desc.files.items() if k != "filter.idx"}
+        desc = SegmentDescriptor(**{**desc.__dict__, "files": files})
     return Segment.open(fs, directory, desc)
 
 
@@ -80,13 +85,16 @@ def _segment(directory: str, metadatas: list, documents: list) -> Segment:
 def test_match_agrees_with_compile_where(records, wheres, where_documents):
     metadatas = [m or None for m, _ in records]
     documents = [d for _, d in records]
-    with tempfile.TemporaryDirectory() as tmp:
-        seg = _segment(tmp, metadatas, documents)
-        for where in wheres:
-            for wd in where_documents:
-                pred, dpred = compile_where(where), compile_where_document(wd)
-                expected = [pred(m) and dpred(d) for m, d in zip(metadatas, documents, strict=True)]
-                assert seg.match(where, wd).tolist() == expected, (where, wd)
+    # The in-memory file system (the one ephemeral clients use) keeps 150 examples fast.
+    fs = MemoryFileSystem()
+    persisted = _segment("/a", metadatas, documents, fs=fs)
+    rebuilt = _segment("/b", metadatas, documents, persisted_index=False, fs=fs)
+    for where in wheres:
+        for wd in where_documents:
+            pred, dpred = compile_where(where), compile_where_document(wd)
+            expected = [pred(m) and dpred(d) for m, d in zip(metadatas, documents, strict=True)]
+            assert persisted.match(where, wd).tolist() == expected, (where, wd)
+            assert rebuilt.match(where, wd).tolist() == expected, (where, wd)
 
 
 def test_match_without_filters_is_all_rows(tmp_path):
@@ -112,11 +120,12 @@ SCALAR_EDGES = [v for v in EDGE_VALUES if not isinstance(v, (list, dict))]
 NUMBER_EDGES = [v for v in SCALAR_EDGES if isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
-def test_every_operator_against_every_edge_value(tmp_path):
+@pytest.mark.parametrize("persisted_index", [True, False], ids=["filter.idx", "rebuilt"])
+def test_every_operator_against_every_edge_value(tmp_path, persisted_index):
     """Exhaustive: each edge value stored under one key, every operator with every operand."""
-    metadatas = [{"a": v} for v in EDGE_VALUES] + [None, {"b": 1}]
+    metadatas = [{"a": v} for v in EDGE_VALUES] + [None, {"b": 1}, {"a": [2**64, {"x": 1}, [1]]}]
     documents = [None] * len(metadatas)
-    seg = _segment(str(tmp_path), metadatas, documents)
+    seg = _segment(str(tmp_path), metadatas, documents, persisted_index=persisted_index)
     wheres = [{"a": {op: x}} for op in ("$eq", "$ne", "$contains", "$not_contains") for x in SCALAR_EDGES]
     wheres += [{"a": {op: x}} for op in ("$gt", "$gte", "$lt", "$lte") for x in NUMBER_EDGES]
     wheres += [{"a": {op: [x, "zz"]}} for op in ("$in", "$nin") for x in SCALAR_EDGES]
