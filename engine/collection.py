@@ -241,9 +241,11 @@ class CollectionState:
     ) -> list[Records]:
         """k nearest live records per query row, nearest first, with exact distances."""
         masks = self._query_masks(where, where_document, ids)
+        # One search call per part for all query rows (hnswlib and numpy batch well).
+        found = [(part, part.search(self.space, queries, n_results, mask)[0]) for part, mask in masks]
         results = []
-        for q in queries:
-            hits = self._knn_one(q.reshape(1, -1), n_results, masks)
+        for qi in range(len(queries)):
+            hits = self._merge_one(queries[qi], n_results, [(part, rows[qi]) for part, rows in found])
             results.append(self.materialize([(p, r) for _, p, r in hits], include, [d for d, _, _ in hits]))
         return results
 
@@ -272,14 +274,15 @@ class CollectionState:
                 out.append((part, mask))
         return out
 
-    def _knn_one(self, q: np.ndarray, k: int, masks: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
-        cands: list[tuple[float, Part, int]] = []
-        for part, mask in masks:
-            rows, _ = part.search(self.space, q, k, mask)
-            rows = rows[0][rows[0] >= 0]
+    def _merge_one(self, q: np.ndarray, k: int, found: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
+        """Exact distances for every part's candidates of one query; the k nearest overall."""
+        cands: list[tuple[float, int, Part, int]] = []
+        for part, rows in found:
+            rows = rows[rows >= 0]
             if rows.size == 0:
                 continue
-            exact = pair_distances(self.space, q[0], part.vectors_at(rows))
-            cands.extend(zip(exact.tolist(), [part] * rows.size, rows.tolist(), strict=True))
-        cands.sort(key=lambda t: (t[0], t[1].ordinals_at(np.array([t[2]]))[0]))
-        return cands[:k]
+            exact = pair_distances(self.space, q, part.vectors_at(rows))
+            ords = part.ordinals_at(rows)
+            cands.extend(zip(exact.tolist(), ords.tolist(), [part] * rows.size, rows.tolist(), strict=True))
+        cands.sort(key=lambda t: (t[0], t[1]))  # ties: older record first
+        return [(d, p, r) for d, _, p, r in cands[:k]]
