@@ -106,3 +106,20 @@ def _tokenizer():  # the same settings the runtime uses
     from sedimentdb.utils.embedding_functions import minilm_runtime
 
     return minilm_runtime.get_runtime()._tokenizer
+
+
+def test_padding_to_longest_equals_chromas_padding_to_256(ef: DefaultEmbeddingFunction) -> None:
+    # Chroma pads every text to 256 tokens; masked padding must not change a single vector.
+    from sedimentdb.utils.embedding_functions import minilm_runtime
+
+    runtime = minilm_runtime.get_runtime()
+    texts = VARIED[:6]
+    encodings = runtime._tokenizer.encode_batch(texts)
+    ids = np.zeros((len(texts), 256), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, e in enumerate(encodings):
+        ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, 1
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    hidden = runtime._session.run(["last_hidden_state"], feeds)[0]
+    chroma_style = minilm_runtime._normalize(minilm_runtime._mean_pool(hidden, mask))
+    np.testing.assert_allclose(np.stack(ef(texts)), chroma_style, atol=1e-6)
