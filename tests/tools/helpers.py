@@ -174,3 +174,26 @@ def write_one(proc: subprocess.Popen) -> None:
     proc.stdin.write("go\n")
     proc.stdin.flush()
     assert proc.stdout.readline().startswith("wrote")
+
+
+def record_offset(path: str, lsn: int) -> int:
+    """Byte offset of the record ``lsn`` in the (single) log file."""
+    from sedimentdb.tools.ops.wal import read_records
+    return next(r.offset for r in read_records(path, from_lsn=lsn, to_lsn=lsn))
+
+
+def snapshot(path: str) -> dict:
+    """Every live record of every collection (exact bytes of vectors), read-only."""
+    from sedimentdb.engine.types import Include
+    from sedimentdb.tools.ops.common import open_read_only
+    db = open_read_only(path)
+    try:
+        out = {}
+        inc = Include(embeddings=True, documents=True, metadatas=True, uris=True)
+        for cid in db.collections:
+            r = db.get(cid, include=inc)
+            out[cid] = [(r.ids[k], r.embeddings[k].tobytes(), r.documents[k], r.metadatas[k], r.uris[k])
+                        for k in range(len(r.ids))]
+        return out
+    finally:
+        db.close()
