@@ -92,6 +92,7 @@ class SimWritableFile:
         self.path = path
         self._fs = fs
         self._inode = inode
+        self._sync_failed = False
 
     def write(self, data: bytes) -> None:
         """Append ``data``; an injected fault writes nothing (EIO) or half of it (ENOSPC)."""
@@ -117,11 +118,15 @@ class SimWritableFile:
             fs._record("sync", self.path)
             fs._persist_point("sync", self.path)
             ino = self._inode
-            if ino.sync_failed:
+            if self._sync_failed:
                 fs.violations.append(f"sync retried on {self.path} after a failed sync")
+            elif ino.sync_failed:
+                # another handle (a reopen in the same boot) syncs a file whose sync failed: the
+                # lost pages are not rewritten, yet this sync reports success (fsyncgate)
+                fs.resynced_after_failure.append(self.path)
             fault = fs._fault_for("sync", self.path)
             if fault is not None:
-                ino.sync_failed = True
+                ino.sync_failed = self._sync_failed = True
                 ino.pending = []  # fsyncgate: the dirty pages are dropped, the error reported once
                 fs._raise(fault, "fdatasync", self.path)
             ino.synced = bytes(ino.data)
@@ -148,6 +153,7 @@ class SimFileSystem:
         self.counts: dict[str, int] = {}
         self.faults: list[Fault] = []
         self.violations: list[str] = []
+        self.resynced_after_failure: list[str] = []
         self.on_persist: Callable[[str, str], None] | None = None
         self.last_write_inode: int | None = None
         self._locks: set[str] = set()
@@ -231,10 +237,12 @@ class SimFileSystem:
             if node is None or node.is_dir:
                 node = Inode(False)
                 parent.entries[name] = node
-            elif node.data:
-                self._seq += 1
-                node.pending.append(("t", 0, self._seq))
-                node.data = bytearray()
+            else:
+                if node.data:
+                    self._seq += 1
+                    node.pending.append(("t", 0, self._seq))
+                    node.data = bytearray()
+                node.sync_failed = False  # O_TRUNC discards the data whose sync failed
             return SimWritableFile(self, path, node)
 
     def open_append(self, path: str) -> SimWritableFile:

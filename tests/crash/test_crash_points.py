@@ -41,17 +41,11 @@ WORKLOADS = {w.name: w for w in canonical_workloads(SCALE)}
 FIRST_LOG_FILE = "/db/wal/00000000000000000001.log"
 
 
-def _known_first_file_refusal(point, outcome) -> bool:
-    return (point.acked == 0 and "file header truncated" in outcome.detail
-            and FIRST_LOG_FILE in outcome.detail)
-
-
 @pytest.mark.parametrize("name", list(WORKLOADS))
 def test_crash_at_every_persistence_point(name, figures):
     rec = record(WORKLOADS[name])
     assert len(rec.points) > 10
     states = refused = 0
-    known = []
     for i, point in enumerate(rec.points):
         for mode in CRASH_MODES:
             for seed in range(SEEDS if mode in RANDOM_MODES else 1):
@@ -59,20 +53,15 @@ def test_crash_at_every_persistence_point(name, figures):
                 states += 1
                 if out.refused:
                     refused += 1
-                    if _known_first_file_refusal(point, out):
-                        known.append(mode)
-                        continue
                     pytest.fail(f"{name}: open refused after a crash before {point.kind} {point.path} "
                                 f"(acked {point.acked}, mode {mode}): {out.detail}")
     figures[f"crash points/{name}"] = f"{len(rec.points)} persistence points, {states} crash states opened"
     figures["crash points total"] = figures.get("crash points total", 0) + len(rec.points)
     figures["crash states total"] = figures.get("crash states total", 0) + states
-    figures["crash: refused first-log-file images"] = figures.get("crash: refused first-log-file images", 0) + len(known)
 
 
-@pytest.mark.xfail(strict=True, raises=CorruptionError, reason="engine finding 1: a torn first log file of a new database "
-                   "makes open refuse, though nothing was ever acknowledged")
 def test_crash_while_creating_the_first_log_file_can_be_reopened():
+    """Regression for finding 1 (fixed in 3d1779c: log files are created under a temp name)."""
     fs = SimFileSystem()
     snaps = []
     fs.on_persist = lambda kind, path: snaps.append(fs.snapshot()) if path == FIRST_LOG_FILE else None
@@ -108,9 +97,7 @@ def _unsynced_holes_run(seeds: int):
             holes += info.hole_in_unsynced
             try:
                 db = open_db(out_fs, opts)
-            except CorruptionError as exc:
-                if point.acked == 0 and "file header truncated" in str(exc):
-                    continue  # finding 1, counted by its own test
+            except CorruptionError:
                 refused += 1
                 refused_with_hole += info.hole_in_unsynced
                 continue

@@ -104,6 +104,8 @@ class DbModel:
     def write(self, op: str, cid: str, ids: list[str], vecs: np.ndarray | None, docs: list | None,
               metas: list | None) -> None:
         """Chroma's add (existing ids ignored), update (missing ignored, metadata merges), upsert."""
+        if cid not in self.colls:  # its creation failed (fault-injection runs)
+            return
         rows = self.colls[cid].rows
         for i, id_ in enumerate(ids):
             doc = docs[i] if docs is not None else None
@@ -126,6 +128,8 @@ class DbModel:
 
     def delete(self, cid: str, ids: list[str]) -> None:
         """Delete ``ids`` (missing ignored)."""
+        if cid not in self.colls:
+            return
         for id_ in ids:
             self.colls[cid].rows.pop(id_, None)
 
@@ -262,6 +266,8 @@ class Builder:
         cid = cid_of(name)
 
         def apply(m: DbModel) -> None:
+            if cid not in m.colls:
+                return
             rows = m.colls[cid].rows
             m.delete(cid, [i for i, (_, _, meta) in rows.items() if meta and meta.get("g") == g])
 
@@ -274,6 +280,8 @@ class Builder:
         cid = cid_of(name)
 
         def apply(m: DbModel) -> None:
+            if cid not in m.colls:
+                return
             m.colls[cid].name = new_name
             m.colls[cid].metadata = metadata
 
@@ -285,7 +293,7 @@ class Builder:
         """Delete a collection."""
         cid = cid_of(name)
         self.w.ops.append(Op(f"delete collection {name}", lambda db, fs: db.delete_collection(cid),
-                             lambda m: m.colls.pop(cid)))
+                             lambda m: m.colls.pop(cid, None)))
         return self
 
     def compact(self) -> Builder:
