@@ -123,3 +123,55 @@ def test_bad_query_shapes_and_masks_raise(fs, tmp_path, h):
         seg.search(np.ones((1, 4), dtype=np.float32), 0)
     rows, _ = seg.search(np.ones(4, dtype=np.float32), 1)  # one query given as a vector
     assert rows.shape == (1, 1)
+
+
+def test_mask_avoiding_the_neighbourhood_uses_the_filtered_walk(fs, tmp_path, h, monkeypatch):
+    """Broad mask, but every near neighbour of the queries is excluded: over-fetching and
+    post-filtering finds nothing, so hnswlib's in-graph filter must answer (not exact search)."""
+    from sedimentdb.engine.segments import planner
+
+    vectors = h.clustered(9000, 16, clusters=40, seed=15)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="l2")
+    queries = vectors[[0, 1000, 2000, 3000, 4000]] + 0.01
+    near = np.argsort(h.brute_force("l2", queries, vectors), axis=1)[:, :300]
+    allowed = np.ones(9000, dtype=bool)
+    allowed[near.ravel()] = False
+    assert allowed.mean() > 0.8
+    walks = []
+    real = planner._query_graph
+
+    def spy(seg_, q, kk, mask, ef):
+        walks.append(mask is not None)
+        return real(seg_, q, kk, mask, ef)
+
+    monkeypatch.setattr(planner, "_query_graph", spy)
+    monkeypatch.setattr(seg, "exact_search", lambda *a, **k: (_ for _ in ()).throw(AssertionError("fallback")))
+    rows, _ = seg.search(queries, 25, allowed=allowed)
+    assert walks == [False, True]  # post-filter attempt, then the filtered walk
+    assert (rows >= 0).all() and allowed[rows].all()
+    truth, _ = _exact_top(h, "l2", queries, vectors, 25, allowed)
+    recall = np.mean([len(set(r) & set(t)) / 25 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
+    assert recall >= 0.99, recall
+
+
+def test_broad_mask_is_answered_by_post_filtering(fs, tmp_path, h, monkeypatch):
+    from sedimentdb.engine.segments import planner
+
+    vectors = h.clustered(9000, 16, clusters=40, seed=16)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="cosine")
+    allowed = np.random.default_rng(17).random(9000) < 0.5
+    walks = []
+    real = planner._query_graph
+
+    def spy(seg_, q, kk, mask, ef):
+        walks.append(mask is not None)
+        return real(seg_, q, kk, mask, ef)
+
+    monkeypatch.setattr(planner, "_query_graph", spy)
+    queries = h.clustered(30, 16, clusters=40, seed=18)
+    rows, dists = seg.search(queries, 10, allowed=allowed)
+    assert walks == [False]
+    truth, _ = _exact_top(h, "cosine", queries, vectors, 10, allowed)
+    assert allowed[rows].all()
+    recall = np.mean([len(set(r) & set(t)) / 10 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
+    assert recall >= 0.99, recall
