@@ -153,6 +153,11 @@ class Compactor:
             stats = [SegmentStats(p.count, int(np.count_nonzero(p.alive()))) for p in segs]
             picked = [segs[i] for i in pick_inputs(stats, 1 if flush else 0, db.options)]
             frozen = [p for p in cs.parts if isinstance(p, TailPart) and p.frozen]
+            if (picked or frozen) and not flush and tail.count:
+                # A rewrite drops rows deleted after the checkpoint; replay from that checkpoint
+                # would then find no old version for an update logged since (its new version is
+                # in the tail), losing the record. Flushing moves the checkpoint past them.
+                flush = True
             if not flush and not picked and not frozen:
                 return None
             inputs: list[Part] = picked + frozen
