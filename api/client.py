@@ -14,14 +14,14 @@ from typing import Any
 from sedimentdb import embedding, system
 from sedimentdb.collection import Collection
 from sedimentdb.collection_config import build_configuration
-from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
+from sedimentdb.config import CHROMA_VERSION, DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.engine.database import Database as Engine
 from sedimentdb.engine.errors import NotFoundError as EngineNotFoundError
 from sedimentdb.engine.types import CollectionInfo, DatabaseInfo
 from sedimentdb.errors import AuthorizationError, NotFoundError, already_exists, engine_boundary
 from sedimentdb.names import validate_collection_name, validate_database_name, validate_tenant_name
 from sedimentdb.types import Database, Tenant, UserIdentity
-from sedimentdb.validation import MAX_BATCH_SIZE, copy_metadatas, validate_metadata
+from sedimentdb.validation import MAX_BATCH_SIZE, check_collection_metadata, copy_metadatas
 
 
 class _SharedEngineClient:
@@ -64,10 +64,8 @@ class _SharedEngineClient:
         return time.time_ns()
 
     def get_version(self) -> str:
-        """The package version."""
-        from sedimentdb import __version__
-
-        return __version__
+        """The Chroma version whose API this implements (clients use it to pick features)."""
+        return CHROMA_VERSION
 
     # ---- tenants and databases (shared by both clients) ----------------------------------
 
@@ -122,7 +120,10 @@ class AdminClient(_SharedEngineClient):
 
     def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
         """Delete a database and every collection in it."""
-        self._get_database(name, tenant)
+        try:
+            self._get_database(name, tenant)
+        except NotFoundError:
+            raise NotFoundError(f"Database [{name}] not found") from None
         with engine_boundary():
             self._engine().delete_database(tenant, name)
 
@@ -206,11 +207,14 @@ class Client(_SharedEngineClient):
         get_or_create: bool = False,
     ) -> Collection:
         """Create a collection; with ``get_or_create`` an existing one is returned unchanged."""
-        if metadata is not None:
-            validate_metadata(metadata)
         embedding.validate_signature(embedding_function)
         configuration_ef = (configuration or {}).get("embedding_function")
         embedding.check_conflict_on_create(embedding_function, configuration_ef)
+        check_collection_metadata(metadata)
+        stored = build_configuration(
+            {k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata,
+            configuration_ef if configuration_ef is not None else embedding_function,
+        )
         validate_collection_name(name)
         with engine_boundary():
             existing = self._find(name)
@@ -219,9 +223,6 @@ class Client(_SharedEngineClient):
                 return self._existing(existing, embedding_function, data_loader)
             raise already_exists(f"Collection [{name}] already exists")
         chosen_ef = configuration_ef if configuration_ef is not None else embedding_function
-        stored = build_configuration(
-            {k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata, chosen_ef
-        )
         with engine_boundary():
             info = self._engine().create_collection(
                 self.tenant, self.database, name,

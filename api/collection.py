@@ -13,20 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sedimentdb import embedding, results
+from sedimentdb import embedding, errors, results
 from sedimentdb.collection_config import updated_configuration
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
-from sedimentdb.filters import lift_document_clauses, validate_filters
+from sedimentdb.filters import check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult
 from sedimentdb.validation import (
     check_batch_size,
     check_ids_server,
-    check_metadata_keys_server,
+    check_metadatas_server,
     copy_metadatas,
     maybe_many,
     normalize_embeddings,
+    normalize_metadatas,
     require_one_embeddable,
     stack_embeddings,
     validate_base_record_set,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 DEFAULT_GET_INCLUDE: Include = ["metadatas", "documents"]
 DEFAULT_QUERY_INCLUDE: Include = ["metadatas", "documents", "distances"]
-PEEK_INCLUDE: Include = ["embeddings", "documents", "metadatas"]
+PEEK_INCLUDE: Include = ["metadatas", "documents", "embeddings"]
 _NOT_LOADED = object()
 
 
@@ -145,7 +146,7 @@ class Collection:
             if records["embeddings"] is None:
                 field = require_one_embeddable(records, ("documents", "images", "uris"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        matrix = self._server_checks(records)
+        matrix = self._server_checks(records, "add")
         with engine_boundary():
             self._client._engine().add(
                 self._model.id, records["ids"], matrix, records["documents"],
@@ -168,7 +169,7 @@ class Collection:
             if records["embeddings"] is None and (records["documents"] is not None or records["images"] is not None):
                 field = require_one_embeddable(records, ("documents", "images"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        matrix = self._server_checks(records)
+        matrix = self._server_checks(records, "update")
         with engine_boundary():
             self._client._engine().update(
                 self._model.id, records["ids"], matrix, records["documents"],
@@ -191,7 +192,7 @@ class Collection:
             if records["embeddings"] is None:
                 field = require_one_embeddable(records, ("documents", "images"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        matrix = self._server_checks(records)
+        matrix = self._server_checks(records, "upsert")
         with engine_boundary():
             self._client._engine().upsert(
                 self._model.id, records["ids"], matrix, records["documents"],
@@ -210,6 +211,7 @@ class Collection:
             if id_list is not None:
                 validate_ids(id_list)
             validate_filters(where, where_document)
+        check_where_server(where)
         where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             deleted = self._client._engine().delete(self._model.id, id_list, where, where_document, limit)
@@ -217,11 +219,11 @@ class Collection:
             deleted = len(id_list)  # Chroma 1.x reports what was asked, not what existed
         return DeleteResult(deleted=deleted)
 
-    def _server_checks(self, records: dict[str, Any]) -> np.ndarray | None:
+    def _server_checks(self, records: dict[str, Any], op: str) -> np.ndarray | None:
         check_batch_size(len(records["ids"]), self._client.get_max_batch_size())
         check_ids_server(records["ids"])
         matrix = None if records["embeddings"] is None else stack_embeddings(records["embeddings"])
-        check_metadata_keys_server(records["metadatas"])
+        check_metadatas_server(records["metadatas"], op)
         return matrix
 
     # ---- reading --------------------------------------------------------------------------
@@ -251,6 +253,7 @@ class Collection:
                 raise ValueError("You must set a data loader on the collection if loading from URIs.")
         limit = validate_unsigned(limit)
         offset = validate_unsigned(offset) or 0
+        check_where_server(where)
         where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             found = self._client._engine().get(
@@ -297,6 +300,9 @@ class Collection:
                 field = require_one_embeddable(records, ("documents", "images", "uris"))
                 records["embeddings"] = self._embed(records[field], field, is_query=True)
         matrix = stack_embeddings(records["embeddings"], check_finite=False)
+        check_where_server(where)
+        if filter_ids is not None:
+            self._require_vectors(filter_ids)
         where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             found = self._client._engine().query(
@@ -304,6 +310,14 @@ class Collection:
                 results.engine_include(include, with_distances=True),
             )
         return results.to_query_result(found, include, self._data_loader)
+
+    def _require_vectors(self, ids: list[str]) -> None:
+        """Chroma's HNSW reader fails when a restricting id has no vector."""
+        nothing = results.engine_include([], with_distances=False)
+        with engine_boundary():
+            found = self._client._engine().get(self._model.id, list(ids), None, None, None, 0, nothing)
+        if len(set(found.ids)) < len(set(ids)):
+            raise errors.InternalError("Error executing plan: Internal error: Error finding id")
 
     # ---- the collection itself ------------------------------------------------------------
 
@@ -316,7 +330,7 @@ class Collection:
                     "Changing the distance function of a collection once it is created is not supported currently."
                 )
         if name is not None:
-            validate_collection_name(name)
+            validate_collection_name(name, field="new_name")
         new_configuration = None
         if configuration is not None:
             new_configuration = self._updated_configuration(configuration)
@@ -329,6 +343,8 @@ class Collection:
 
     def _updated_configuration(self, update: dict[str, Any]) -> dict[str, Any]:
         config = updated_configuration(self.configuration_json, update)
+        if config.get("embedding_function") is None:
+            config["embedding_function"] = {"type": "legacy"}  # what Chroma 1.5 stores after a modify
         new_ef = update.get("embedding_function")
         if new_ef is not None:
             config["embedding_function"] = _replace_ef(config.get("embedding_function"), new_ef)
@@ -352,7 +368,7 @@ class Collection:
         return embedding.call(self._embedding_function_for_use(), inputs, is_query)
 
     def _embedding_function_for_use(self) -> Any:
-        """Chroma's order: an explicit non-default EF, the persisted one, else the default (or an error)."""
+        """Chroma's order: an explicit non-default EF, the persisted one, else the default."""
         explicit = self._embedding_function
         if explicit is not None and not embedding.is_default(explicit):
             return explicit
@@ -360,9 +376,10 @@ class Collection:
             self._persisted_ef = embedding.resolve(embedding.rebuild(self._model.configuration.get("embedding_function")))
         if self._persisted_ef is not None:
             return self._persisted_ef
-        if explicit is None:
-            raise ValueError(embedding.NO_FUNCTION_MESSAGE)
-        self._embedding_function = embedding.resolve(explicit)
+        # Chroma 1.5's default schema carries the default function, so even a collection
+        # created with embedding_function=None embeds documents with it.
+        if explicit is None or explicit is embedding.DEFAULT:
+            self._embedding_function = embedding.resolve(embedding.DEFAULT)
         return self._embedding_function
 
 
@@ -372,7 +389,7 @@ def _insert_record_set(
     """Unpack one-or-many arguments in Chroma's field order (which its messages list)."""
     return {
         "ids": maybe_many(ids),
-        "metadatas": maybe_many(metadatas),
+        "metadatas": normalize_metadatas(metadatas),
         "embeddings": normalize_embeddings(embeddings),
         "documents": maybe_many(documents),
         "images": maybe_many(images),

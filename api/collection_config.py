@@ -8,6 +8,7 @@ the engine reads to build indexes. Only the runtime parameters may change afterw
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -25,10 +26,11 @@ LEGACY_KEYS = {
     "hnsw:batch_size": "batch_size",
     "hnsw:sync_threshold": "sync_threshold",
 }
-MUTABLE = ("ef_search", "num_threads", "resize_factor", "batch_size", "sync_threshold")
+CREATE_FIELDS = ("space", "ef_construction", "ef_search", "max_neighbors", "num_threads", "resize_factor",
+                 "sync_threshold", "batch_size")
+UPDATE_FIELDS = ("ef_search", "max_neighbors", "num_threads", "resize_factor", "sync_threshold", "batch_size")
 STORED = ("space", "ef_construction", "ef_search", "max_neighbors", "resize_factor", "sync_threshold")
-_MINIMUM = {"ef_construction": 1, "max_neighbors": 1, "ef_search": 1, "num_threads": 1,
-            "batch_size": 2, "sync_threshold": 2}
+_METADATA_ERROR = "Failed to parse hnsw parameters from segment metadata"
 
 
 def hnsw_defaults() -> dict[str, Any]:
@@ -38,25 +40,48 @@ def hnsw_defaults() -> dict[str, Any]:
             "sync_threshold": 1000}
 
 
-def _invalid(detail: str) -> errors.ChromaError:
-    return errors.InvalidArgumentError(f"Invalid HNSW parameters: {detail}")
+def _serde_type_error(value: Any, expected: str) -> str | None:
+    """The message serde gives when ``value`` does not deserialize as ``expected``, or None."""
+    if expected == "space":
+        if isinstance(value, str) and value in SPACES:
+            return None
+        shown = f"`{value}`" if isinstance(value, str) else json.dumps(value)
+        return f"unknown variant {shown}, expected one of `l2`, `cosine`, `ip`"
+    if isinstance(value, bool):
+        return f"invalid type: boolean `{json.dumps(value)}`, expected {expected}"
+    if isinstance(value, str):
+        return f'invalid type: string "{value}", expected {expected}'
+    if expected == "f64":
+        return None if isinstance(value, (int, float)) else f"invalid type: {json.dumps(value)}, expected f64"
+    if isinstance(value, float):
+        return f"invalid type: floating point `{value}`, expected usize"
+    if not isinstance(value, int):
+        return f"invalid type: {json.dumps(value)}, expected usize"
+    return None if value >= 0 else f"invalid value: integer `{value}`, expected usize"
 
 
-def validate_hnsw(params: dict[str, Any]) -> dict[str, Any]:
-    """Check names and values of HNSW parameters (any subset)."""
-    known = set(hnsw_defaults())
+def parse_hnsw_json(params: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """Check an explicit ``{"hnsw": {...}}`` the way the server deserializes it, with its messages.
+
+    Serde reports the line and column where parsing stopped in the JSON the client sent,
+    ``{"hnsw": {...}, ...}``; the column is recomputed from that same text.
+    """
+    if not isinstance(params, dict):
+        raise errors.InvalidArgumentError(f"invalid type: {json.dumps(params)}, expected struct HnswConfiguration")
+    text = '{"hnsw": {'
     for key, value in params.items():
-        if key not in known:
-            raise _invalid(f"unknown field `{key}`")
-        if key == "space":
-            if value not in SPACES:
-                raise _invalid(f"space must be one of {', '.join(SPACES)}, got {value}")
-        elif key == "resize_factor":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _invalid(f"resize_factor must be a positive number, got {value}")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < _MINIMUM[key]:
-            raise _invalid(f"{key} must be an integer of at least {_MINIMUM[key]}, got {value}")
-    return params
+        text += json.dumps(key)
+        if key not in allowed:
+            expected = ", ".join(f"`{k}`" for k in allowed)
+            raise errors.InvalidArgumentError(
+                f"unknown field `{key}`, expected one of {expected} at line 1 column {len(text)}"
+            )
+        text += ": " + json.dumps(value)
+        problem = _serde_type_error(value, "space" if key == "space" else "f64" if key == "resize_factor" else "usize")
+        if problem:
+            raise errors.InvalidArgumentError(f"{problem} at line 1 column {len(text)}")
+        text += ", "
+    return dict(params)
 
 
 def hnsw_from_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -65,9 +90,14 @@ def hnsw_from_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     for key, value in (metadata or {}).items():
         if isinstance(key, str) and key.startswith("hnsw:"):
             if key not in LEGACY_KEYS:
-                raise _invalid(f"unknown field `{key}`")
+                raise errors.InvalidArgumentError(_METADATA_ERROR)
             found[LEGACY_KEYS[key]] = value
-    return validate_hnsw(found)
+    for key, value in found.items():
+        expected = "space" if key == "space" else "f64" if key == "resize_factor" else "usize"
+        too_small = key in ("batch_size", "sync_threshold") and isinstance(value, int) and value < 2
+        if _serde_type_error(value, expected) or too_small:
+            raise errors.InvalidArgumentError(_METADATA_ERROR)
+    return found
 
 
 def _choose_hnsw(explicit: dict[str, Any] | None, legacy: dict[str, Any]) -> dict[str, Any] | None:
@@ -89,9 +119,7 @@ def _explicit_hnsw(configuration: dict[str, Any]) -> dict[str, Any] | None:
     if spann is not None:
         # Local Chroma serves SPANN collections with an HNSW index: keep what carries over.
         return {k: spann[k] for k in ("space", "ef_construction", "ef_search", "max_neighbors") if k in spann}
-    if hnsw is not None and not isinstance(hnsw, dict):
-        raise _invalid(f"expected a mapping, got {hnsw}")
-    return validate_hnsw(dict(hnsw)) if hnsw is not None else None
+    return parse_hnsw_json(hnsw, CREATE_FIELDS) if hnsw is not None else None
 
 
 def build_configuration(
@@ -105,22 +133,25 @@ def build_configuration(
     hnsw = dict(chosen or {})
     if "space" not in hnsw:
         hnsw["space"] = ef_space_default(embedding_function) or defaults["space"]
+    # Like Chroma 1.x, only the parameters its index uses are stored (not num_threads/batch_size).
     stored = {k: hnsw.get(k, defaults[k]) for k in STORED}
-    stored.update({k: hnsw[k] for k in ("num_threads", "batch_size") if k in hnsw})
     return {"hnsw": stored, "spann": None, "embedding_function": persisted_ef_config(embedding_function)}
 
 
 def updated_configuration(existing: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``existing`` with the runtime HNSW parameters of ``update`` applied (others refused)."""
+    """``existing`` with the runtime HNSW parameters of ``update`` applied.
+
+    Chroma accepts ``max_neighbors``, ``num_threads`` and ``batch_size`` here but stores none
+    of them; the graph's degree is fixed at creation.
+    """
     if update.get("hnsw") is not None and update.get("spann") is not None:
         raise ValueError("hnsw and spann cannot both be provided")
     result = dict(existing)
     changes = update.get("hnsw")
-    if changes:
-        frozen = [k for k in changes if k not in MUTABLE]
-        if frozen:
-            raise _invalid(f"{', '.join(frozen)} cannot be changed after the collection is created")
-        result["hnsw"] = {**(existing.get("hnsw") or {}), **validate_hnsw(dict(changes))}
+    if changes is not None:
+        parsed = parse_hnsw_json(changes, UPDATE_FIELDS)
+        kept = {k: v for k, v in parsed.items() if k in STORED and k != "max_neighbors"}
+        result["hnsw"] = {**(existing.get("hnsw") or {}), **kept}
     return result
 
 

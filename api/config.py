@@ -21,6 +21,7 @@ from typing import Any
 
 from sedimentdb.engine.options import DatabaseOptions
 
+CHROMA_VERSION = "1.5.9"  # the Chroma release whose behaviour this package reproduces
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 

@@ -14,11 +14,8 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sedimentdb.validation import normalize_embeddings, validate_embeddings
 
-NO_FUNCTION_MESSAGE = (
-    "You must provide an embedding function to compute embeddings.https://docs.trychroma.com/guides/embeddings"
-)
+from sedimentdb.validation import normalize_embeddings, validate_embeddings
 
 
 class _DefaultMarker:
@@ -87,17 +84,19 @@ def _is_legacy(embedding_function: Any) -> bool:
     return name is NotImplemented or config is NotImplemented or not isinstance(name, str)
 
 
-def persisted_ef_config(embedding_function: Any) -> dict[str, Any]:
-    """What the collection configuration stores for ``embedding_function``."""
+def persisted_ef_config(embedding_function: Any) -> dict[str, Any] | None:
+    """What the collection configuration stores for ``embedding_function`` (``None`` for none)."""
+    if embedding_function is None:
+        return None
     if embedding_function is DEFAULT:
-        return {"name": "default", "type": "known", "config": {}}
-    if embedding_function is None or _is_legacy(embedding_function):
+        return {"type": "known", "name": "default", "config": {}}
+    if _is_legacy(embedding_function):
         return {"type": "legacy"}
     name = embedding_function.name()
     registry = _registry()
     if name not in registry.known_embedding_functions:
         registry.register_embedding_function(type(embedding_function))
-    return {"name": name, "type": "known", "config": embedding_function.get_config()}
+    return {"type": "known", "name": name, "config": embedding_function.get_config()}
 
 
 def ef_space_default(embedding_function: Any) -> str | None:

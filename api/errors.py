@@ -291,6 +291,10 @@ class _AlreadyExistsError(InternalError, UniqueConstraintError):
     """
 
 
+# Tracebacks and type(e).__name__ show what Chroma 1.x shows.
+_AlreadyExistsError.__name__ = _AlreadyExistsError.__qualname__ = "InternalError"
+
+
 error_types: dict[str, type[ChromaError]] = {
     cls.name(): cls
     for cls in (

@@ -29,7 +29,9 @@ def validate_where(where: Any) -> None:
         if not isinstance(key, str):
             raise ValueError(f"Expected where key to be a str, got {key}")
         if key in CONTAINS:
-            raise ValueError(f"Expected where key to be a metadata field name or a logical operator, got {key}")
+            raise ValueError(
+                f"Expected where key to be a metadata field name or a logical operator ($and, $or), got {key}"
+            )
         if key in LOGICAL:
             _validate_logical(value)
             continue
@@ -122,6 +124,19 @@ def validate_filters(where: Any, where_document: Any) -> None:
         validate_where(where)
     if where_document is not None:
         validate_where_document(where_document)
+
+
+def check_where_server(where: Any) -> None:
+    """What the server's parser refuses after the client accepted it: booleans in range comparisons."""
+    if isinstance(where, dict):
+        for key, value in where.items():
+            if key in LOGICAL and isinstance(value, list):
+                for clause in value:
+                    check_where_server(clause)
+            elif isinstance(value, dict):
+                for operator, operand in value.items():
+                    if operator in COMPARISONS and isinstance(operand, bool):
+                        raise errors.InvalidArgumentError("Invalid where clause")
 
 
 def _is_document_clause(clause: Any) -> bool:

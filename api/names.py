@@ -23,8 +23,11 @@ def _is_ip_address(name: str) -> bool:
     return True
 
 
-def validate_collection_name(name: Any) -> str:
-    """3-512 chars of ``[a-zA-Z0-9._-]``, alphanumeric ends, no ``..``, not an IP address."""
+def validate_collection_name(name: Any, field: str = "name") -> str:
+    """3-512 chars of ``[a-zA-Z0-9._-]``, alphanumeric ends, no ``..``, not an IP address.
+
+    ``field`` is the request field the server names in its message (``new_name`` on rename).
+    """
     ok = (
         isinstance(name, str)
         and _NAME_CHARS.match(name) is not None
@@ -34,7 +37,7 @@ def validate_collection_name(name: Any) -> str:
         and not _is_ip_address(name)
     )
     if not ok:
-        raise errors.InvalidArgumentError(_NAME_MESSAGE.format(name=name))
+        raise errors.InvalidArgumentError(f"Validation error: {field}: " + _NAME_MESSAGE.format(name=name))
     return str(name)
 
 
@@ -48,5 +51,7 @@ def validate_database_name(name: str) -> str:
 def validate_tenant_name(name: str) -> str:
     """At least three characters."""
     if len(name) < 3:
-        raise errors.InvalidArgumentError("tenant name must be at least 3 characters")
+        raise errors.InvalidArgumentError(
+            f'Validation error: name: Validation error: length [{{"value": String("{name}"), "min": Number(3)}}]'
+        )
     return name

@@ -34,14 +34,20 @@ def _clean_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     if not metadata:
         return None
     # Copies, lists included: a caller editing a result must not edit what is stored.
-    kept = {k: list(v) if isinstance(v, list) else v for k, v in metadata.items() if not k.startswith(_RESERVED_PREFIX)}
+    # Keys come back sorted, as Chroma's SQLite-backed reads return them.
+    kept = {
+        k: list(v) if isinstance(v, list) else v
+        for k, v in sorted(metadata.items())
+        if not k.startswith(_RESERVED_PREFIX)
+    }
     return kept or None
 
 
 def _embeddings(records: Records) -> np.ndarray:
     if records.embeddings is None or len(records) == 0:
         return np.array([])  # what Chroma's np.array([]) conversion gives for no rows
-    return np.asarray(records.embeddings, dtype=np.float32)
+    # Chroma converts Python float lists, so its arrays are float64 (holding float32 values).
+    return np.asarray(records.embeddings, dtype=np.float64)
 
 
 def _include_list(include: list[Any]) -> list[Any]:
@@ -52,16 +58,17 @@ def to_get_result(records: Records, include: list[Any], data_loader: Any = None)
     """One engine result as a ``GetResult``."""
     wanted = set(_include_list(include))
     uris = list(records.uris) if records.uris is not None else None
+    # Keys in Chroma's order, so printed results look the same.
     return GetResult(
         ids=list(records.ids),
         embeddings=_embeddings(records) if "embeddings" in wanted else None,
         documents=list(records.documents) if "documents" in wanted and records.documents is not None else None,
         uris=uris if "uris" in wanted else None,
+        included=_include_list(include),
         data=data_loader(uris) if "data" in wanted and data_loader is not None and uris is not None else None,
         metadatas=[_clean_metadata(m) for m in records.metadatas]
         if "metadatas" in wanted and records.metadatas is not None
         else None,
-        included=_include_list(include),
     )
 
 
@@ -78,8 +85,8 @@ def to_query_result(per_query: list[Records], include: list[Any], data_loader: A
         embeddings=column("embeddings"),
         documents=column("documents"),
         uris=column("uris"),
+        included=_include_list(include),
         data=column("data"),
         metadatas=column("metadatas"),
         distances=[[float(d) for d in (r.distances or [])] for r in per_query] if "distances" in wanted else None,
-        included=_include_list(include),
     )

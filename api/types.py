@@ -128,6 +128,7 @@ class UserIdentity:
     user_id: str
     tenant: str | None = None
     databases: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] | None = None
 
 
 class DataLoader:

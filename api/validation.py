@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
 from sedimentdb import errors
 from sedimentdb.types import INCLUDE_VALUES
 
@@ -66,7 +67,8 @@ def normalize_embeddings(target: Any) -> list[np.ndarray] | None:
             return [np.array(target, dtype=np.float32)]
         if isinstance(first, np.ndarray):
             return target
-        if isinstance(first, list) and (len(first) == 0 or _is_number(first[0])):
+        # An empty first row raises IndexError here, as it does in Chroma.
+        if isinstance(first, list) and _is_number(first[0]):
             return [np.array(row, dtype=np.float32) for row in target]
     raise ValueError(
         "Expected embeddings to be a list of floats or ints, a list of lists, a numpy array, "
@@ -173,14 +175,10 @@ def is_sparse_vector(value: Any) -> bool:
 def _validate_list_value(key: str, value: list[Any]) -> None:
     if len(value) == 0:
         raise ValueError(f"Expected metadata list value for key '{key}' to be non-empty")
-    if not all(isinstance(v, (str, int, float)) for v in value):
-        raise ValueError(
-            f"Expected metadata list value for key '{key}' to contain only str, int, float, or bool, got {value}"
-        )
-    if len({type(v) for v in value}) != 1:
+    if not all(isinstance(v, (str, int, float)) for v in value) or len({type(v) for v in value}) != 1:
         raise ValueError(
             f"Expected metadata list value for key '{key}' to contain only str, int, float, or bool "
-            f"of the same type, got {value}"
+            f"and all elements must be the same type, got {value}"
         )
 
 
@@ -205,6 +203,15 @@ def validate_metadata(metadata: Any) -> Any:
                 f"got {value} which is a {type(value).__name__}"
             )
     return metadata
+
+
+def normalize_metadatas(metadatas: Any) -> list[Any] | None:
+    """One or many metadata dicts as a list; reading each like Chroma does (a non-dict fails on ``.items``)."""
+    unpacked = maybe_many(metadatas)
+    for metadata in unpacked or []:
+        if metadata is not None:
+            metadata.items()
+    return unpacked
 
 
 def validate_metadatas(metadatas: Any) -> list[Any]:
@@ -291,7 +298,7 @@ def validate_unsigned(value: Any) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
     if value < 0:
-        raise OverflowError("can't convert negative int to unsigned")
+        raise OverflowError("out of range integral type conversion attempted")
     return value
 
 
@@ -301,7 +308,7 @@ def validate_unsigned(value: Any) -> int | None:
 def check_batch_size(n: int, max_batch_size: int = MAX_BATCH_SIZE) -> None:
     """Local Chroma rejects batches above the log's bound-variable limit."""
     if n > max_batch_size:
-        raise errors.InternalError(f"Batch size of {n} is greater than max batch size of {max_batch_size}")
+        raise errors.InternalError(f"ValueError: Batch size of {n} is greater than max batch size of {max_batch_size}")
 
 
 def check_ids_server(ids: list[str]) -> None:
@@ -323,7 +330,7 @@ def stack_embeddings(embeddings: list[np.ndarray], check_finite: bool = True) ->
     with np.errstate(over="ignore", invalid="ignore"):
         matrix = np.ascontiguousarray(np.stack(embeddings), dtype=np.float32)
     if check_finite and not np.isfinite(matrix).all():
-        raise errors.InvalidArgumentError("Embeddings must not contain NaN or Infinity values")
+        raise errors.InvalidArgumentError("Validation error: embeddings: Embeddings must not contain NaN or Infinity values")
     return matrix
 
 
@@ -336,13 +343,35 @@ def copy_metadatas(metadatas: list[Any] | None) -> list[Any] | None:
     ]
 
 
-def check_metadata_keys_server(metadatas: list[Any] | None) -> None:
-    """Keys must be non-empty and not start with ``#`` or ``$``; sparse vectors are not stored locally."""
-    for metadata in metadatas or []:
+UNCONVERTIBLE_METADATA = "argument 'metadatas': Cannot convert Python object to MetadataValue"
+
+
+def check_metadatas_server(metadatas: list[Any] | None, op: str) -> None:
+    """What the server refuses in record metadata.
+
+    Keys must be non-empty and not start with ``#`` or ``$``. Values the local log cannot hold
+    (sparse vectors; ``None`` in an add, where it cannot mean "delete this key") fail to convert.
+    """
+    for index, metadata in enumerate(metadatas or []):
         for key, value in (metadata or {}).items():
-            if key == "":
-                raise errors.InvalidArgumentError("Metadata key cannot be empty")
-            if key[0] in "#$":
-                raise errors.InvalidArgumentError(f"Metadata key cannot start with '#' or '$': {key}")
-            if is_sparse_vector(value):
-                raise errors.InvalidArgumentError(f"Sparse vector is not supported for local chroma: {key}")
+            if key == "" or key[0] in "#$":
+                raise errors.InvalidArgumentError(f"Validation error: metadatas: Invalid metadata at index {index}")
+            if is_sparse_vector(value) or (value is None and op == "add"):
+                raise TypeError(UNCONVERTIBLE_METADATA)
+
+
+def check_collection_metadata(metadata: Any) -> None:
+    """What the server refuses in collection metadata (the client does not check it on create)."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise TypeError("argument 'metadata': 'dict' object cannot be converted")
+    if len(metadata) == 0:
+        raise errors.InvalidArgumentError("Validation error: metadata: Metadata cannot be empty")
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise TypeError("argument 'metadata': 'str' object cannot be converted")
+        if value is None or not isinstance(value, (str, int, float)):
+            raise TypeError("argument 'metadata': Cannot convert Python object to MetadataValue")
+        if key == "" or key[0] in "#$":
+            raise errors.InvalidArgumentError(f"Validation error: metadata: Metadata key cannot start with '#' or '$': {key}")

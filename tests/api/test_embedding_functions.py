@@ -136,13 +136,31 @@ def test_legacy_function_without_name_is_stored_as_legacy(client: Client) -> Non
     assert col.configuration_json["embedding_function"] == {"type": "legacy"}
     col.add(ids=["a"], documents=["abc"])
     np.testing.assert_allclose(col.get(include=["embeddings"])["embeddings"], [[3.0]])
-    with pytest.raises(ValueError, match="You must provide an embedding function"):
-        client.get_collection("legacy", embedding_function=None).add(ids=["b"], documents=["x"])
 
 
 def test_default_function_is_recorded_by_name(client: Client) -> None:
     col = client.create_collection("default-ef")
-    assert col.configuration_json["embedding_function"] == {"name": "default", "type": "known", "config": {}}
+    assert col.configuration_json["embedding_function"] == {"type": "known", "name": "default", "config": {}}
+
+
+def test_without_any_function_documents_use_the_default(client: Client) -> None:
+    # Chroma 1.5's default schema carries the default function, so embedding_function=None
+    # at creation still embeds documents with it.
+    ef = embedding_functions_default()
+    col = client.create_collection("no-ef", embedding_function=None)
+    col.add(ids=["a"], documents=["a sentence to embed"])
+    np.testing.assert_allclose(col.get(include=["embeddings"])["embeddings"], ef(["a sentence to embed"]), rtol=1e-5)
+
+
+def embedding_functions_default() -> Any:
+    from sedimentdb.utils.embedding_functions import DefaultEmbeddingFunction, EmbeddingExtraMissingError
+
+    ef = DefaultEmbeddingFunction()
+    try:
+        ef(["probe"])
+    except EmbeddingExtraMissingError as exc:
+        pytest.skip(f"the default model is not installed here: {exc}")
+    return ef
 
 
 def test_unregistered_persisted_function_is_reported(client: Client) -> None:

@@ -13,7 +13,7 @@ WHERE_REJECTED: list[tuple[Any, str]] = [
     ({}, "Expected where to have exactly one operator, got {}"),
     ({"a": 1, "b": 2}, "Expected where to have exactly one operator, got {'a': 1, 'b': 2}"),
     ({1: "v"}, "Expected where key to be a str, got 1"),
-    ({"$contains": "x"}, "Expected where key to be a metadata field name or a logical operator, got $contains"),
+    ({"$contains": "x"}, "Expected where key to be a metadata field name or a logical operator ($and, $or), got $contains"),
     ({"tags": ["a", "b"]}, "Expected where value to be a str, int, float, or operator expression, got ['a', 'b']"),
     ({"$and": "x"}, "Expected where value for $and or $or to be a list of where expressions, got x"),
     ({"$or": [{"a": 1}]},
