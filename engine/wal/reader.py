@@ -3,8 +3,9 @@
 A file is read frame by frame. The first frame that fails (bad checksum, bad length,
 truncated, interrupted transaction) ends the valid part. Whether that is a *torn tail*
 (a crash mid-write: cut it off) or *corruption* (refuse to open) is decided by
-:func:`classify`: only the newest file may have a torn tail, and only if no valid frame
-follows the bad one anywhere later in the file.
+:func:`is_torn_tail`: only the newest file may have a torn tail, only for a frame that
+failed its own checks (a whole frame that breaks the LSN sequence never is), and only if no
+valid frame follows the failing one anywhere later in the file.
 """
 
 from __future__ import annotations

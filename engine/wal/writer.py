@@ -376,11 +376,12 @@ class Wal:
             self._check_ok()
             self._flushing = True
             batch, self._pending = self._pending, []
-        written = None
+        written = synced = None
         try:
             written = self._write_batch(batch)
             assert self._file is not None
             self._file.sync()
+            synced = written  # only now: a waiter must never see a failed sync as durable
             if self._infos[-1].size > F.FILE_HEADER_SIZE:
                 self._create_file(self._infos[-1].last_lsn + 1)
         except StorageError as exc:
@@ -389,7 +390,9 @@ class Wal:
         finally:
             with self._cv:
                 if written is not None:
-                    self._written = self._synced = written
+                    self._written = written
+                if synced is not None:
+                    self._synced = synced
                 self._flushing = False
                 self._cv.notify_all()
 

@@ -201,6 +201,70 @@ def test_a_failed_fsync_stops_the_log_for_good(tmp_path):
     assert [lsn for lsn, _ in got] in ([1, 2, 3], [1, 2, 3, 4])  # LSN 4 was never acknowledged
 
 
+def test_a_failed_write_stops_the_log_and_the_torn_record_is_cut_at_reopen(tmp_path):
+    d = str(tmp_path / "wal")
+    fs = CountingFs()
+    wal = Wal.open(d, fs=fs)
+    for i in range(1, 4):
+        wal.append(batch(i))
+    fs.fail_next_write = True
+    with pytest.raises(StorageError, match="No space left"):
+        wal.append(batch(4))
+    syncs_at_failure = len(fs.syncs)
+    with pytest.raises(WriterFailedError):
+        wal.append(batch(5))
+    wal.close()
+    assert len(fs.syncs) == syncs_at_failure
+    assert [lsn for lsn, _ in read_all(d)] == [1, 2, 3]  # half of record 4 was a torn tail
+    assert len(broken_copies(d)) == 1
+
+
+def test_a_failed_fsync_during_roll_acknowledges_nothing_it_covered(tmp_path):
+    d = str(tmp_path / "wal")
+    fs = CountingFs()
+    wal = Wal.open(d, fs=fs)
+    wal.append(batch(1))
+    lsn = wal.submit(batch(2))  # queued; roll() writes it and syncs
+    fs.fail_next_sync = True
+    with pytest.raises(StorageError):
+        wal.roll()
+    with pytest.raises(WriterFailedError):
+        wal.wait(lsn)  # it was written but its sync failed: never reported durable
+    wal.close()
+
+
+def test_roll_seals_the_active_file_and_starts_the_next(tmp_path):
+    d = str(tmp_path / "wal")
+    wal = Wal.open(d, fs=OsFileSystem())
+    wal.append(batch(1))
+    wal.submit(batch(2))
+    wal.roll()  # writes and syncs what is queued, then starts file 3
+    assert [(i.first_lsn, i.last_lsn) for i in wal.files()] == [(1, 2), (3, 2)]
+    wal.roll()  # an empty active file is not rolled again
+    assert len(wal.files()) == 2
+    assert wal.append(batch(3)) == 3
+    first = log_files(d)[0]
+    assert wal.release_through(2) == [first]
+    wal.close()
+    wal = Wal.open(d, fs=OsFileSystem())
+    assert wal.first_lsn == 3 and [lsn for lsn, _ in wal.replay(3)] == [3]
+    wal.close()
+
+
+def test_a_log_file_left_half_created_is_removed_at_open(tmp_path):
+    d = str(tmp_path / "wal")
+    write_log(d, 2)
+    leftover = os.path.join(d, F.file_name(3) + ".tmp")
+    with open(leftover, "wb") as f:
+        f.write(b"SDBWAL")
+    assert [lsn for lsn, _ in read_all(d, read_only=True)] == [1, 2]
+    assert os.path.exists(leftover)  # a reader leaves it
+    wal = Wal.open(d, fs=OsFileSystem())
+    assert not os.path.exists(leftover)
+    assert wal.append(batch(3)) == 3
+    wal.close()
+
+
 # ---- group commit and durability modes ------------------------------------------------------------
 
 
@@ -256,15 +320,20 @@ def test_durability_normal_syncs_on_the_interval_without_further_calls(tmp_path)
     d = str(tmp_path / "wal")
     fs = CountingFs()
     wal = Wal.open(d, fs=fs, durability="normal", sync_interval_ms=300)
-    wal.append(batch(1))  # the first flush syncs
-    wal.append(batch(2))  # within the interval: written, not synced
+    for i in range(1, 6):  # until an append comes back unsynced (the first one syncs)
+        before = fs.log_syncs()
+        wal.append(batch(i))
+        if fs.log_syncs() == before:
+            break
+    else:
+        pytest.fail("every append synced: the interval is not honoured")
     before = fs.log_syncs()
     deadline = time.monotonic() + 5
     while fs.log_syncs() == before and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert fs.log_syncs() > before
+    assert fs.log_syncs() > before  # the background ticker synced, no call of ours did
     wal.close()
-    assert [lsn for lsn, _ in read_all(d)] == [1, 2]
+    assert [lsn for lsn, _ in read_all(d)] == list(range(1, i + 1))
 
 
 def test_durability_off_never_syncs(tmp_path):

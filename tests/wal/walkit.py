@@ -118,7 +118,7 @@ def canon(x: Any) -> Any:
 
 
 class CountingFile:
-    """A WritableFile that counts syncs and can fail one."""
+    """A WritableFile that counts syncs and can fail one sync or one write."""
 
     def __init__(self, inner: WritableFile, fs: CountingFs) -> None:
         self._inner = inner
@@ -126,6 +126,14 @@ class CountingFile:
         self.path = inner.path
 
     def write(self, data: bytes) -> None:
+        with self._fs.lock:
+            fail = self._fs.fail_next_write
+            self._fs.fail_next_write = False
+        if fail:
+            # a short write, as ENOSPC leaves it: part of the data reached the file
+            self._inner.write(data[: len(data) // 2])
+            self._fs.failed_paths.append(self.path)
+            raise StorageIOError("write failed: No space left on device (injected)", path=self.path)
         self._inner.write(data)
 
     def sync(self) -> None:
@@ -148,13 +156,14 @@ class CountingFile:
 
 
 class CountingFs(OsFileSystem):
-    """The real file system, with every file sync counted (and one optionally failed)."""
+    """The real file system, with every file sync counted (and one sync or write optionally failed)."""
 
     def __init__(self, sync_delay: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.syncs: list[str] = []
         self.failed_paths: list[str] = []
         self.fail_next_sync = False
+        self.fail_next_write = False
         self.sync_delay = sync_delay
 
     def create(self, path: str) -> WritableFile:
