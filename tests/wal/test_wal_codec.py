@@ -83,7 +83,7 @@ def expected_type(rec) -> int:
     return int(rec.op) if isinstance(rec, WriteBatch) else TYPE_NUMBERS[type(rec)]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(records)
 def test_every_record_round_trips_exactly(rec):
     rtype, payload = codec.encode(rec)
