@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import click
@@ -72,4 +73,16 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
         app, host=config.host, port=config.port, log_config=None, access_log=False,
         log_level=log_level, timeout_graceful_shutdown=10,
     ))
-    server.run()  # returns (or re-raises the signal) after the lifespan has closed the engine
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM (the lifespan closes the engine), then
+    # re-raises the signal to the handler it found; these make that a normal, zero exit.
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        structlog.get_logger("sedimentdb.server").info("server stopped", path=os.path.abspath(config.persist_path))
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)

@@ -110,14 +110,29 @@ class BodyLimitMiddleware:
             await error_response(problem.status, problem.name, problem.message)(scope, receive, send)
             return
         received = 0
+        too_big = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_big
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise self._problem(f"more than {received}")
+                    # Frameworks turn errors raised while reading into their own 400; end the
+                    # body instead, drop whatever the app answers, and answer 413 here.
+                    too_big = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not too_big:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not too_big:
+                raise
+        if too_big:
+            problem = self._problem(f"more than {self.limit}")
+            await error_response(problem.status, problem.name, problem.message)(scope, receive, send)
