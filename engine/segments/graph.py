@@ -70,3 +70,59 @@ def load_graph(path: str, body: memoryview, count: int, dim: int, space: str) ->
             hint="the graph may come from another hnswlib version; rebuild the segment",
         ) from None
     return index
+
+
+def seed_mapping(seed: Any, ids: list[str], versions: np.ndarray, vectors: np.ndarray,
+                 params: HnswParams) -> np.ndarray | None:
+    """For each row of ``seed`` (an open Segment), its row in the segment being written; or
+    None when the seed's graph cannot be reused as is.
+
+    Reuse needs the same space, dimension, M and construction ef, a graph without deletions,
+    and every seed row present in the output with the same version and the same vector bytes
+    (so the graph describes exactly these records). Otherwise the graph is built from scratch.
+    """
+    graph = getattr(seed, "graph", None)
+    if graph is None or seed.space != params.space or seed.dim != vectors.shape[1]:
+        return None
+    hnsw = seed.descriptor.hnsw
+    if hnsw.get("M") != params.M or hnsw.get("construction_ef") != params.construction_ef:
+        return None
+    out_row = {id_: row for row, id_ in enumerate(ids)}
+    mapping = np.fromiter((out_row.get(id_, -1) for id_ in seed.ids), dtype=np.int64, count=seed.count)
+    if (mapping < 0).any():
+        return None
+    if not np.array_equal(np.asarray(versions, dtype=np.uint64)[mapping], seed.versions):
+        return None
+    if not np.array_equal(vectors[mapping], seed.vectors):
+        return None
+    return mapping
+
+
+def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mapping: np.ndarray) -> hnswlib.Index:
+    """The seed's graph relabelled to output rows, grown to hold ``vectors``, with the rows
+    the seed lacks inserted (Lucene's IncrementalHnswGraphMerger idea)."""
+    with seed.graph_lock:
+        (state,) = seed.graph.__getstate__()
+    state = dict(state)
+    if state.get("has_deletions"):
+        raise ValueError("seed graph has deletions")
+    n_seed = int(state["cur_element_count"])
+    external = np.asarray(state["label_lookup_external"], dtype=np.uint64)
+    state["label_lookup_external"] = mapping[external.astype(np.int64)].astype(np.uint64)
+    # Each element's label is also stored inside its level-0 record, at label_offset.
+    records = np.array(state["data_level0"], dtype=np.int8).view(np.uint8).reshape(
+        int(state["max_elements"]), int(state["size_data_per_element"]))
+    at = int(state["label_offset"])
+    labels = records[:n_seed, at:at + 8].copy().view(np.uint64).ravel()
+    records[:n_seed, at:at + 8] = mapping[labels.astype(np.int64)].astype(np.uint64).view(np.uint8).reshape(-1, 8)
+    state["data_level0"] = records.view(np.int8).ravel()
+    index = hnswlib.Index.__new__(hnswlib.Index)
+    index.__setstate__((state,))
+    n = len(vectors)
+    index.resize_index(n)
+    missing = np.setdiff1d(np.arange(n, dtype=np.int64), mapping)
+    index.set_num_threads(params.num_threads)
+    if missing.size:
+        index.add_items(vectors[missing], missing.astype(np.uint64), num_threads=params.num_threads)
+    index.set_ef(params.search_ef)
+    return index

@@ -30,7 +30,7 @@ from sedimentdb.engine.segments.descriptor import HnswParams, SegmentData, Segme
 from sedimentdb.engine.segments.filterindex import FilterIndex
 from sedimentdb.engine.segments.filterstore import encode_filter_index
 from sedimentdb.engine.segments.framing import Identity, encode_file
-from sedimentdb.engine.segments.graph import build_graph, encode_graph
+from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
 from sedimentdb.engine.segments.strings import encode_strings
 
 log = structlog.get_logger()
@@ -56,16 +56,16 @@ def write_segment(
     """Write ``data`` as segment ``segment_id`` under ``directory``; return its descriptor.
 
     ``build_graph_index`` forces (True) or suppresses (False) the HNSW graph; by default a
-    graph is built from ``FLAT_BELOW`` rows up. ``seed`` is accepted for the compactor's
-    benefit and currently ignored: the graph is always built from scratch.
+    graph is built from ``FLAT_BELOW`` rows up. ``seed`` (an open Segment, typically the
+    largest input of a merge) lets the graph start from the seed's graph when every seed
+    record is in ``data`` unchanged; otherwise it is ignored and the graph built from scratch.
     """
-    del seed  # hnswlib cannot relabel a loaded graph cheaply; see FORMAT.md "Limits".
     started = time.monotonic()
     vectors = _check(data, space, hnsw, segment_id, collection_id)
     n, dim = vectors.shape
     ident = Identity(segment_id, collection_id, n, dim, min_lsn, max_lsn)
     with_graph = n >= FLAT_BELOW if build_graph_index is None else build_graph_index
-    bodies = _bodies(data, vectors, hnsw, with_graph)
+    bodies = _bodies(data, vectors, hnsw, with_graph, seed)
     final = os.path.join(directory, segment_id)
     tmp = final + ".tmp"
     if fs.exists(final):
@@ -107,7 +107,9 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
     return vectors
 
 
-def _bodies(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool) -> dict[str, bytes]:
+def _bodies(
+    data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: object | None
+) -> dict[str, bytes]:
     texts = metadata_texts(list(data.metadatas))
     # The filter index is built from the metadata as it will read back (JSON round trip), so
     # filtering and metadata(row) can never disagree.
@@ -121,8 +123,22 @@ def _bodies(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph
         F.FILE_FILTER: encode_filter_index(index),
     }
     if with_graph:
-        bodies[F.FILE_GRAPH] = encode_graph(build_graph(vectors, hnsw))
+        bodies[F.FILE_GRAPH] = encode_graph(_graph(data, vectors, hnsw, seed))
     return bodies
+
+
+def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: object | None) -> object:
+    mapping = seed_mapping(seed, data.ids, data.versions, vectors, hnsw) if seed is not None else None
+    if mapping is None:
+        return build_graph(vectors, hnsw)
+    seed_id = seed.descriptor.segment_id  # type: ignore[attr-defined]
+    try:
+        index = build_seeded_graph(vectors, hnsw, seed, mapping)
+    except (ValueError, RuntimeError) as exc:
+        log.warning("seed graph unusable, building from scratch", **{K.SEGMENT: seed_id, K.ERROR: str(exc)})
+        return build_graph(vectors, hnsw)
+    log.info("segment graph seeded", **{K.SEGMENT: seed_id, K.RECORDS: len(vectors), K.COUNT: len(mapping)})
+    return index
 
 
 def _write_file(fs: FileSystem, directory: str, name: str, content: bytes) -> dict[str, int]:
