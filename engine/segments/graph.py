@@ -72,14 +72,20 @@ def load_graph(path: str, body: memoryview, count: int, dim: int, space: str) ->
     return index
 
 
+# A seed may lose at most this fraction of its rows (Lucene's IncrementalHnswGraphMerger uses
+# 40%): their nodes are reused for new rows, so the graph keeps no tombstones.
+SEED_MAX_DROPPED = 0.40
+
+
 def seed_mapping(seed: Any, ids: list[str], versions: np.ndarray, vectors: np.ndarray,
                  params: HnswParams) -> np.ndarray | None:
-    """For each row of ``seed`` (an open Segment), its row in the segment being written; or
-    None when the seed's graph cannot be reused as is.
+    """For each row of ``seed`` (an open Segment), its row in the segment being written (-1
+    when the record is not in it); or None when the seed's graph cannot be reused.
 
-    Reuse needs the same space, dimension, M and construction ef, a graph without deletions,
-    and every seed row present in the output with the same version and the same vector bytes
-    (so the graph describes exactly these records). Otherwise the graph is built from scratch.
+    Reuse needs the same space, dimension, M and construction ef; every seed row that is in
+    the output must have the same version and the same vector bytes (so the graph describes
+    exactly these records); and the dropped rows must be at most ``SEED_MAX_DROPPED`` of the
+    seed and no more than the rows being added (each dropped node is reused by a new row).
     """
     graph = getattr(seed, "graph", None)
     if graph is None or seed.space != params.space or seed.dim != vectors.shape[1]:
@@ -89,40 +95,58 @@ def seed_mapping(seed: Any, ids: list[str], versions: np.ndarray, vectors: np.nd
         return None
     out_row = {id_: row for row, id_ in enumerate(ids)}
     mapping = np.fromiter((out_row.get(id_, -1) for id_ in seed.ids), dtype=np.int64, count=seed.count)
-    if (mapping < 0).any():
+    present = mapping >= 0
+    dropped = seed.count - int(np.count_nonzero(present))
+    added = len(ids) - (seed.count - dropped)
+    if dropped > SEED_MAX_DROPPED * seed.count or dropped > added:
         return None
-    if not np.array_equal(np.asarray(versions, dtype=np.uint64)[mapping], seed.versions):
+    if not np.array_equal(np.asarray(versions, dtype=np.uint64)[mapping[present]], seed.versions[present]):
         return None
-    if not np.array_equal(vectors[mapping], seed.vectors):
+    if not np.array_equal(vectors[mapping[present]], seed.vectors[present]):
         return None
     return mapping
 
 
 def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mapping: np.ndarray) -> hnswlib.Index:
-    """The seed's graph relabelled to output rows, grown to hold ``vectors``, with the rows
-    the seed lacks inserted (Lucene's IncrementalHnswGraphMerger idea)."""
+    """The seed's graph relabelled to output rows, its dropped nodes reused for new rows and
+    the remaining new rows inserted (Lucene's IncrementalHnswGraphMerger idea)."""
+    n = len(vectors)
     with seed.graph_lock:
         (state,) = seed.graph.__getstate__()
     state = dict(state)
-    if state.get("has_deletions"):
-        raise ValueError("seed graph has deletions")
-    n_seed = int(state["cur_element_count"])
-    external = np.asarray(state["label_lookup_external"], dtype=np.uint64)
-    state["label_lookup_external"] = mapping[external.astype(np.int64)].astype(np.uint64)
-    # Each element's label is also stored inside its level-0 record, at label_offset.
-    records = np.array(state["data_level0"], dtype=np.int8).view(np.uint8).reshape(
-        int(state["max_elements"]), int(state["size_data_per_element"]))
-    at = int(state["label_offset"])
-    labels = records[:n_seed, at:at + 8].copy().view(np.uint64).ravel()
-    records[:n_seed, at:at + 8] = mapping[labels.astype(np.int64)].astype(np.uint64).view(np.uint8).reshape(-1, 8)
-    state["data_level0"] = records.view(np.int8).ravel()
+    if state.get("has_deletions") or int(state["cur_element_count"]) != seed.count:
+        raise ValueError("seed graph holds deleted nodes")
+    # Dropped rows get temporary labels past the output's rows, then are marked deleted.
+    labels_of = mapping.copy()
+    dropped = np.flatnonzero(labels_of < 0)
+    labels_of[dropped] = n + np.arange(dropped.size)
+    _relabel(state, labels_of)
+    state["allow_replace_deleted"] = True
     index = hnswlib.Index.__new__(hnswlib.Index)
     index.__setstate__((state,))
-    n = len(vectors)
+    for label in labels_of[dropped].tolist():
+        index.mark_deleted(label)
     index.resize_index(n)
     missing = np.setdiff1d(np.arange(n, dtype=np.int64), mapping)
     index.set_num_threads(params.num_threads)
     if missing.size:
-        index.add_items(vectors[missing], missing.astype(np.uint64), num_threads=params.num_threads)
+        index.add_items(vectors[missing], missing.astype(np.uint64), num_threads=params.num_threads,
+                        replace_deleted=True)
+    if index.element_count != n or index.get_current_count() != n:
+        raise ValueError("seeded graph does not hold exactly the output rows")
     index.set_ef(params.search_ef)
     return index
+
+
+def _relabel(state: dict[str, Any], labels_of: np.ndarray) -> None:
+    """Rewrite hnswlib's labels in ``state``: old label ``i`` becomes ``labels_of[i]``."""
+    n_seed = int(state["cur_element_count"])
+    external = np.asarray(state["label_lookup_external"], dtype=np.uint64)
+    state["label_lookup_external"] = labels_of[external.astype(np.int64)].astype(np.uint64)
+    # Each element's label is also stored inside its level-0 record, at label_offset.
+    records = np.array(state["data_level0"], dtype=np.int8).view(np.uint8).reshape(
+        int(state["max_elements"]), int(state["size_data_per_element"]))
+    at = int(state["label_offset"])
+    old = records[:n_seed, at:at + 8].copy().view(np.uint64).ravel()
+    records[:n_seed, at:at + 8] = labels_of[old.astype(np.int64)].astype(np.uint64).view(np.uint8).reshape(-1, 8)
+    state["data_level0"] = records.view(np.int8).ravel()

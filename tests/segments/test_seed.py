@@ -40,8 +40,17 @@ def _recall(h, seg, data, space):
     return np.mean([len(set(r) & set(t)) / 10 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
 
 
-def test_merge_starts_from_the_seed_graph(fs, tmp_path, h, merge_inputs, monkeypatch):
+def _drop(merged: SegmentData, seed, count: int) -> SegmentData:
+    """``merged`` without the records of the first ``count`` seed rows (deleted since)."""
+    gone = set(seed.ids[:count])
+    return _subset(merged, np.array([i for i, id_ in enumerate(merged.ids) if id_ not in gone]))
+
+
+@pytest.mark.parametrize("dropped", [0, 1, 300], ids=["clean", "one-deleted", "quarter-deleted"])
+def test_merge_starts_from_the_seed_graph(fs, tmp_path, h, merge_inputs, monkeypatch, dropped):
     seed, merged, params = merge_inputs
+    merged = _drop(merged, seed, dropped)
+    n = len(merged)
 
     def no_full_build(*args, **kwargs):
         raise AssertionError("the graph was built from scratch")
@@ -50,17 +59,17 @@ def test_merge_starts_from_the_seed_graph(fs, tmp_path, h, merge_inputs, monkeyp
     desc = write_segment(fs, str(tmp_path), "merged", "c", merged, space="cosine", hnsw=params,
                          min_lsn=1, max_lsn=3000, seed=seed)
     out = Segment.open(fs, str(tmp_path), desc)
-    assert out.graph is not None and out.graph.get_current_count() == 1800
-    assert sorted(out.graph.get_ids_list()) == list(range(1800))
+    assert out.graph is not None and out.graph.get_current_count() == n
+    assert sorted(out.graph.get_ids_list()) == list(range(n))
     assert _recall(h, out, merged, "cosine") >= 0.99
     # every label points at the row holding that record's vector
-    sample = np.arange(0, 1800, 97)
+    sample = np.arange(0, n, 97)
     stored = np.asarray(out.graph.get_items(sample.tolist()), dtype=np.float32)
     expected = merged.vectors[sample] / np.linalg.norm(merged.vectors[sample], axis=1, keepdims=True)
     np.testing.assert_allclose(stored, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("change", ["vector", "version", "missing", "params"])
+@pytest.mark.parametrize("change", ["vector", "version", "params", "too-many-deleted"])
 def test_seed_that_does_not_describe_the_records_is_ignored(fs, tmp_path, h, merge_inputs, monkeypatch, change):
     seed, merged, params = merge_inputs
     row = merged.ids.index(seed.ids[5])
@@ -70,9 +79,8 @@ def test_seed_that_does_not_describe_the_records_is_ignored(fs, tmp_path, h, mer
     elif change == "version":
         merged.versions = merged.versions.copy()
         merged.versions[row] += 1
-    elif change == "missing":
-        keep = np.array([i for i in range(len(merged)) if i != row])
-        merged = _subset(merged, keep)
+    elif change == "too-many-deleted":
+        merged = _drop(merged, seed, 500)  # 42% of the seed
     else:
         params = HnswParams(space="cosine", M=8, num_threads=2)
     calls = []
