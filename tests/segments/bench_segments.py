@@ -45,11 +45,37 @@ def _recall(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([len(set(x) & set(y)) / len(y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]))
 
 
+def _bench_merge(fs: OsFileSystem, directory: str, seg: Segment, args: argparse.Namespace,
+                 rng: np.random.Generator) -> None:
+    extra = _data(args.merge, args.dim, rng)
+    extra.ids = [f"new{i}" for i in range(args.merge)]
+    rows = list(range(seg.count))
+    merged = SegmentData(
+        ids=seg.ids + extra.ids, ordinals=np.concatenate([seg.ordinals, extra.ordinals]),
+        versions=np.concatenate([seg.versions, extra.versions]),
+        vectors=np.concatenate([seg.vectors, extra.vectors]),
+        documents=seg.documents(rows) + extra.documents, metadatas=seg.metadatas(rows) + extra.metadatas,
+        uris=seg.uris(rows) + extra.uris,
+    )
+    params = HnswParams(space=args.space)
+    for name, seed in (("seeded", seg), ("from scratch", None)):
+        t = time.perf_counter()
+        desc = write_segment(fs, directory, f"m-{name[0]}", "c", merged, space=args.space, hnsw=params,
+                             min_lsn=1, max_lsn=2, seed=seed)
+        took = time.perf_counter() - t
+        out = Segment.open(fs, directory, desc)
+        queries = out.vectors[rng.integers(0, len(merged), 200)] + 0.05
+        recall = _recall(out.search(queries, 10)[0], out.exact_search(queries, 10)[0])
+        print(f"merge {seg.count} + {args.merge} {name}: {took:.1f} s, recall@10 {recall:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n", type=int, nargs="?", default=100_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--space", default="cosine")
+    parser.add_argument("--merge", type=int, default=0,
+                        help="also time a merge adding this many rows, seeded vs from scratch")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     rng = np.random.default_rng(0)
@@ -85,6 +111,8 @@ def main() -> None:
             recall = _recall(seg.search(queries, 10, allowed=mask)[0], seg.exact_search(queries, 10, mask)[0])
             print(f"search k=10 with a {mask.mean():.0%} filter: p50 {p50:.2f} ms, recall@10 {recall:.4f}")
         print(f"recall@10 unfiltered {_recall(seg.search(queries, 10)[0], seg.exact_search(queries, 10)[0]):.4f}")
+        if args.merge:
+            _bench_merge(fs, directory, seg, args, rng)
     finally:
         shutil.rmtree(directory)
 
