@@ -219,7 +219,7 @@ def identity_problem(path: str, h: FileHeader, db_uuid: str, prev_last: int | No
     ``db_uuid`` is the database's identity ("" = not known yet); ``prev_last``/``prev_epoch``
     describe the file before this one (None for the first file held).
     """
-    if db_uuid and h.db_uuid.replace("-", "") != db_uuid.replace("-", ""):
+    if db_uuid and h.db_uuid.replace("-", "").lower() != db_uuid.replace("-", "").lower():
         return CorruptionError(f"log file belongs to database {h.db_uuid}, not {db_uuid}", path=path,
                                offset=16, lsn=h.first_lsn,
                                hint="a file from another database was copied here; move it away")
