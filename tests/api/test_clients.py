@@ -405,3 +405,38 @@ def test_distances_are_exactly_chromas(client: Client, space: str) -> None:
     np.testing.assert_allclose(res["distances"][0], expected[order], rtol=1e-4, atol=1e-5)
     # get returns the vector as given, not normalized, even for cosine
     np.testing.assert_allclose(res["embeddings"][0], vectors[order], rtol=1e-6)
+
+
+def test_a_second_process_on_the_same_path_fails_at_construction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "db")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, sedimentdb; c = sedimentdb.PersistentClient(sys.argv[1]); print('held', flush=True); "
+         "sys.stdin.read()", path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        while "held" not in holder.stdout.readline():
+            pass
+        with pytest.raises(errors.InternalError, match="another process .* is writing to this data directory"):
+            chromadb.PersistentClient(path=path, settings=quiet())
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_shared_system_client_and_batches(client: Client) -> None:
+    from sedimentdb.api.client import SharedSystemClient
+    from sedimentdb.utils.batch_utils import create_batches
+
+    batches = create_batches(client, ids=[str(i) for i in range(6000)], embeddings=[[1.0]] * 6000)
+    assert [len(b[0]) for b in batches] == [5461, 539]
+    col = client.create_collection("batched", embedding_function=None)
+    for ids, embeddings, _, _ in batches:
+        col.add(ids=ids, embeddings=embeddings)
+    assert col.count() == 6000
+    SharedSystemClient.clear_system_cache()
+    assert chromadb.EphemeralClient().list_collections() == []
