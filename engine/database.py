@@ -65,6 +65,7 @@ from sedimentdb.engine.wal.records import (
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
+REPLICATION_HOLD = "replication/hold"  # see log_release_limit
 
 
 class Database:
@@ -231,6 +232,8 @@ class Database:
             return 0
         if isinstance(record, NewEpoch):
             self.epoch = record.epoch
+            # Log files created from here on must name the new epoch in their header.
+            self.wal.epoch = max(self.wal.epoch, record.epoch)
             return None
         raise TypeError(f"unknown record {type(record).__name__}")
 
@@ -515,6 +518,51 @@ class Database:
                 if missing:
                     raise InvalidArgumentError(f"Error finding id {missing[0]}")
             return cs.query(q, n_results, where, where_document, ids, include)
+
+    # ---- replication hooks ------------------------------------------------------------------------
+
+    def apply_replicated(self, records: list[tuple[int, Record]]) -> int:
+        """Log and apply records shipped from a primary under their own LSNs; return the last LSN.
+
+        Each LSN must be the next one of this log: a follower never applies a gap.
+        """
+        if not records:
+            return self.last_lsn
+        with self.lock:
+            self._check_writable()
+            for lsn, record in records:
+                if lsn != self.wal.last_lsn + 1:
+                    raise CorruptionError(f"replicated record has LSN {lsn}, this log expects "
+                                          f"{self.wal.last_lsn + 1}", path=self.path, lsn=lsn,
+                                          hint="a follower applies records strictly in LSN order")
+                self.wal.submit(record)
+                self._apply(record, lsn)
+                self.last_lsn = lsn
+            last = self.last_lsn
+        self._wait(last)
+        return last
+
+    def begin_epoch(self, epoch: int) -> int:
+        """Log a NewEpoch record and seal the log file, so later files name ``epoch``; return its LSN."""
+        if epoch <= self.epoch:
+            raise InvalidArgumentError(f"new epoch {epoch} must be above the current epoch {self.epoch}")
+        lsn = self._log_and_apply(NewEpoch(epoch))
+        self.wal.roll()
+        return lsn
+
+    def log_release_limit(self) -> int | None:
+        """The highest LSN whose log may be released while replication is on (None: no hold).
+
+        A replicator, in this process or another, records the LSN shipped so far in
+        ``replication/hold``; the log after it is kept so nothing unshipped is lost.
+        """
+        path = os.path.join(self.path, REPLICATION_HOLD)
+        if not self.fs.exists(path):
+            return None
+        try:
+            return int(self.fs.read_bytes(path).split()[0])
+        except (ValueError, IndexError):
+            return 0  # an unreadable hold keeps the whole log rather than guess
 
     # ---- maintenance ----------------------------------------------------------------------------
 

@@ -280,6 +280,9 @@ class Compactor:
                 db.fs.unlink(path)
         if not db.options.retain_wal:
             covered = min(m.replay_from() for m in db.manifests) - 1
+            hold = db.log_release_limit()
+            if hold is not None:  # replication is on: keep what it has not shipped yet
+                covered = min(covered, hold)
             active = db.wal.files()[-1]
             if active.last_lsn <= covered and active.size >= ROLL_COVERED_BYTES:
                 db.wal.roll()  # everything in it is checkpointed: seal it so it can go
