@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import TYPE_CHECKING
 
 import crc32c
 import numpy as np
@@ -33,6 +34,9 @@ from sedimentdb.engine.segments.framing import Identity, encode_file
 from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
 from sedimentdb.engine.segments.strings import encode_strings
 
+if TYPE_CHECKING:
+    from sedimentdb.engine.segments.segment import Segment
+
 log = structlog.get_logger()
 
 # Below this many rows a segment gets no graph: exact search is as fast and exact.
@@ -50,7 +54,7 @@ def write_segment(
     hnsw: HnswParams,
     min_lsn: int,
     max_lsn: int,
-    seed: object | None = None,
+    seed: Segment | None = None,
     build_graph_index: bool | None = None,
 ) -> SegmentDescriptor:
     """Write ``data`` as segment ``segment_id`` under ``directory``; return its descriptor.
@@ -108,7 +112,7 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
 
 
 def _bodies(
-    data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: object | None
+    data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: Segment | None
 ) -> dict[str, bytes]:
     texts = metadata_texts(list(data.metadatas))
     # The filter index is built from the metadata as it will read back (JSON round trip), so
@@ -127,11 +131,11 @@ def _bodies(
     return bodies
 
 
-def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: object | None) -> object:
+def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None) -> object:
     mapping = seed_mapping(seed, data.ids, data.versions, vectors, hnsw) if seed is not None else None
-    if mapping is None:
+    if seed is None or mapping is None:
         return build_graph(vectors, hnsw)
-    seed_id = seed.descriptor.segment_id  # type: ignore[attr-defined]
+    seed_id = seed.descriptor.segment_id
     try:
         index = build_seeded_graph(vectors, hnsw, seed, mapping)
     except (ValueError, RuntimeError) as exc:
