@@ -1,0 +1,320 @@
+"""Shipping a database's log and snapshots to an archive (``sediment replicate``).
+
+Each round: (1) record the LSN shipped so far in ``replication/hold`` so the primary's
+compactor keeps every log file not yet shipped; (2) read the complete records after the
+archive's head from the log files (sealed files and the live tail alike) and ship them as
+log units, cut at log-file boundaries, before a NewEpoch record and at a size limit; (3) if
+the newest manifest is covered by the shipped log and not archived yet, ship its segment
+files and markers, then the snapshot object that lists them (so a snapshot never names a
+file that is not there). The shipper works from the files, in the primary's process or in
+another one: it takes no lock and writes nothing in the data directory but the hold.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from sedimentdb.engine.compactor.manifest import encode as encode_manifest
+from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
+from sedimentdb.engine.database import REPLICATION_HOLD
+from sedimentdb.engine.errors import CorruptionError, StorageError
+from sedimentdb.engine.fileio import FileSystem, OsFileSystem, write_file_atomically
+from sedimentdb.engine.replication.archive import list_archive, read_unit
+from sedimentdb.engine.replication.destination import Destination
+from sedimentdb.engine.replication.objects import (
+    ObjectHeader,
+    encode_object,
+    file_name,
+    log_name,
+    sha256,
+    snapshot_name,
+)
+from sedimentdb.engine.wal import codec
+from sedimentdb.engine.wal import format as WF
+from sedimentdb.engine.wal.frames import decode_file_header
+from sedimentdb.engine.wal.reader import RawRecord, list_log_files, name_lsn, scan_frames
+
+MAX_UNIT_BYTES = 16 << 20
+
+
+class FencedError(StorageError):
+    """The archive holds a newer epoch or a longer history: this primary must not ship."""
+
+
+@dataclass
+class Head:
+    """The end of the shipped log: last LSN, its unit's checksum and epoch."""
+
+    lsn: int = 0
+    checksum: str = ""
+    epoch: int = 0
+
+
+@dataclass
+class RoundResult:
+    """What one shipping round did."""
+
+    units: int = 0
+    records: int = 0
+    bytes: int = 0
+    snapshot: str | None = None
+    head: int = 0
+    local_lsn: int = 0
+
+
+@dataclass
+class ShipperState:
+    """What a shipper remembers between rounds."""
+
+    head: Head = field(default_factory=Head)
+    last_snapshot_gen: int = 0
+    last_snapshot_time: float = 0.0
+    snapshot_checksum: str = ""
+
+
+class Shipper:
+    """Ships the database at ``path`` to ``dest``; call :meth:`ship_round` repeatedly."""
+
+    def __init__(self, path: str, dest: Destination, *, fs: FileSystem | None = None,
+                 snapshot_interval: float = 3600.0, clock: Callable[[], float] = time.time,
+                 logger: Any = None) -> None:
+        self.path = os.path.abspath(path)
+        self.dest = dest
+        self.fs = fs or OsFileSystem()
+        self.snapshot_interval = snapshot_interval
+        self.clock = clock
+        self.log = logger or structlog.get_logger("sedimentdb.replication")
+        self.db_uuid = ""
+        self.state = ShipperState()
+        self._started = False
+
+    # ---- startup -------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        paths = self._log_paths()
+        if not paths:
+            raise StorageError("no log files: not a database directory", path=self.path)
+        header = self._header(paths[0])
+        self.db_uuid = header.db_uuid
+        listing = list_archive(self.dest, self.db_uuid)
+        if listing.logs:
+            top = max(listing.logs, key=lambda n: (n.last_lsn, n.epoch))
+            unit = read_unit(self.dest, top, self.db_uuid)
+            self.state.head = Head(top.last_lsn, unit.header.checksum, top.epoch)
+            self._check_local_matches(unit)
+        if listing.snapshots:
+            snap = listing.snapshots[-1]
+            self.state.last_snapshot_gen = snap.generation
+            self.state.snapshot_checksum = _object_checksum(self.dest, snap.key)
+            self.state.last_snapshot_time = self.clock()
+        self._started = True
+
+    def _check_local_matches(self, unit: Any) -> None:
+        """The archive's head must be in our log with the same bytes, or we are not its primary."""
+        records = self._read_records(unit.header.first_lsn, unit.header.last_lsn)
+        if not records or records[-1][0].lsn < unit.header.last_lsn:
+            have = records[-1][0].lsn if records else unit.header.first_lsn - 1
+            raise FencedError(f"the archive's log reaches LSN {unit.header.last_lsn}, this database only {have}",
+                              path=self.dest.url, lsn=have + 1,
+                              hint="another primary ships here, or this database was restored to an "
+                                   "earlier point: ship it to a new destination")
+        body = b"".join(data for _raw, data, _e in records)
+        if sha256(body) != unit.header.checksum:
+            raise FencedError("this database's log differs from the archive at LSNs "
+                              f"{unit.header.first_lsn}..{unit.header.last_lsn}", path=self.dest.url,
+                              lsn=unit.header.first_lsn,
+                              hint="a diverged copy cannot ship to this archive: use a new destination")
+
+    # ---- reading the local log -----------------------------------------------------------------
+
+    def _log_paths(self) -> list[str]:
+        return list_log_files(self.fs, os.path.join(self.path, "wal"))
+
+    def _header(self, path: str) -> Any:
+        with self.fs.open_read(path) as f:
+            header = decode_file_header(f.read(WF.FILE_HEADER_SIZE))
+        if isinstance(header, str):
+            raise CorruptionError(header, path=path, offset=0)
+        return header
+
+    def _read_records(self, first: int, last: int | None = None) -> list[tuple[RawRecord, bytes, int]]:
+        """Complete records with LSN in [first, last] as (record, frame bytes, epoch), in order."""
+        out: list[tuple[RawRecord, bytes, int]] = []
+        paths = self._log_paths()
+        for i, path in enumerate(paths):
+            nxt = name_lsn(paths[i + 1]) if i + 1 < len(paths) else None
+            if nxt is not None and nxt <= first:
+                continue
+            if last is not None and name_lsn(path) > last:
+                break
+            try:
+                data = self.fs.read_bytes(path)
+            except StorageError:
+                break  # released meanwhile: a later round sees the gap and reports it
+            header = decode_file_header(data)
+            if isinstance(header, str):
+                break  # a file being created; its records come next round
+            scan = scan_frames(data, header)
+            epoch = header.epoch
+            for raw in scan.records:
+                if raw.rtype == WF.REC_NEW_EPOCH:
+                    epoch = codec.decode(raw.rtype, raw.payload).epoch  # type: ignore[union-attr]
+                if raw.lsn >= first and (last is None or raw.lsn <= last):
+                    out.append((raw, data[raw.offset: raw.offset + raw.size], epoch))
+            if scan.bad_offset is not None:
+                break  # the live tail: a record being written; ship it next round
+        return out
+
+    # ---- a round ---------------------------------------------------------------------------------
+
+    def ship_round(self, snapshot: bool | None = None) -> RoundResult:
+        """Ship everything new; a snapshot when due (``snapshot`` True forces, False skips)."""
+        if not self._started:
+            self._start()
+        self._write_hold(self.state.head.lsn)
+        self._check_fence()
+        result = RoundResult()
+        records = self._read_records(self.state.head.lsn + 1)
+        if records and records[0][0].lsn != self.state.head.lsn + 1:
+            raise StorageError(f"the local log no longer holds LSN {self.state.head.lsn + 1} (it starts at "
+                               f"{records[0][0].lsn})", path=self.path, lsn=self.state.head.lsn + 1,
+                               hint="log was released before it was shipped; ship to a new destination")
+        for unit in _cut_units(records):
+            self._ship_unit(unit, result)
+        self._write_hold(self.state.head.lsn)
+        result.head = self.state.head.lsn
+        result.local_lsn = records[-1][0].lsn if records else self.state.head.lsn
+        if snapshot is not False:
+            due = snapshot or self.clock() - self.state.last_snapshot_time >= self.snapshot_interval
+            if due:
+                result.snapshot = self.ship_snapshot()
+        return result
+
+    def _check_fence(self) -> None:
+        listing = list_archive(self.dest, self.db_uuid)
+        own_epoch = self._current_epoch()
+        newest = listing.max_epoch()
+        if newest > own_epoch:
+            raise FencedError(f"the archive holds epoch {newest}, newer than this database's {own_epoch}: "
+                              "a replica was promoted", path=self.dest.url,
+                              hint="this primary was superseded; stop writing to it")
+
+    def _current_epoch(self) -> int:
+        paths = self._log_paths()
+        epoch = self._header(paths[-1]).epoch if paths else 0
+        return max(epoch, self.state.head.epoch)
+
+    def _ship_unit(self, unit: list[tuple[RawRecord, bytes, int]], result: RoundResult) -> None:
+        body = b"".join(data for _r, data, _e in unit)
+        first, last, epoch = unit[0][0].lsn, unit[-1][0].lsn, unit[0][2]
+        header = ObjectHeader("log", self.db_uuid, epoch, first, last, sha256(body),
+                              self.state.head.checksum, self.clock())
+        self.dest.put_once(log_name(self.db_uuid, first, last, epoch), encode_object(header, body))
+        self.state.head = Head(last, header.checksum, epoch)
+        result.units += 1
+        result.records += len(unit)
+        result.bytes += len(body)
+
+    def _write_hold(self, lsn: int) -> None:
+        path = os.path.join(self.path, REPLICATION_HOLD)
+        self.fs.makedirs(os.path.dirname(path))
+        write_file_atomically(self.fs, path, f"{lsn}\n{self.dest.url}\n".encode())
+
+    # ---- snapshots --------------------------------------------------------------------------------
+
+    def ship_snapshot(self) -> str | None:
+        """Ship the newest manifest (if the shipped log covers it and it is new); its key or None."""
+        found = list_manifests(self.fs, self.path)
+        for _gen, mpath in reversed(found):
+            try:
+                manifest = read_manifest(self.fs, mpath)
+            except (CorruptionError, StorageError):
+                continue
+            if manifest.generation <= self.state.last_snapshot_gen or manifest.catalog_lsn > self.state.head.lsn:
+                return None
+            try:
+                return self._ship_manifest(manifest)
+            except StorageError as exc:  # a file was collected meanwhile: a newer manifest comes
+                self.log.warning("snapshot skipped", error=str(exc))
+                return None
+        return None
+
+    def _ship_manifest(self, manifest: Any) -> str:
+        files: dict[str, dict[str, Any]] = {}
+        for rel in sorted(manifest.files()):
+            for sub in self._expand(rel):
+                data = self.fs.read_bytes(os.path.join(self.path, *sub.split("/")))
+                self.dest.put_once(file_name(self.db_uuid, sub), data)
+                files[sub] = {"size": len(data), "sha256": sha256(data)}
+        body = encode_manifest(manifest)
+        extra = {"generation": manifest.generation, "files": files, "manifest_created_at": manifest.created_at}
+        header = ObjectHeader("snapshot", self.db_uuid, manifest.epoch, manifest.replay_from(),
+                              manifest.catalog_lsn, sha256(body), self.state.snapshot_checksum,
+                              self.clock(), extra)
+        key = snapshot_name(self.db_uuid, manifest.catalog_lsn, manifest.epoch, manifest.generation)
+        self.dest.put_once(key, encode_object(header, body))
+        self.state.last_snapshot_gen = manifest.generation
+        self.state.last_snapshot_time = self.clock()
+        self.state.snapshot_checksum = header.checksum
+        self.log.info("snapshot shipped", key=key, files=len(files))
+        return key
+
+    def _expand(self, rel: str) -> list[str]:
+        """A manifest reference as files: a segment directory lists its files."""
+        full = os.path.join(self.path, *rel.split("/"))
+        if rel.startswith("segments/"):
+            return [f"{rel}/{name}" for name in self.fs.listdir(full)]
+        return [rel]
+
+
+def _object_checksum(dest: Destination, key: str) -> str:
+    from sedimentdb.engine.replication.objects import decode_object
+
+    header, _ = decode_object(dest.get(key), key)
+    return header.checksum
+
+
+def _cut_units(records: list[tuple[RawRecord, bytes, int]]) -> list[list[tuple[RawRecord, bytes, int]]]:
+    """Group records into units: never across an epoch change, at most MAX_UNIT_BYTES each."""
+    units: list[list[tuple[RawRecord, bytes, int]]] = []
+    cur: list[tuple[RawRecord, bytes, int]] = []
+    size = 0
+    for item in records:
+        if cur and (item[2] != cur[0][2] or size + len(item[1]) > MAX_UNIT_BYTES):
+            units.append(cur)
+            cur, size = [], 0
+        cur.append(item)
+        size += len(item[1])
+    if cur:
+        units.append(cur)
+    return units
+
+
+def release_hold(path: str, fs: FileSystem | None = None) -> bool:
+    """Turn replication off for ``path``: the log is released again. Whether a hold existed."""
+    fs = fs or OsFileSystem()
+    hold = os.path.join(os.path.abspath(path), REPLICATION_HOLD)
+    if not fs.exists(hold):
+        return False
+    fs.unlink(hold)
+    return True
+
+
+def replicate(path: str, dest: Destination, *, once: bool = False, interval: float = 1.0,
+              snapshot_interval: float = 3600.0, stop: Callable[[], bool] | None = None,
+              on_round: Callable[[RoundResult], None] | None = None) -> Shipper:
+    """Ship ``path`` to ``dest``: one round (with a snapshot) if ``once``, else until ``stop()``."""
+    shipper = Shipper(path, dest, snapshot_interval=snapshot_interval)
+    while True:
+        result = shipper.ship_round(snapshot=True if once else None)
+        if on_round:
+            on_round(result)
+        if once or (stop is not None and stop()):
+            return shipper
+        time.sleep(interval)
