@@ -22,11 +22,19 @@ def get_settings() -> Settings:
     return _module_settings
 
 
+_HTTP_IMPL = "chromadb.api.fastapi.FastAPI"
+
+
 def Client(  # noqa: N802 - Chroma's factory names are part of the API
     settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
 ) -> client_module.Client:
-    """A client as the settings describe it (in memory unless ``is_persistent``)."""
-    return client_module.Client(settings if settings is not None else _module_settings, str(tenant), str(database))
+    """A client as the settings describe it: in memory unless ``is_persistent``, HTTP for the FastAPI impl."""
+    settings = settings if settings is not None else _module_settings
+    if settings.chroma_api_impl == _HTTP_IMPL:
+        from sedimentdb.http.client import RemoteClient  # needs httpx, which embedded users may lack
+
+        return RemoteClient(settings, str(tenant), str(database))
+    return client_module.Client(settings, str(tenant), str(database))
 
 
 def EphemeralClient(  # noqa: N802
@@ -51,5 +59,10 @@ def PersistentClient(  # noqa: N802
 
 
 def AdminClient(settings: Settings | None = None) -> client_module.AdminClient:  # noqa: N802
-    """A client for tenants and databases."""
-    return client_module.AdminClient(settings if settings is not None else Settings())
+    """A client for tenants and databases (over HTTP when the settings name the FastAPI impl)."""
+    settings = settings if settings is not None else Settings()
+    if settings.chroma_api_impl == _HTTP_IMPL:
+        from sedimentdb.http.client import RemoteAdminClient
+
+        return RemoteAdminClient(settings)
+    return client_module.AdminClient(settings)
