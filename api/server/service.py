@@ -14,6 +14,7 @@ composed here from the embedded layer's building blocks instead.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from sedimentdb import embedding
 from sedimentdb.client import AdminClient, Client
 from sedimentdb.collection import Collection
 from sedimentdb.collection_config import build_configuration
-from sedimentdb.config import Settings
+from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.engine.database import Database as Engine
 from sedimentdb.errors import InvalidArgumentError, NotFoundError, already_exists, engine_boundary
 from sedimentdb.names import validate_collection_name
@@ -44,6 +45,8 @@ class Service:
             sediment_durability=config.durability,
         )
         self._admin = AdminClient(self.settings)  # holds the engine open for the server's lifetime
+        self._clients: dict[tuple[str, str], Client] = {}
+        self._clients_lock = threading.Lock()
 
     # ---- lifecycle and system ---------------------------------------------------------------
 
@@ -54,6 +57,10 @@ class Service:
 
     def close(self) -> None:
         """Give the engine back; it closes (log synced, lock released) when nothing else holds it."""
+        with self._clients_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
         self._admin.close()
 
     @staticmethod
@@ -108,10 +115,23 @@ class Service:
 
     # ---- collections ------------------------------------------------------------------------
 
-    def _client_for(self, tenant: str | None, database: str | None) -> Client:
-        if tenant is None or database is None:
-            return Client(self.settings)
-        return Client(self.settings, tenant, database)
+    @contextmanager
+    def _client_for(self, tenant: str | None, database: str | None) -> Iterator[Client]:
+        """The embedded client of a tenant and database, after checking both still exist.
+
+        Clients are kept per (tenant, database): building one reads the settings and takes the
+        engine cache's lock, which costs more than the request itself.
+        """
+        key = (tenant or DEFAULT_TENANT, database or DEFAULT_DATABASE)
+        with self._clients_lock:
+            client = self._clients.get(key)
+        if client is None:
+            client = Client(self.settings, *key)  # checks existence itself
+            with self._clients_lock:
+                client = self._clients.setdefault(key, client)
+        else:
+            client._get_database(key[1], key[0])
+        yield client
 
     def list_collections(self, tenant: str, database: str, limit: int | None, offset: int | None) -> list[Any]:
         """The database's collections."""

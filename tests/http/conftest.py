@@ -19,9 +19,9 @@ def fresh_system() -> Iterator[None]:
     system.clear()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A ``sediment run`` on 127.0.0.1 and a free port, with reset allowed, stopped after the module."""
+    """A ``sediment run`` on 127.0.0.1 and a free port, with reset allowed, shared by the session (tests use unique names)."""
     root = tmp_path_factory.mktemp("server")
     proc = ServerProcess(root / "data", root / "server.log", args=("--allow-reset",)).start()
     yield proc
