@@ -24,12 +24,13 @@ class ServerProcess:
     """One ``sediment run`` child process; ``stop()`` (SIGTERM) or ``kill()`` (SIGKILL) ends it."""
 
     def __init__(self, path: Path, log_path: Path, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = (), port: int | None = None) -> None:
+                 args: tuple[str, ...] = (), port: int | None = None, via_env: bool = False) -> None:
         self.path = path
         self.log_path = log_path
         self.env = {**os.environ, "SEDIMENT_DURABILITY": "off", **(env or {})}
         self.args = args
         self.port = port or free_port()
+        self.via_env = via_env  # pass path, host and port as CHROMA_* variables instead of flags
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -39,10 +40,14 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         """Start the server and wait until its heartbeat answers."""
-        command = [sys.executable, "-m", "sedimentdb", "run", "--path", str(self.path), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-format", "json", *self.args]
+        command = [sys.executable, "-m", "sedimentdb", "run", "--log-format", "json", *self.args]
+        env = dict(self.env)
+        if self.via_env:
+            env.update(CHROMA_PERSIST_PATH=str(self.path), CHROMA_LISTEN_ADDRESS="127.0.0.1", CHROMA_PORT=str(self.port))
+        else:
+            command += ["--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)]
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it until it exits
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ import sedimentdb as ours
 from tests.http.server_process import ServerProcess
 
 WORKERS = 8
-ROUNDS = 10
+ROUNDS = 6
 BATCH = 10
 DIM = 16
 

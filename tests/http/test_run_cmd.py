@@ -1,23 +1,20 @@
-"""``sediment run`` as users run it: start-up lines, env vars and config file, clean shutdown, restart."""
+"""``sediment run`` as users run it: start-up lines, flags, env vars and config file, clean shutdown, restart."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 import sedimentdb as ours
-from tests.http.server_process import ServerProcess, free_port
+from sedimentdb.server.config import ServerConfig
+from tests.http.server_process import ServerProcess
 
 
-def test_start_write_stop_restart(tmp_path: Path) -> None:
-    """Start-up lines name the path and URL; SIGTERM then SIGINT close the engine and exit 0; data survives."""
+def test_start_lock_stop_restart(tmp_path: Path) -> None:
+    """Start-up lines name path and URL; a second server on the path is refused; SIGTERM/SIGINT exit 0;
+    a restart configured by CHROMA_* variables sees every record."""
     proc = ServerProcess(tmp_path / "data", tmp_path / "server.log").start()
     log = proc.log()
     assert f"Saving data to: {tmp_path / 'data'}" in log
@@ -26,10 +23,16 @@ def test_start_write_stop_restart(tmp_path: Path) -> None:
     col = client.create_collection("kept", embedding_function=None)
     col.add(ids=[str(i) for i in range(50)], embeddings=[[float(i), 1.0] for i in range(50)])
     client.close()
+
+    second = ServerProcess(tmp_path / "data", tmp_path / "second.log")
+    with pytest.raises(RuntimeError, match="exited"):
+        second.start(timeout=30)
+    assert "Error" in second.log() and "Traceback" not in second.log()
+
     assert proc.stop(signal.SIGTERM) == 0
     assert '"database closed"' in proc.log() and '"server stopped"' in proc.log()
 
-    again = ServerProcess(tmp_path / "data", tmp_path / "server2.log").start()
+    again = ServerProcess(tmp_path / "data", tmp_path / "server2.log", via_env=True).start()
     client = ours.HttpClient(host="127.0.0.1", port=again.port)
     assert client.get_collection("kept", embedding_function=None).count() == 50
     client.close()
@@ -37,40 +40,26 @@ def test_start_write_stop_restart(tmp_path: Path) -> None:
     assert '"database closed"' in again.log()
 
 
-def test_environment_and_config_file(tmp_path: Path) -> None:
-    """CHROMA_* variables (Chroma's names) and a Chroma 1.x YAML config; flags would win over both."""
-    port = free_port()
-    (tmp_path / "config.yaml").write_text(f"persist_path: {tmp_path / 'from-file'}\nport: 1\nallow_reset: true\n")
-    env = {**os.environ, "CHROMA_PORT": str(port), "CHROMA_LISTEN_ADDRESS": "127.0.0.1",
-           "SEDIMENT_DURABILITY": "off"}
-    process = subprocess.Popen([sys.executable, "-m", "sedimentdb", "run", str(tmp_path / "config.yaml")],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        first = process.stdout.readline().decode()  # type: ignore[union-attr]
-        while "Saving data to" not in first:
-            first = process.stdout.readline().decode()  # type: ignore[union-attr]
-        assert str(tmp_path / "from-file") in first
-        for _ in range(400):
-            try:
-                if httpx.post(f"http://127.0.0.1:{port}/api/v2/reset").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        else:
-            pytest.fail("server did not come up on CHROMA_PORT with allow_reset from the file")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
-
-
-def test_locked_directory_is_a_clear_error(tmp_path: Path) -> None:
-    """A second server on the same data path exits with a message instead of sharing the files."""
-    first = ServerProcess(tmp_path / "data", tmp_path / "one.log").start()
-    try:
-        second = ServerProcess(tmp_path / "data", tmp_path / "two.log")
-        with pytest.raises(RuntimeError, match="exited"):
-            second.start(timeout=20)
-        assert "Error" in second.log() and "Traceback" not in second.log()
-    finally:
-        first.stop()
+def test_settings_precedence(tmp_path: Path) -> None:
+    """Flags over CHROMA_* variables over the YAML config file (Chroma 1.x keys) over defaults."""
+    config = tmp_path / "config.yaml"
+    config.write_text("persist_path: /from/file\nport: 9001\nlisten_address: 0.0.0.0\nallow_reset: true\n"
+                      "max_payload_size_bytes: 1234\n")
+    resolved = ServerConfig.resolve({}, config_file=str(config), environ={})
+    assert (resolved.persist_path, resolved.port, resolved.host, resolved.allow_reset) == ("/from/file", 9001,
+                                                                                          "0.0.0.0", True)
+    assert resolved.max_payload_size_bytes == 1234
+    env = {"CHROMA_PORT": "9002", "CHROMA_PERSIST_PATH": "/from/env", "CHROMA_ALLOW_RESET": "false",
+           "CHROMA_CORS_ALLOW_ORIGINS": '["http://a.example"]'}
+    resolved = ServerConfig.resolve({}, config_file=str(config), environ=env)
+    assert (resolved.persist_path, resolved.port, resolved.allow_reset) == ("/from/env", 9002, False)
+    assert resolved.cors_allow_origins == ["http://a.example"]
+    resolved = ServerConfig.resolve({"port": 9003, "persist_path": None}, config_file=str(config), environ=env)
+    assert (resolved.persist_path, resolved.port) == ("/from/env", 9003)
+    assert ServerConfig.resolve({}, environ={"CONFIG_PATH": str(config)}).port == 9001
+    legacy = ServerConfig.resolve({}, environ={"CHROMA_HOST_PORT": "9004", "CHROMA_HOST_ADDR": "0.0.0.0",
+                                               "PERSIST_DIRECTORY": "/legacy", "ALLOW_RESET": "TRUE"})
+    assert (legacy.port, legacy.host, legacy.persist_path, legacy.allow_reset) == (9004, "0.0.0.0", "/legacy", True)
+    defaults = ServerConfig.resolve({}, environ={})
+    assert (defaults.persist_path, defaults.host, defaults.port) == ("./chroma", "localhost", 8000)
+    assert defaults.max_payload_size_bytes == 40 * 1024 * 1024 and defaults.allow_reset is False
