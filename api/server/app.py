@@ -20,7 +20,12 @@ from sedimentdb.server.auth import build_authenticator
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.server.errors import HTTPProblem, error_response, status_and_name
 from sedimentdb.server.middleware import AccessLogMiddleware, AuthMiddleware, BodyLimitMiddleware
-from sedimentdb.server.routes_collections import cloud_only_router, collection_router, record_router
+from sedimentdb.server.routes_collections import (
+    cloud_only_router,
+    collection_router,
+    crn_router,
+    record_router,
+)
 from sedimentdb.server.routes_system import legacy_router, system_router, tenant_router
 from sedimentdb.server.service import Service
 
@@ -46,7 +51,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
                   description="Chroma's HTTP API v2 served by SedimentDB")
     app.state.service = service
     app.state.config = config
-    for router in (system_router(), tenant_router(), collection_router(), record_router(),
+    for router in (system_router(), tenant_router(), collection_router(), crn_router(), record_router(),
                    cloud_only_router(), legacy_router()):
         app.include_router(router)
     _install_error_handlers(app)

@@ -84,6 +84,20 @@ def collection_router() -> APIRouter:
     return router
 
 
+def crn_router() -> APIRouter:
+    """``GET /api/v2/collections/{crn}``: a collection by ``<tenant>:<database>:<name>``."""
+    router = APIRouter(prefix="/api/v2", tags=["collections"])
+
+    @router.get("/collections/{crn}", summary="Get a collection by its resource name tenant:database:name")
+    def get_by_crn(crn: str, request: Request) -> dict[str, Any]:
+        parts = crn.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise ValueError(f"Invalid collection resource name: {crn} (expected <tenant>:<database>:<name>)")
+        return collection_json(service_of(request).get_collection(*parts))
+
+    return router
+
+
 def record_router() -> APIRouter:
     """add, update, upsert, delete, count, get and query on one collection."""
     router = APIRouter(prefix=PREFIX + "/collections/{collection_id}", tags=["records"])

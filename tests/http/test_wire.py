@@ -101,6 +101,9 @@ def test_collection_routes(http: httpx.Client, unique_name: str) -> None:
     _error(http.post(f"{DB}/collections", json={"name": unique_name}), 409, "UniqueConstraintError")
     assert http.get(f"{DB}/collections/{unique_name}").json()["id"] == created["id"]
     assert http.get(f"{DB}/collections/by-id/{created['id']}").json()["name"] == unique_name
+    crn = f"default_tenant:default_database:{unique_name}"
+    assert http.get(f"/api/v2/collections/{crn}").json()["id"] == created["id"]
+    _error(http.get("/api/v2/collections/only-a-name"), 400, "InvalidArgumentError")
     assert unique_name in [c["name"] for c in http.get(f"{DB}/collections", params={"limit": 1000}).json()]
     assert isinstance(http.get(f"{DB}/collections_count").json(), int)
     renamed = unique_name + "-2"
