@@ -216,6 +216,17 @@ class RecordsMachine(RuleBasedStateMachine):
         if got_d and got_d[0] == pytest.approx(truth.min(), rel=1e-3, abs=1e-4):
             self.hits += 1
 
+    @rule(key=st.sampled_from(KEYS), value=value_st, needle=st.one_of(st.none(), st.sampled_from(["a", "x", "b z"])))
+    def get_filtered(self, key: str, value: Any, needle: str | None) -> None:
+        where_document = None if needle is None else {"$contains": needle}
+        got = self.collection.get(where={key: value}, where_document=where_document)
+        expected = [
+            i for i in self.order
+            if self._matches(i, key, value)
+            and (needle is None or needle in (self.model[i]["document"] or ""))
+        ]
+        assert got["ids"] == expected
+
     @rule(ids=ids_st)
     def get_ids(self, ids: list[str]) -> None:
         got = self.collection.get(ids=ids)
