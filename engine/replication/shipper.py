@@ -93,6 +93,8 @@ class Shipper:
         self.db_uuid = ""
         self.state = ShipperState()
         self._started = False
+        self._hold = -1
+        self._shipped_files: dict[str, dict[str, Any]] = {}  # segment files are immutable: ship once
 
     # ---- startup -------------------------------------------------------------------------------
 
@@ -222,6 +224,9 @@ class Shipper:
         result.bytes += len(body)
 
     def _write_hold(self, lsn: int) -> None:
+        if lsn == self._hold:
+            return
+        self._hold = lsn
         path = os.path.join(self.path, REPLICATION_HOLD)
         self.fs.makedirs(os.path.dirname(path))
         write_file_atomically(self.fs, path, f"{lsn}\n{self.dest.url}\n".encode())
@@ -249,9 +254,11 @@ class Shipper:
         files: dict[str, dict[str, Any]] = {}
         for rel in sorted(manifest.files()):
             for sub in self._expand(rel):
-                data = self.fs.read_bytes(os.path.join(self.path, *sub.split("/")))
-                self.dest.put_once(file_name(self.db_uuid, sub), data)
-                files[sub] = {"size": len(data), "sha256": sha256(data)}
+                if sub not in self._shipped_files:
+                    data = self.fs.read_bytes(os.path.join(self.path, *sub.split("/")))
+                    self.dest.put_once(file_name(self.db_uuid, sub), data)
+                    self._shipped_files[sub] = {"size": len(data), "sha256": sha256(data)}
+                files[sub] = self._shipped_files[sub]
         body = encode_manifest(manifest)
         extra = {"generation": manifest.generation, "files": files, "manifest_created_at": manifest.created_at}
         header = ObjectHeader("snapshot", self.db_uuid, manifest.epoch, manifest.replay_from(),

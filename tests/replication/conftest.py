@@ -22,4 +22,4 @@ def primary(tmp_path):
 
 @pytest.fixture
 def archive(tmp_path):
-    return DirDestination(str(tmp_path / "archive"))
+    return DirDestination(str(tmp_path / "archive"), durable=False)
