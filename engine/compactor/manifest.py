@@ -126,7 +126,31 @@ def _parse_payload(payload: bytes, flags: int, gen: int, path: str) -> Manifest:
         raise CorruptionError(f"manifest payload does not parse: {exc}", path=path, offset=HEADER_SIZE) from exc
     if m.generation != gen:
         raise CorruptionError(f"manifest header says generation {gen}, payload {m.generation}", path=path)
+    if not _well_formed(m):
+        raise CorruptionError("manifest payload has the wrong shape (catalog, collections or segments)",
+                              path=path, offset=HEADER_SIZE)
     return m
+
+
+def _well_formed(m: Manifest) -> bool:
+    """Whether the parts every reader indexes blindly have the types it expects."""
+    if not isinstance(m.catalog, dict) or not isinstance(m.collections, dict):
+        return False
+    for entry in m.collections.values():
+        if not isinstance(entry, dict) or type(entry.get("checkpoint_lsn")) is not int:
+            return False
+        segs = entry.get("segments")
+        if not isinstance(segs, list):
+            return False
+        for seg in segs:
+            if not isinstance(seg, dict) or not isinstance(seg.get("descriptor"), dict):
+                return False
+            if not isinstance(seg["descriptor"].get("segment_id"), str):
+                return False
+            marker = seg.get("marker")
+            if marker is not None and not (isinstance(marker, dict) and isinstance(marker.get("file"), str)):
+                return False
+    return True
 
 
 def list_manifests(fs: FileSystem, directory: str) -> list[tuple[int, str]]:
