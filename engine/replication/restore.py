@@ -101,7 +101,8 @@ def plan_restore(dest: Destination, *, db_uuid: str | None = None, to_lsn: int |
     if snap is None and chain[0].first_lsn > 1:
         raise StorageError(f"no snapshot at or before LSN {target}, and the archived log starts at "
                            f"LSN {chain[0].first_lsn}", path=dest.url, lsn=target)
-    units = [n for n in chain if n.last_lsn >= start and n.first_lsn <= target]
+    # The log must reach the snapshot's own LSN even when the target is exactly that LSN.
+    units = [n for n in chain if n.last_lsn >= min(start, target) and n.first_lsn <= target]
     return RestorePlan(uid, target, snap[0].key if snap else None, snap[0].lsn if snap else None, start,
                        [n.key for n in units], [(n.first_lsn, n.last_lsn, n.epoch) for n in units],
                        snap[2] if snap else 0)
