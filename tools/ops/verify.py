@@ -38,6 +38,7 @@ SELF_SEARCH_K = 10
 SELF_SEARCH_EF = 128
 SEARCH_CHUNK = 8192
 RETRY_EF = 1000
+RETRY_SHARE = 0.01  # more misses than this: the graph is broken, no need for a slow second look
 MISS_TOLERANCE = 0.001  # misses beyond this share of live rows mean a damaged graph
 
 
@@ -381,7 +382,8 @@ class Verifier:
                         done += len(chunk)
                         self.report.checked["index_searches"] += len(chunk)
                         self.progress("checking index", done, total)
-                    if misses:  # HNSW is approximate: look again, much harder, before calling it a fault
+                    if misses and len(misses) <= RETRY_SHARE * len(rows):
+                        # HNSW is approximate: look again, much harder, before calling it a fault
                         misses = _self_search_misses(seg, np.asarray(misses, dtype=np.int64),
                                                      max(RETRY_EF, SELF_SEARCH_EF))
                 finally:
