@@ -105,8 +105,8 @@ class Shipper:
         header = self._header(paths[0])
         self.db_uuid = header.db_uuid
         listing = list_archive(self.dest, self.db_uuid)
-        if listing.logs:
-            top = max(listing.logs, key=lambda n: (n.last_lsn, n.epoch))
+        top = self._find_head(listing.logs)
+        if top is not None:
             unit = read_unit(self.dest, top, self.db_uuid)
             self.state.head = Head(top.last_lsn, unit.header.checksum, top.epoch)
             self._check_local_matches(unit)
@@ -116,6 +116,32 @@ class Shipper:
             self.state.snapshot_checksum = _object_checksum(self.dest, snap.key)
             self.state.last_snapshot_time = self.clock()
         self._started = True
+
+    def _find_head(self, logs: list[Any]) -> Any:
+        """The archived unit this database continues from (None: the archive is empty).
+
+        Normally the unit reaching furthest. A promoted primary whose epoch has not been
+        shipped yet continues from the unit ending right before its NewEpoch record (where
+        it forked), even if the old primary shipped further in the old epoch.
+        """
+        own = self._current_epoch()
+        mine = [n for n in logs if n.epoch == own]
+        fork = None if mine else self._epoch_start(own)
+        if fork is not None:
+            at_fork = [n for n in logs if n.last_lsn == fork - 1 and n.epoch < own]
+            if at_fork:
+                return max(at_fork, key=lambda n: n.epoch)
+        usable = [n for n in logs if n.epoch <= own]
+        return max(usable, key=lambda n: (n.last_lsn, n.epoch)) if usable else None
+
+    def _epoch_start(self, epoch: int) -> int | None:
+        """LSN of the local NewEpoch record that began ``epoch`` (None if not in the local log)."""
+        if epoch == 0:
+            return None
+        for raw, _data, e in self._read_records(1):
+            if raw.rtype == WF.REC_NEW_EPOCH and e == epoch:
+                return raw.lsn
+        return None
 
     def _check_local_matches(self, unit: Any) -> None:
         """The archive's head must be in our log with the same bytes, or we are not its primary."""
@@ -183,7 +209,8 @@ class Shipper:
         self._check_fence()
         result = RoundResult()
         records = self._read_records(self.state.head.lsn + 1)
-        if records and records[0][0].lsn != self.state.head.lsn + 1:
+        # An empty archive starts wherever the local log does (a snapshot covers what is before).
+        if records and self.state.head.lsn and records[0][0].lsn != self.state.head.lsn + 1:
             raise StorageError(f"the local log no longer holds LSN {self.state.head.lsn + 1} (it starts at "
                                f"{records[0][0].lsn})", path=self.path, lsn=self.state.head.lsn + 1,
                                hint="log was released before it was shipped; ship to a new destination")
