@@ -20,6 +20,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,23 +55,31 @@ def disk_orphans(path: str, db: Database) -> list[str]:
 
 def one_kill(directory: str, seed: int, start: int, rng: random.Random) -> tuple[list[int], str]:
     """Start the writer at op ``start``, SIGKILL it at a random moment; return the acked indices."""
-    proc = subprocess.Popen([sys.executable, WRITER, directory, str(seed), str(start)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        if rng.random() < 0.15:
-            time.sleep(rng.uniform(0.0, 0.6))  # maybe during interpreter start or recovery
-        else:
-            ready = proc.stdout.readline() if proc.stdout else ""
-            if ready != "READY\n":
-                proc.kill()
-                _, err = proc.communicate()
-                raise AssertionError(f"writer did not start: {ready!r} {err[-2000:]}")
-            time.sleep(rng.uniform(0.0, 0.5))
-    finally:
-        proc.kill()
-    out, err = proc.communicate()
+    with tempfile.TemporaryFile(mode="w+") as errf:
+        proc = subprocess.Popen([sys.executable, WRITER, directory, str(seed), str(start)],
+                                stdout=subprocess.PIPE, stderr=errf, text=True)
+        assert proc.stdout is not None
+        lines: list[str] = []
+        try:
+            if rng.random() < 0.15:
+                time.sleep(rng.uniform(0.0, 0.6))  # maybe during interpreter start or recovery
+            else:
+                ready = proc.stdout.readline()
+                if ready != "READY\n":
+                    proc.kill()
+                    proc.wait()
+                    errf.seek(0)
+                    raise AssertionError(f"writer did not start: {ready!r} {errf.read()[-2000:]}")
+                time.sleep(rng.uniform(0.0, 0.5))
+        finally:
+            proc.kill()
+        lines = proc.stdout.read().splitlines()  # the same buffered reader: nothing is lost
+        proc.stdout.close()
+        proc.wait()
+        errf.seek(0)
+        err = errf.read()
     assert proc.returncode == -9, f"writer exited by itself ({proc.returncode}): {err[-2000:]}"
-    acks = [int(line.split()[1]) for line in out.splitlines() if line.startswith("ACK ")]
+    acks = [int(line.split()[1]) for line in lines if line.startswith("ACK ")]
     return acks, err
 
 
