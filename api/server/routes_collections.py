@@ -140,7 +140,7 @@ def record_router() -> APIRouter:
 
     @router.post("/get", summary="Get records by ids and/or filters")
     def get(tenant: str, database: str, collection_id: str, body: GetRequest, request: Request) -> dict[str, Any]:
-        include = body.include if body.include is not None else DEFAULT_GET_INCLUDE
+        include: Any = body.include if body.include is not None else DEFAULT_GET_INCLUDE
         with service_of(request).collection(tenant, database, collection_id) as collection:
             result = collection.get(ids=body.ids, where=body.where, limit=body.limit, offset=body.offset,
                                     where_document=body.where_document, include=include)
@@ -149,7 +149,7 @@ def record_router() -> APIRouter:
     @router.post("/query", summary="Nearest neighbours of query embeddings")
     def query(tenant: str, database: str, collection_id: str, body: QueryRequest,
               request: Request) -> dict[str, Any]:
-        include = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
+        include: Any = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
         with service_of(request).collection(tenant, database, collection_id) as collection:
             result = collection.query(query_embeddings=decode_embeddings(body.query_embeddings), ids=body.ids,
                                       n_results=body.n_results, where=body.where,

@@ -167,7 +167,8 @@ class Service:
             with engine_boundary():
                 return client._engine().create_collection(
                     tenant, database, name,
-                    metadata=copy_metadatas([metadata])[0] if metadata else None, configuration=stored,
+                    metadata=(copy_metadatas([metadata]) or [None])[0] if metadata else None,
+                    configuration=stored,
                 )
 
     def get_collection(self, tenant: str, database: str, name: str) -> Any:

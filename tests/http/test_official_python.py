@@ -73,3 +73,14 @@ def test_reset(server: ServerProcess) -> None:
     client.create_collection("to-be-wiped", embedding_function=None)
     assert client.reset() is True
     assert client.count_collections() == 0
+
+
+def test_official_async_client(server: ServerProcess, unique_name: str) -> None:
+    """Chroma's ``AsyncHttpClient`` runs the same scenario."""
+
+    async def go() -> list:
+        client = await chromadb.AsyncHttpClient(host="127.0.0.1", port=server.port,
+                                                settings=Settings(anonymized_telemetry=False))
+        return await run_scenario(client, chroma_errors, unique_name)
+
+    assert asyncio.run(go())
