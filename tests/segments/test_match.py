@@ -76,7 +76,7 @@ def _segment(directory: str, metadatas: list, documents: list, *, persisted_inde
     return Segment.open(fs, directory, desc)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     records=st.lists(st.tuples(METADATA, DOCS), min_size=1, max_size=25),
     wheres=st.lists(WHERE, min_size=1, max_size=4),
@@ -85,7 +85,7 @@ def _segment(directory: str, metadatas: list, documents: list, *, persisted_inde
 def test_match_agrees_with_compile_where(records, wheres, where_documents):
     metadatas = [m or None for m, _ in records]
     documents = [d for _, d in records]
-    # The in-memory file system (the one ephemeral clients use) keeps 100 examples fast.
+    # The in-memory file system (the one ephemeral clients use) keeps the examples fast.
     fs = MemoryFileSystem()
     persisted = _segment("/a", metadatas, documents, fs=fs)
     rebuilt = _segment("/b", metadatas, documents, persisted_index=False, fs=fs)
