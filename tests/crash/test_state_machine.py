@@ -21,12 +21,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from sedimentdb.engine.options import DatabaseOptions
 
+from .conftest import env_int
 from .simfs import CRASH_MODES, SimFileSystem, crash_image
 from .workload import DbModel, check_queries, cid_of, observe, open_db
 
 settings.register_profile("ci", derandomize=True, max_examples=20, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("long", max_examples=2000, stateful_step_count=80, deadline=None,
+settings.register_profile("long", max_examples=env_int("SEDIMENT_HYPOTHESIS_EXAMPLES", 2000), stateful_step_count=80, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PROFILE = os.environ.get("SEDIMENT_HYPOTHESIS_PROFILE", "ci")
 
