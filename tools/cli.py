@@ -13,6 +13,7 @@ from sedimentdb.tools.compact_cmd import compact_command
 from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
 from sedimentdb.tools.repair_cmd import repair_command
+from sedimentdb.tools.replicate_cmd import register_replication
 from sedimentdb.tools.run_cmd import run
 from sedimentdb.tools.transfer_cmd import export_command, import_command
 from sedimentdb.tools.verify_cmd import verify_command
@@ -40,3 +41,4 @@ cli.add_command(run)
 cli.add_command(repair_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+register_replication(cli)
