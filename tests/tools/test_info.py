@@ -53,3 +53,11 @@ def test_info_on_missing_directory_fails_cleanly(tmp_path, runner):
     assert not (tmp_path / "nope").exists()
     res = invoke(runner, "info", str(tmp_path))
     assert res.exit_code == 1 and "not a SedimentDB data directory" in res.output
+
+
+def test_info_on_damaged_directory_exits_4(db_path, runner):
+    from .helpers import flip_byte, log_file, record_offset
+    flip_byte(log_file(db_path), record_offset(db_path, 5) + 100)
+    res = invoke(runner, "info", db_path)
+    assert res.exit_code == 4
+    assert "sediment verify" in res.output and "LSN 5" in res.output
