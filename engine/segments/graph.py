@@ -111,8 +111,7 @@ def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mappi
     """The seed's graph relabelled to output rows, its dropped nodes reused for new rows and
     the remaining new rows inserted (Lucene's IncrementalHnswGraphMerger idea)."""
     n = len(vectors)
-    with seed.graph_lock:
-        (state,) = seed.graph.__getstate__()
+    (state,) = seed.graph.__getstate__()  # read-only, safe alongside queries
     state = dict(state)
     if state.get("has_deletions") or int(state["cur_element_count"]) != seed.count:
         raise ValueError("seed graph holds deleted nodes")

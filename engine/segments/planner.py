@@ -52,7 +52,7 @@ def graph_search(
         return seg.exact_search(q, k, mask)
     kk = min(k, allowed_count)
     if mask is None:
-        labels = _query_graph(seg, q, kk, None, max(ef, kk))
+        labels = _query_graph(seg, q, _depth(seg, kk, ef, seg.count), None)
         if labels is None:
             return seg.exact_search(q, k, None)
         candidates = list(labels.astype(np.int64))
@@ -77,7 +77,7 @@ def _filtered_candidates(
     boosted_ef = math.ceil(ef * min(MAX_EF_BOOST, math.sqrt(1 / fraction)))
     fetch = min(seg.count, math.ceil(kk / fraction * POSTFILTER_MARGIN))
     if fetch <= POSTFILTER_MAX_FETCH:
-        labels = _query_graph(seg, q, fetch, None, max(boosted_ef, fetch))
+        labels = _query_graph(seg, q, _depth(seg, fetch, boosted_ef, seg.count), None)
         if labels is not None:
             for i, row_labels in enumerate(labels.astype(np.int64)):
                 keep = row_labels[mask[row_labels]]
@@ -85,7 +85,10 @@ def _filtered_candidates(
                     candidates[i] = keep
     todo = [i for i in range(m) if candidates[i] is None]
     if todo:
-        labels = _query_graph(seg, q[todo], kk, mask, max(boosted_ef, kk))
+        depth = _depth(seg, kk, boosted_ef, allowed_count)
+        labels = _query_graph(seg, q[todo], depth, mask)
+        if labels is None and depth > kk:
+            labels = _query_graph(seg, q[todo], kk, mask)
         if labels is None:
             labels, _ = seg.exact_search(q[todo], kk, mask)
         for i, row_labels in zip(todo, labels.astype(np.int64), strict=True):
@@ -104,23 +107,33 @@ def _finish(seg: Segment, q: np.ndarray, k: int, kk: int, candidates: list[np.nd
     rows = np.full((m, k), -1, dtype=np.int64)
     dists = np.full((m, k), np.inf, dtype=np.float32)
     for i, cand in enumerate(candidates):
+        # Candidates may be more than kk (a deeper hnswlib query); exact re-ranking keeps kk.
         r, d = exact_knn(seg.space, q[i:i + 1], seg.vectors, kk, cand, seg.row_norms())
         rows[i, :kk], dists[i, :kk] = r[0], d[0]
     return rows, dists
 
 
-def _query_graph(seg: Segment, q: np.ndarray, kk: int, mask: np.ndarray | None, ef: int) -> np.ndarray | None:
-    """hnswlib labels (m, kk), or None when hnswlib cannot return ``kk`` (allowed) nodes."""
-    index = seg.graph
+def _depth(seg: Segment, want: int, ef: int, cap: int) -> int:
+    """How many results to ask hnswlib for, to get ``want`` with a search breadth of ``ef``.
+
+    hnswlib searches with ``max(index ef, k)``. The index ef stays at the segment's
+    ``search_ef`` (set once at open, so concurrent queries never change index state); a larger
+    ef is had by asking for that many results, and the exact re-ranking keeps the best.
+    """
+    return min(cap, max(want, ef)) if ef > seg.search_ef else min(cap, want)
+
+
+def _query_graph(seg: Segment, q: np.ndarray, depth: int, mask: np.ndarray | None) -> np.ndarray | None:
+    """hnswlib labels (m, depth), or None when hnswlib cannot return ``depth`` (allowed) nodes.
+
+    Safe to call from several threads at once: hnswlib's queries only read the graph.
+    """
     threads = int(seg.descriptor.hnsw.get("num_threads", 1)) if mask is None else 1
     allowed = None if mask is None else mask.tolist().__getitem__
-    # hnswlib's ef is index state: set_ef and knn_query must not interleave across threads.
-    with seg.graph_lock:
-        index.set_ef(ef)
-        try:
-            labels, _ = index.knn_query(q, k=kk, num_threads=threads, filter=allowed)
-        except RuntimeError:
-            return None
+    try:
+        labels, _ = seg.graph.knn_query(q, k=depth, num_threads=threads, filter=allowed)
+    except RuntimeError:
+        return None
     if mask is not None and not bool(mask[labels.astype(np.int64)].all()):
         return None
     return labels

@@ -48,7 +48,6 @@ class Segment:
         self._metadata: StringColumn | None = None
         self._uris: StringColumn | None = None
         self._lazy_lock = threading.Lock()
-        self.graph_lock = threading.Lock()
         self._filter_index: FilterIndex | None = None
         self._all_documents: list[str | None] | None = None
         self._norms: np.ndarray | None = None

@@ -140,9 +140,9 @@ def test_mask_avoiding_the_neighbourhood_uses_the_filtered_walk(fs, tmp_path, h,
     walks = []
     real = planner._query_graph
 
-    def spy(seg_, q, kk, mask, ef):
+    def spy(seg_, q, depth, mask):
         walks.append(mask is not None)
-        return real(seg_, q, kk, mask, ef)
+        return real(seg_, q, depth, mask)
 
     monkeypatch.setattr(planner, "_query_graph", spy)
     monkeypatch.setattr(seg, "exact_search", lambda *a, **k: (_ for _ in ()).throw(AssertionError("fallback")))
@@ -163,9 +163,9 @@ def test_broad_mask_is_answered_by_post_filtering(fs, tmp_path, h, monkeypatch):
     walks = []
     real = planner._query_graph
 
-    def spy(seg_, q, kk, mask, ef):
+    def spy(seg_, q, depth, mask):
         walks.append(mask is not None)
-        return real(seg_, q, kk, mask, ef)
+        return real(seg_, q, depth, mask)
 
     monkeypatch.setattr(planner, "_query_graph", spy)
     queries = h.clustered(30, 16, clusters=40, seed=18)
