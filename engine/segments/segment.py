@@ -190,7 +190,9 @@ class Segment:
 
         Returns (rows int64 (m, k), distances float32 (m, k)), padded with -1 / inf when
         fewer rows are allowed. Segments without a graph, and selective masks, are searched
-        exactly; broad masks filter inside the graph walk with a raised ef.
+        exactly; broad masks over-fetch and post-filter, or filter inside the graph walk (see
+        planner.py). ``ef`` widens the graph search; values below the segment's ``search_ef``
+        have no effect. Safe to call from several threads at once.
         """
         q = _queries(queries, self.dim)
         if k < 1:
