@@ -27,7 +27,7 @@ def render_info(r: InfoReport) -> str:
         f"segments:            {r.segments} ({human_bytes(r.segment_bytes)}); delete markers "
         f"{human_bytes(r.marker_bytes)}",
         f"tail:                {r.tail_rows} rows ({human_bytes(r.tail_bytes)}) not yet in segments",
-        f"deleted:             {r.deleted_rows} rows ({100 * r.deleted_fraction:.1f}%), "
+        f"deleted:             {r.deleted_rows} rows ({100 * r.deleted_fraction:.2f}%), "
         f"reclaimable {human_bytes(r.reclaimable_bytes)}",
         f"total on disk:       {human_bytes(r.total_bytes)}",
         f"collections:         {len(r.collections)}",
@@ -40,7 +40,7 @@ def render_info(r: InfoReport) -> str:
         for c in r.collections:
             lines.append(
                 f"  {c.name:<24} {c.records:>9} {c.dimension if c.dimension is not None else '-':>5} "
-                f"{c.space:<6} {c.segments:>4} {c.tail_rows:>7} {100 * c.deleted_fraction:>7.1f}% "
+                f"{c.space:<6} {c.segments:>4} {c.tail_rows:>7} {100 * c.deleted_fraction:>7.2f}% "
                 f"{human_bytes(c.reclaimable_bytes):>12}  {c.tenant}/{c.database}  {c.id}")
     return "\n".join(lines)
 
