@@ -26,6 +26,24 @@ DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 
 _ENGINE_PREFIX = "sediment_"
+
+LEGACY_ERROR = """\033[91mYou are using a deprecated configuration of Chroma.
+
+\033[94mIf you do not have data you wish to migrate, you only need to change how you construct
+your Chroma client. Please see the "New Clients" section of https://docs.trychroma.com/deployment/migration.
+________________________________________________________________________________________________
+
+If you do have data you wish to migrate, we have a migration tool you can use in order to
+migrate your data to the new Chroma architecture.
+Please `pip install chroma-migrate` and run `chroma-migrate` to migrate your data and then
+change how you construct your Chroma client.
+
+See https://docs.trychroma.com/deployment/migration for more information or join our discord at https://discord.gg/MMeYNTmh3x for help!\033[0m"""
+# Settings of Chroma before 0.4 (DuckDB/ClickHouse); a client refuses them with LEGACY_ERROR.
+_LEGACY_VALUES = {
+    "duckdb", "duckdb+parquet", "clickhouse", "local", "rest", "chromadb.db.duckdb.DuckDB",
+    "chromadb.db.duckdb.PersistentDuckDB", "chromadb.db.clickhouse.Clickhouse", "chromadb.api.local.LocalAPI",
+}
 _TRUE = {"1", "true", "yes", "on", "t", "y"}
 _FALSE = {"0", "false", "no", "off", "f", "n", ""}
 
@@ -98,6 +116,7 @@ class Settings:
     chroma_server_nofile: int | None = None
     migrations: str = "apply"
     migrations_hash_algorithm: str = "md5"
+    chroma_db_impl: str | None = None  # pre-0.4 only; refused when a client starts
 
     # --- SedimentDB's engine settings (see DatabaseOptions) ---
     sediment_durability: str = "full"
@@ -111,11 +130,11 @@ class Settings:
     sediment_retain_wal: bool = False
 
     def __init__(self, **values: Any) -> None:
-        """Explicit ``values`` win; any other field comes from its environment variable, else its default."""
+        """Explicit ``values`` win; any other field comes from its environment variable, else its default.
+
+        Unknown fields are ignored, as Chroma's settings ignore them (old code passes retired ones).
+        """
         known = {f.name: f for f in dataclasses.fields(self)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise TypeError(f"Settings got unexpected field(s): {', '.join(unknown)}")
         hints = typing.get_type_hints(type(self))
         for name, spec in known.items():
             if name in values:
@@ -140,12 +159,23 @@ class Settings:
         return value
 
     def __getitem__(self, key: str) -> Any:
-        """Chroma's settings can be read like a mapping."""
-        return getattr(self, key)
+        """Chroma's settings can be read like a mapping (and refuse pre-0.4 values when read so)."""
+        value = getattr(self, key)
+        if isinstance(value, str) and value in _LEGACY_VALUES:
+            raise ValueError(LEGACY_ERROR)
+        return value
+
+    def check_not_legacy(self) -> None:
+        """ValueError(LEGACY_ERROR) for a pre-0.4 configuration, as a Chroma client raises at start."""
+        if self.chroma_db_impl is not None:
+            raise ValueError(LEGACY_ERROR)
 
     def copy(self, **changes: Any) -> Settings:
         """A new Settings with ``changes`` applied (the rest copied, not re-read from the environment)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"Settings has no field(s): {', '.join(sorted(unknown))}")
         values.update(changes)
         return Settings(**values)
 

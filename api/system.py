@@ -45,6 +45,7 @@ def _comparable(settings: Settings, key: str) -> Settings:
 
 def acquire(settings: Settings) -> tuple[str, Database]:
     """The shared engine for ``settings``, opened if needed; the caller must :func:`release` it."""
+    settings.check_not_legacy()
     key = identifier(settings)
     with _lock:
         entry = _entries.get(key)

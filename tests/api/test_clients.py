@@ -109,11 +109,20 @@ def test_settings_read_environment_case_insensitively(monkeypatch: pytest.Monkey
     assert (options.durability, options.compact_tail_records) == ("normal", 123)
 
 
-def test_unknown_settings_and_bad_durability_are_refused() -> None:
-    with pytest.raises(TypeError):
-        Settings(no_such_field=1)
+def test_unknown_settings_are_ignored_and_bad_durability_is_refused() -> None:
+    assert not hasattr(Settings(chroma_server_grpc_port=50051), "chroma_server_grpc_port")
     with pytest.raises(ValueError):
         Settings(sediment_durability="sometimes")
+
+
+def test_pre_0_4_configuration_is_refused_with_chromas_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sedimentdb.config import LEGACY_ERROR
+
+    legacy = Settings(chroma_db_impl="duckdb+parquet", persist_directory=str(tmp_path))
+    with pytest.raises(ValueError) as info:
+        chromadb.Client(legacy)
+    assert str(info.value) == LEGACY_ERROR
+    assert "deprecated configuration of Chroma" in LEGACY_ERROR
 
 
 def test_reset_needs_allow_reset() -> None:
