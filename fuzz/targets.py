@@ -191,8 +191,8 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], tuple[type[BaseException], ...
 # regression test in tests/crash/test_fuzz.py that starts failing once the engine is fixed.
 # name -> (exception type, text the message must contain)
 KNOWN: dict[str, list[tuple[type[BaseException], str]]] = {
-    # F-3: StringColumn.all()/get() raise UnicodeDecodeError on invalid UTF-8 in a forged body
-    # F-4: a string column's codec header size > 2**63 reaches zstd as max_output_size: OverflowError
+    # F-6: StringColumn.all()/get() raise UnicodeDecodeError on invalid UTF-8 in a forged body
+    # F-7: a string column's codec header size > 2**63 reaches zstd as max_output_size: OverflowError
     "segment_body": [(UnicodeDecodeError, "codec can't decode"), (OverflowError, "too large to convert")],
     "segment_file": [(UnicodeDecodeError, "codec can't decode"), (OverflowError, "too large to convert")],
 }

@@ -71,7 +71,7 @@ def test_fuzz_briefly(name, tmp_path, figures):
 
 
 @pytest.mark.parametrize("finding", sorted(os.listdir(os.path.join(FUZZ, "findings", "segment_body"))))
-@pytest.mark.xfail(strict=True, reason="open fuzz findings F-3/F-4 (docs/TESTING.md): a forged string column "
+@pytest.mark.xfail(strict=True, reason="open fuzz findings F-6/F-7 (docs/TESTING.md): a forged string column "
                    "raises UnicodeDecodeError / OverflowError instead of CorruptionError")
 def test_open_segment_body_findings_raise_only_corruption_error(finding):
     from sedimentdb.engine.errors import CorruptionError

@@ -133,7 +133,7 @@ def test_fail_every_kth_operation(name, kind, figures):
         for k in range(1, n + 1, STRIDE):
             got = run_with_fault(w, kind, k, flavour)
             cases += 1
-            key = "io-error: log file re-synced by a reopen after its fdatasync failed (finding 4)"
+            key = "io-error: log file re-synced by a reopen after its fdatasync failed (F-8)"
             figures[key] = figures.get(key, 0) + got.get("resynced", 0)
     figures["io-error cases total"] = figures.get("io-error cases total", 0) + cases
     figures[f"io-error cases/{kind}"] = figures.get(f"io-error cases/{kind}", 0) + cases
