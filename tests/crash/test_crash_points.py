@@ -35,9 +35,8 @@ SCALE = env_int("SEDIMENT_CRASH_SCALE", 1)
 RANDOM_MODES = ("subset", "torn_cut", "torn_zero", "torn_garbage")
 WORKLOADS = {w.name: w for w in canonical_workloads(SCALE)}
 
-# A crash while a brand-new database creates its first log file (before anything was
-# acknowledged) can leave an empty or torn 00000000000000000001.log; the engine refuses to
-# open that directory. Reported as an engine finding (docs/TESTING.md, "Findings" 1).
+# Finding F-1 (docs/TESTING.md): a crash while a brand-new database created its first log file
+# could leave an empty or torn 00000000000000000001.log that every later open refused.
 FIRST_LOG_FILE = "/db/wal/00000000000000000001.log"
 
 
@@ -61,7 +60,7 @@ def test_crash_at_every_persistence_point(name, figures):
 
 
 def test_crash_while_creating_the_first_log_file_can_be_reopened():
-    """Regression for finding 1 (fixed in 3d1779c: log files are created under a temp name)."""
+    """Regression for finding F-1 (fixed in 3d1779c: log files are created under a temp name)."""
     fs = SimFileSystem()
     snaps = []
     fs.on_persist = lambda kind, path: snaps.append(fs.snapshot()) if path == FIRST_LOG_FILE else None
