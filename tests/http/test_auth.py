@@ -14,9 +14,11 @@ from pathlib import Path
 import bcrypt
 import httpx
 import pytest
+from click.testing import CliRunner
 
 import sedimentdb as ours
 from sedimentdb import errors
+from sedimentdb.tools.cli import cli
 from tests.http.server_process import ServerProcess
 
 PASSWORD = "correct-horse-battery"
@@ -181,8 +183,8 @@ def test_cloud_client_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_misconfigured_auth_refuses_to_start(tmp_path: Path) -> None:
-    """A provider without credentials is a start-up error, not an open server."""
-    proc = ServerProcess(tmp_path / "data", tmp_path / "server.log",
-                         env={"CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_PROVIDER})
-    with pytest.raises(RuntimeError, match="needs credentials"):
-        proc.start(timeout=20)
+    """A provider without credentials is a start-up error (exit 1, a message), never an open server."""
+    result = CliRunner().invoke(cli, ["run", "--path", str(tmp_path / "data"), "--port", "1"],
+                                env={"CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_PROVIDER})
+    assert result.exit_code == 1
+    assert "needs credentials or a credentials file" in result.output

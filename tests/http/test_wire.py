@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from sedimentdb.server import ServerConfig, create_app
 from tests.http.server_process import ServerProcess
 
 DB = "/api/v2/tenants/default_tenant/databases/default_database"
 
 
-@pytest.fixture(scope="module")
-def small_body_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server whose body limit is 4 KiB (set through the environment variable)."""
-    root = tmp_path_factory.mktemp("limit")
-    proc = ServerProcess(root / "data", root / "server.log", env={"CHROMA_MAX_PAYLOAD_SIZE_BYTES": "4096"}).start()
-    yield proc
-    proc.stop()
+@pytest.fixture
+def small_body_app(tmp_path: Path) -> Iterator[TestClient]:
+    """The application in-process (per test: the engine cache is cleared between tests), 4 KiB body limit."""
+    config = ServerConfig(persist_path=str(tmp_path / "data"), max_payload_size_bytes=4096, durability="off")
+    with TestClient(create_app(config)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -210,21 +212,22 @@ def test_unknown_route_and_method(http: httpx.Client) -> None:
     _error(http.delete("/api/v2/heartbeat"), 405, "ChromaError")
 
 
-def test_reset_disabled_is_403(small_body_server: ServerProcess) -> None:
+def test_reset_disabled_is_403(small_body_app: TestClient) -> None:
     """Without --allow-reset, reset is refused (Chroma: PermissionDenied)."""
-    message = _error(httpx.post(small_body_server.url + "/api/v2/reset"), 403, "AuthorizationError")
+    message = _error(small_body_app.post("/api/v2/reset"), 403, "AuthorizationError")
     assert message == "Reset is disabled by config"
 
 
-def test_oversized_body_is_413(small_body_server: ServerProcess) -> None:
+def test_oversized_body_is_413(small_body_app: TestClient) -> None:
     """Bodies over the configured limit are refused, by Content-Length or while streaming."""
-    url = small_body_server.url + DB + "/collections"
-    _error(httpx.post(url, json={"name": "x" * 5000}), 413, "ChromaError")
+    url = DB + "/collections"
+    _error(small_body_app.post(url, json={"name": "x" * 5000}), 413, "ChromaError")
 
     def chunks() -> Iterator[bytes]:
         yield b'{"name": "'
         yield b"y" * 8000
         yield b'"}'
 
-    _error(httpx.post(url, content=chunks(), headers={"content-type": "application/json"}), 413, "ChromaError")
-    assert httpx.post(url, json={"name": "small-enough"}).status_code == 200
+    _error(small_body_app.post(url, content=chunks(), headers={"content-type": "application/json"}), 413,
+           "ChromaError")
+    assert small_body_app.post(url, json={"name": "small-enough"}).status_code == 200
