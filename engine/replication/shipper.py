@@ -94,6 +94,7 @@ class Shipper:
         self.state = ShipperState()
         self._started = False
         self._hold = -1
+        self._cursor: tuple[str, int, int, int] = ("", 0, 0, 0)  # (file, offset, next LSN, epoch) read so far
         self._shipped_files: dict[str, dict[str, Any]] = {}  # segment files are immutable: ship once
 
     # ---- startup -------------------------------------------------------------------------------
@@ -181,23 +182,42 @@ class Shipper:
                 continue
             if last is not None and name_lsn(path) > last:
                 break
-            try:
-                data = self.fs.read_bytes(path)
-            except StorageError:
-                break  # released meanwhile: a later round sees the gap and reports it
-            header = decode_file_header(data)
-            if isinstance(header, str):
-                break  # a file being created; its records come next round
-            scan = scan_frames(data, header)
-            epoch = header.epoch
-            for raw in scan.records:
-                if raw.rtype == WF.REC_NEW_EPOCH:
-                    epoch = codec.decode(raw.rtype, raw.payload).epoch  # type: ignore[union-attr]
-                if raw.lsn >= first and (last is None or raw.lsn <= last):
-                    out.append((raw, data[raw.offset: raw.offset + raw.size], epoch))
-            if scan.bad_offset is not None:
+            complete = self._read_file(path, first, last, out)
+            if not complete:
                 break  # the live tail: a record being written; ship it next round
         return out
+
+    def _read_file(self, path: str, first: int, last: int | None,
+                   out: list[tuple[RawRecord, bytes, int]]) -> bool:
+        """Append the file's records in range to ``out``; False if it ends in an incomplete record.
+
+        The live file is read from where the previous round stopped (the cursor), not from
+        its start, so a round costs what is new, not the size of the file.
+        """
+        try:
+            with self.fs.open_read(path) as f:
+                head = f.read(WF.FILE_HEADER_SIZE)
+                header = decode_file_header(head)
+                if isinstance(header, str):
+                    return False  # a file being created; its records come next round
+                cpath, coffset, clsn, cepoch = self._cursor
+                start, expected, epoch = WF.FILE_HEADER_SIZE, header.first_lsn, header.epoch
+                if cpath == path and clsn <= first:
+                    start, expected, epoch = coffset, clsn, cepoch
+                f.seek(start)
+                data = f.read()
+        except StorageError:
+            return False  # released meanwhile: a later round sees the gap and reports it
+        scan = scan_frames(data, header, start=0, expected=expected)
+        for raw in scan.records:
+            if raw.rtype == WF.REC_NEW_EPOCH:
+                epoch = codec.decode(raw.rtype, raw.payload).epoch  # type: ignore[union-attr]
+            if raw.lsn >= first and (last is None or raw.lsn <= last):
+                out.append((raw, data[raw.offset: raw.offset + raw.size], epoch))
+        if last is None and scan.records:
+            end = scan.records[-1].offset + scan.records[-1].size
+            self._cursor = (path, start + end, scan.records[-1].lsn + 1, epoch)
+        return scan.bad_offset is None
 
     # ---- a round ---------------------------------------------------------------------------------
 
