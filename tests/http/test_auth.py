@@ -14,6 +14,7 @@ from pathlib import Path
 import bcrypt
 import httpx
 import pytest
+import structlog
 from click.testing import CliRunner
 
 import sedimentdb as ours
@@ -184,7 +185,11 @@ def test_cloud_client_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_misconfigured_auth_refuses_to_start(tmp_path: Path) -> None:
     """A provider without credentials is a start-up error (exit 1, a message), never an open server."""
-    result = CliRunner().invoke(cli, ["run", "--path", str(tmp_path / "data"), "--port", "1"],
-                                env={"CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_PROVIDER})
+    saved = structlog.get_config()  # the command configures logging, as entry points do
+    try:
+        result = CliRunner().invoke(cli, ["run", "--path", str(tmp_path / "data"), "--port", "1"],
+                                    env={"CHROMA_SERVER_AUTHN_PROVIDER": TOKEN_PROVIDER})
+    finally:
+        structlog.configure(**saved)
     assert result.exit_code == 1
     assert "needs credentials or a credentials file" in result.output
