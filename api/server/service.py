@@ -126,9 +126,11 @@ class Service:
         with self._clients_lock:
             client = self._clients.get(key)
         if client is None:
-            client = Client(self.settings, *key)  # checks existence itself
+            fresh = Client(self.settings, *key)  # checks existence itself
             with self._clients_lock:
-                client = self._clients.setdefault(key, client)
+                client = self._clients.setdefault(key, fresh)
+            if client is not fresh:
+                fresh.close()  # another request built one first; give this engine reference back
         else:
             client._get_database(key[1], key[0])
         yield client
