@@ -76,16 +76,14 @@ def normalize_embeddings(target: Any) -> list[np.ndarray] | None:
     )
 
 
-def validate_embedding(embedding: Any, position: int = 0) -> np.ndarray:
-    """One embedding: a 1-D, non-empty numpy array of a numeric dtype."""
-    if not isinstance(embedding, np.ndarray):
-        raise ValueError(f"Expected embedding to be a numpy array, got {type(embedding).__name__}")
+def validate_embedding(embedding: np.ndarray, position: int = 0) -> np.ndarray:
+    """One embedding (already known to be an array): 1-D, non-empty, of a numeric dtype."""
     if embedding.ndim != 1:
         raise ValueError(f"Expected a 1-dimensional array, got a {embedding.ndim}-dimensional array {embedding}")
     if embedding.size == 0:
         raise ValueError(
-            "Expected embedding to be a 1-dimensional numpy array with at least 1 int/float value. "
-            f"Got a 1-dimensional numpy array with no values at pos {position}"
+            "Expected each embedding in the embeddings to be a 1-dimensional numpy array with at least 1 int/float "
+            f"value. Got a 1-dimensional numpy array with no values at pos {position}"
         )
     if embedding.dtype not in EMBEDDING_DTYPES:
         raise ValueError(
@@ -96,13 +94,16 @@ def validate_embedding(embedding: Any, position: int = 0) -> np.ndarray:
 
 
 def validate_embeddings(embeddings: Any) -> list[np.ndarray]:
-    """A non-empty list of valid embeddings."""
+    """A non-empty list of valid embeddings (chromadb 1.5.9's messages)."""
     if not isinstance(embeddings, list):
         raise ValueError(f"Expected embeddings to be a list, got {type(embeddings).__name__}")
     if len(embeddings) == 0:
         raise ValueError(
             f"Expected embeddings to be a list with at least one item, got {len(embeddings)} embeddings"
         )
+    if not all(isinstance(e, np.ndarray) for e in embeddings):
+        kinds = list({type(e).__name__ for e in embeddings})
+        raise ValueError(f"Expected each embedding in the embeddings to be a numpy array, got {kinds}")
     for i, embedding in enumerate(embeddings):
         validate_embedding(embedding, i)
     return embeddings
