@@ -62,7 +62,7 @@ from sedimentdb.engine.wal.reader import list_log_files, name_lsn, scan_frames, 
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_writer
 from sedimentdb.tools.ops.verify import VerifyReport, check_segment_files
 
-DERIVED_FILES = {SF.FILE_GRAPH, SF.FILE_SUMMARY}
+DERIVED_FILES = {SF.FILE_GRAPH, SF.FILE_SUMMARY, getattr(SF, "FILE_FILTER", SF.FILE_SUMMARY)}
 
 
 @dataclass

@@ -374,20 +374,20 @@ class Verifier:
                 continue
             rows = np.flatnonzero(sc.alive)
             misses: list[int] = []
-            with seg.graph_lock:
-                try:
-                    for start in range(0, len(rows), SEARCH_CHUNK):
-                        chunk = rows[start:start + SEARCH_CHUNK]
-                        misses += _self_search_misses(seg, chunk, SELF_SEARCH_EF)
-                        done += len(chunk)
-                        self.report.checked["index_searches"] += len(chunk)
-                        self.progress("checking index", done, total)
-                    if misses and len(misses) <= RETRY_SHARE * len(rows):
-                        # HNSW is approximate: look again, much harder, before calling it a fault
-                        misses = _self_search_misses(seg, np.asarray(misses, dtype=np.int64),
-                                                     max(RETRY_EF, SELF_SEARCH_EF))
-                finally:
-                    seg.graph.set_ef(seg.search_ef)
+            # this Segment object is private to the verifier: changing its ef is safe
+            try:
+                for start in range(0, len(rows), SEARCH_CHUNK):
+                    chunk = rows[start:start + SEARCH_CHUNK]
+                    misses += _self_search_misses(seg, chunk, SELF_SEARCH_EF)
+                    done += len(chunk)
+                    self.report.checked["index_searches"] += len(chunk)
+                    self.progress("checking index", done, total)
+                if misses and len(misses) <= RETRY_SHARE * len(rows):
+                    # HNSW is approximate: look again, much harder, before calling it a fault
+                    misses = _self_search_misses(seg, np.asarray(misses, dtype=np.int64),
+                                                 max(RETRY_EF, SELF_SEARCH_EF))
+            finally:
+                seg.graph.set_ef(seg.search_ef)
             if not misses:
                 continue
             gpath = os.path.join(seg.path, SF.FILE_GRAPH)
