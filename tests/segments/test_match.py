@@ -76,7 +76,7 @@ def _segment(directory: str, metadatas: list, documents: list, *, persisted_inde
     return Segment.open(fs, directory, desc)
 
 
-@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     records=st.lists(st.tuples(METADATA, DOCS), min_size=1, max_size=25),
     wheres=st.lists(WHERE, min_size=1, max_size=4),
