@@ -102,7 +102,7 @@ def validate_embeddings(embeddings: Any) -> list[np.ndarray]:
             f"Expected embeddings to be a list with at least one item, got {len(embeddings)} embeddings"
         )
     if not all(isinstance(e, np.ndarray) for e in embeddings):
-        kinds = list({type(e).__name__ for e in embeddings})
+        kinds = sorted({type(e).__name__ for e in embeddings})  # Chroma's order is a set's: arbitrary
         raise ValueError(f"Expected each embedding in the embeddings to be a numpy array, got {kinds}")
     for i, embedding in enumerate(embeddings):
         validate_embedding(embedding, i)

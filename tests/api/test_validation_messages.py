@@ -62,7 +62,7 @@ CASES: list[Case] = [
      "Expected each embedding in the embeddings to be a 1-dimensional numpy array with at least 1 int/float "
      "value. Got a 1-dimensional numpy array with no values at pos 0 in add."),
     ("mixed embedding kinds", lambda c: c.add(ids=["a", "b"], embeddings=[np.array([1.0, 2.0]), [1.0, 2.0]]),
-     ValueError, "Expected each embedding in the embeddings to be a numpy array, got ['list'] in add."),
+     ValueError, "Expected each embedding in the embeddings to be a numpy array, got ['list', 'ndarray'] in add."),
     ("NaN", lambda c: c.add(ids=["a"], embeddings=[[float("nan"), 1.0]]),
      errors.InvalidArgumentError, NAN),
     ("infinity", lambda c: c.upsert(ids=["a"], embeddings=[[float("inf"), 1.0]]),
