@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 BASIC_PROVIDERS = {"basic", "chromadb.auth.basic_authn.BasicAuthenticationServerProvider",
-                   "chromadb.auth.providers.HtpasswdFileServerAuthCredentialsProvider"}
+                   "chromadb.auth.basic.BasicAuthServerProvider"}
 TOKEN_PROVIDERS = {"token", "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
                    "chromadb.auth.token.TokenAuthServerProvider"}
 TOKEN_HEADER = "x-chroma-token"

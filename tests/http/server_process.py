@@ -38,7 +38,7 @@ class ServerProcess:
         """The server's base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 120.0) -> ServerProcess:
         """Start the server and wait until its heartbeat answers."""
         command = [sys.executable, "-m", "sedimentdb", "run", "--log-format", "json", *self.args]
         env = dict(self.env)

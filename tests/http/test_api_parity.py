@@ -58,3 +58,28 @@ def test_transcripts_are_identical(server: ServerProcess, tmp_path: Path, unique
     normalised = {mode: repr(t).replace(f"{unique_name}-{i}", "NAME") for i, (mode, t) in enumerate(transcripts.items())}
     assert normalised["http"] == normalised["embedded"]
     assert normalised["async_http"] == normalised["embedded"]
+
+
+def test_http_admin_client(server: ServerProcess, unique_name: str) -> None:
+    """Tenants and databases over HTTP, then a client scoped to them; errors as embedded."""
+    from sedimentdb.http import HttpAdminClient
+
+    admin = HttpAdminClient(host="127.0.0.1", port=server.port)
+    admin.create_tenant(unique_name)
+    assert admin.get_tenant(unique_name) == {"name": unique_name}
+    admin.create_database("alpha", tenant=unique_name)
+    with pytest.raises(errors.UniqueConstraintError, match=r"Database \[alpha\] already exists"):
+        admin.create_database("alpha", tenant=unique_name)
+    assert [d["name"] for d in admin.list_databases(tenant=unique_name)] == ["alpha"]
+    scoped = chromadb.HttpClient(host="127.0.0.1", port=server.port, tenant=unique_name, database="alpha")
+    scoped.create_collection("scoped-coll", embedding_function=None)
+    assert scoped.count_collections() == 1
+    with pytest.raises(errors.NotFoundError, match="Database \\[nope\\] not found"):
+        scoped.set_database("nope")
+    admin.delete_database("alpha", tenant=unique_name)
+    with pytest.raises(errors.NotFoundError):
+        admin.get_database("alpha", tenant=unique_name)
+    with pytest.raises(errors.NotFoundError):
+        chromadb.HttpClient(host="127.0.0.1", port=server.port, tenant="missing-tenant")
+    with pytest.raises(ValueError, match="Could not connect to a Chroma server"):
+        chromadb.HttpClient(host="127.0.0.1", port=1)

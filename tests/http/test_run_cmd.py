@@ -26,7 +26,7 @@ def test_start_lock_stop_restart(tmp_path: Path) -> None:
 
     second = ServerProcess(tmp_path / "data", tmp_path / "second.log")
     with pytest.raises(RuntimeError, match="exited"):
-        second.start(timeout=30)
+        second.start(timeout=120)
     assert "Error" in second.log() and "Traceback" not in second.log()
 
     assert proc.stop(signal.SIGTERM) == 0
