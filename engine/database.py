@@ -130,6 +130,7 @@ class Database:
             epoch=manifest.epoch if manifest else 0,
             durability=self.options.durability, sync_interval_ms=self.options.sync_interval_ms,
             roll_bytes=self.options.wal_roll_bytes, read_only=self.options.read_only, logger=self.log,
+            recovery_mode=self.options.recovery_mode,
         )
         self.uuid, self.epoch = self.wal.uuid, self.wal.epoch
         if manifest is not None:

@@ -13,7 +13,9 @@ class DatabaseOptions:
 
     durability: ``full`` acknowledges a write after fdatasync (group commit); ``normal``
     fdatasyncs every ``sync_interval_ms`` (a power loss may lose the last interval, a process
-    crash loses nothing); ``off`` never syncs.
+    crash loses nothing); ``off`` never syncs. recovery_mode: ``strict`` refuses to open when a
+    damaged log record is followed by valid ones; ``point_in_time`` cuts the newest log file at
+    its first damaged record (keeping a copy), for disks that reorder unsynced writes.
     """
 
     durability: str = "full"
@@ -29,6 +31,7 @@ class DatabaseOptions:
     keep_manifests: int = 2
     retain_wal: bool = False
     read_only: bool = False
+    recovery_mode: str = "strict"
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_MODES:
@@ -42,5 +45,7 @@ class DatabaseOptions:
             raise ValueError("max_segments_per_collection must be at least 1")
         if not 0.0 < self.vacuum_deleted_fraction <= 1.0:
             raise ValueError("vacuum_deleted_fraction must be in (0, 1]")
+        if self.recovery_mode not in ("strict", "point_in_time"):
+            raise ValueError(f"recovery_mode must be strict or point_in_time, got {self.recovery_mode!r}")
         if self.keep_manifests < 2:
             raise ValueError("keep_manifests must be at least 2 (fallback needs the previous one)")

@@ -45,12 +45,14 @@ from sedimentdb.engine.wal.reader import (
 )
 from sedimentdb.engine.wal.records import Record
 
+RECOVERY_MODES = ("strict", "point_in_time")
+
 
 class Wal:
     """The log: see the module docstring. Thread-safe."""
 
     def __init__(self, directory: str, fs: FileSystem, durability: str, sync_interval_ms: int,
-                 roll_bytes: int, read_only: bool, logger: Any) -> None:
+                 roll_bytes: int, read_only: bool, logger: Any, recovery_mode: str = "strict") -> None:
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {', '.join(DURABILITY_MODES)}, got {durability!r}")
         self.directory = directory
@@ -59,6 +61,9 @@ class Wal:
         self.sync_interval = sync_interval_ms / 1000.0
         self.roll_bytes = roll_bytes
         self.read_only = read_only
+        if recovery_mode not in RECOVERY_MODES:
+            raise ValueError(f"recovery_mode must be one of {', '.join(RECOVERY_MODES)}, got {recovery_mode!r}")
+        self.recovery_mode = recovery_mode
         self.log = logger or structlog.get_logger("sedimentdb.wal")
         self.uuid = ""
         self.epoch = 0
@@ -81,9 +86,9 @@ class Wal:
     @classmethod
     def open(cls, directory: str, *, fs: FileSystem, db_uuid: str | None = None, epoch: int = 0,
              durability: str = "full", sync_interval_ms: int = 200, roll_bytes: int = 64 << 20,
-             read_only: bool = False, logger: Any = None) -> Wal:
+             read_only: bool = False, logger: Any = None, recovery_mode: str = "strict") -> Wal:
         """Open (creating if empty) the log in ``directory``, validating and recovering it."""
-        wal = cls(directory, fs, durability, sync_interval_ms, roll_bytes, read_only, logger)
+        wal = cls(directory, fs, durability, sync_interval_ms, roll_bytes, read_only, logger, recovery_mode)
         wal._recover(db_uuid, epoch)
         if not read_only:
             wal._open_active()
@@ -124,13 +129,23 @@ class Wal:
         self._check_identity(path, header)
         scan = scan_frames(data, header)
         if scan.bad_offset is not None:
-            if not is_torn_tail(scan, data, is_last):
+            if not is_torn_tail(scan, data, is_last) and not self._cut_anyway(is_last):
                 raise corruption(path, scan, is_last)
             if not self.read_only:  # a reader just stops at the tear; only the writer cuts it off
                 self._set_aside(path, data, scan.bad_offset, scan.bad_reason or "torn tail")
                 self.fs.truncate(path, scan.valid_end)
         last = scan.records[-1].lsn if scan.records else header.first_lsn - 1
         self._infos.append(WalFileInfo(path, header.first_lsn, last, scan.valid_end))
+
+    def _cut_anyway(self, is_last: bool) -> bool:
+        """In ``point_in_time`` mode, any damage in the newest file ends the log there.
+
+        For disks whose volatile caches can persist a later write before an earlier one, a
+        hole in unsynced data can sit before valid frames; those frames were never
+        acknowledged (``full``) or were inside the promised loss window (``normal``). The
+        cost: bit rot in the newest file is cut off instead of refused (a copy is kept).
+        """
+        return is_last and self.recovery_mode == "point_in_time"
 
     def _check_identity(self, path: str, h: FileHeader) -> None:
         if not self.uuid:
