@@ -10,7 +10,13 @@ starts a new epoch, :func:`state_digest` proves two databases equal at an LSN.
 from sedimentdb.engine.replication.archive import list_archive, verify_archive
 from sedimentdb.engine.replication.destination import DirDestination, S3Destination, open_destination
 from sedimentdb.engine.replication.digest import Digest, state_digest
-from sedimentdb.engine.replication.follower import Follower, ReplicationStopped, follow, promote, read_position
+from sedimentdb.engine.replication.follower import (
+    Follower,
+    ReplicationStopped,
+    follow,
+    promote,
+    read_position,
+)
 from sedimentdb.engine.replication.restore import RestorePlan, plan_restore, restore
 from sedimentdb.engine.replication.shipper import FencedError, Shipper, release_hold, replicate
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 from sedimentdb.engine.errors import StorageError
@@ -112,7 +112,7 @@ class DirDestination:
 class S3Destination:
     """An archive under ``s3://bucket/prefix`` (boto3; ``endpoint`` for S3-compatible servers)."""
 
-    def __init__(self, bucket: str, prefix: str = "", endpoint: str | None = None, client: object = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", endpoint: str | None = None, client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.url = f"s3://{bucket}/{self.prefix}"
@@ -161,7 +161,7 @@ class S3Destination:
         self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
 
-def _s3_client(endpoint: str | None) -> object:
+def _s3_client(endpoint: str | None) -> Any:
     try:
         import boto3
         from botocore.config import Config

@@ -24,10 +24,16 @@ from typing import Any
 import structlog
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import CorruptionError, StorageError
+from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, write_file_atomically
 from sedimentdb.engine.options import DatabaseOptions
-from sedimentdb.engine.replication.archive import gap_after, list_archive, read_unit, resolve_uuid, select_chain
+from sedimentdb.engine.replication.archive import (
+    gap_after,
+    list_archive,
+    read_unit,
+    resolve_uuid,
+    select_chain,
+)
 from sedimentdb.engine.replication.destination import Destination, open_destination
 from sedimentdb.engine.replication.objects import decode_object
 from sedimentdb.engine.replication.restore import restore

@@ -9,7 +9,14 @@ import pytest
 
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.options import DatabaseOptions
-from sedimentdb.engine.replication import Shipper, list_archive, plan_restore, restore, state_digest, verify_archive
+from sedimentdb.engine.replication import (
+    Shipper,
+    list_archive,
+    plan_restore,
+    restore,
+    state_digest,
+    verify_archive,
+)
 from sedimentdb.engine.replication.destination import ObjectExistsError
 
 from .workload import Workload, content
