@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -38,7 +39,6 @@ def export_command(path: str, collections: tuple[str, ...], output, encoding: st
     output.flush()
     to_stderr = getattr(output, "name", "") in ("<stdout>", "-")
     if as_json:
-        import json
         click.echo(json.dumps(summary.to_dict()), err=to_stderr)
     else:
         click.echo(f"exported {summary.records} records from {len(summary.collections)} collection(s)",

@@ -7,6 +7,8 @@ import signal
 
 import click
 
+from sedimentdb.engine.wal import ScannedRecord
+from sedimentdb.engine.wal.records import CreateCollection, ModifyCollection
 from sedimentdb.tools.clihelpers import handle_errors, human_bytes, json_option, print_json
 from sedimentdb.tools.ops.wal import (
     OPS,
@@ -54,7 +56,7 @@ def ls(path: str, as_json: bool) -> None:
                    f"{f.epoch if f.epoch is not None else '-':>5} {status}")
 
 
-def _emit(rec, names, vectors: bool, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _emit(rec: ScannedRecord, names: dict[str, str], vectors: bool, as_json: bool) -> None:
     d = record_dict(rec, names, vectors)
     click.echo(json.dumps(d, ensure_ascii=False) if as_json else record_text(d))
 
@@ -74,9 +76,10 @@ def dump(path: str, from_lsn: int | None, to_lsn: int | None, collection: str | 
         _emit(rec, _learn(names, rec), vectors, as_json)
 
 
-def _learn(names: dict[str, str], rec) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _learn(names: dict[str, str], rec: ScannedRecord) -> dict[str, str]:
+    """Remember collection names from catalog records, so later records show them."""
     r = rec.record
-    if r is not None and type(r).__name__ in ("CreateCollection", "ModifyCollection") and r.name:
+    if isinstance(r, (CreateCollection, ModifyCollection)) and r.name:
         names[r.id] = r.name
     return names
 
