@@ -126,7 +126,7 @@ def _read_log(path: str) -> _LogFile:
     if isinstance(header, str):
         return _LogFile(path, data, None, [], [(0, len(data), None, header)])
     records: list[Any] = []
-    regions = []
+    regions: list[tuple[int, int, int | None, str]] = []
     pos, expected = WF.FILE_HEADER_SIZE, header.first_lsn
     while True:
         result = scan_frames(data, header, start=pos, expected=expected)
