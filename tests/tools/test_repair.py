@@ -148,3 +148,25 @@ def test_declining_the_prompt_changes_nothing(db_path, runner):
 def test_repair_refuses_while_another_process_writes(db_path, runner, other_writer):
     res = invoke(runner, "repair", db_path, "--yes")
     assert res.exit_code == 3 and "another process" in res.output
+
+
+def test_damaged_delete_marker_is_found_and_rebuilt_from_the_log(db_path):
+    from sedimentdb.engine.database import Database
+    from sedimentdb.engine.options import DatabaseOptions
+    db = Database.open(db_path, DatabaseOptions(background_compaction=False, retain_wal=True))
+    try:
+        db.delete(DOCS_ID, [f"id{i}" for i in range(10, 20)])
+        db.compact()  # the segment keeps its rows; a delete marker records the deleted ones
+    finally:
+        db.close()
+    markers = os.listdir(os.path.join(db_path, "markers"))
+    assert markers
+    before = snapshot(db_path)
+    flip_byte(os.path.join(db_path, "markers", markers[0]), 3)
+    errs = verify(db_path).errors
+    assert errs and errs[0].area == "marker"
+    plan = plan_repair(db_path)
+    assert [a.kind for a in plan.actions] == ["rebuild-from-log"]
+    apply_repair(plan)
+    assert verify(db_path).clean
+    assert snapshot(db_path) == before
