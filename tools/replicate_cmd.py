@@ -51,10 +51,11 @@ def parse_time(text: str) -> float:
 @click.option("--once", is_flag=True, help="Ship what is there (log and a snapshot) and exit.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds (the live tail's lag).")
 @click.option("--snapshot-interval", default=3600.0, show_default=True, help="Seconds between snapshots.")
+@click.option("--retain-snapshots", type=int, help="Keep only the newest N snapshots and the log they need.")
 @click.option("--off", is_flag=True, help="Turn replication off: let the compactor release unshipped log again.")
 @handle_errors
 def replicate_command(path: str, dest: str | None, once: bool, interval: float, snapshot_interval: float,
-                      off: bool) -> None:
+                      retain_snapshots: int | None, off: bool) -> None:
     """Ship the log and snapshots of PATH to an archive (continuously unless --once).
 
     While replication is on, PATH's log is kept until it has been shipped.
@@ -73,7 +74,7 @@ def replicate_command(path: str, dest: str | None, once: bool, interval: float, 
 
     try:
         replicate(path, open_destination(dest), once=once, interval=interval,
-                  snapshot_interval=snapshot_interval, on_round=report)
+                  snapshot_interval=snapshot_interval, retain_snapshots=retain_snapshots, on_round=report)
     except KeyboardInterrupt:
         pass
 

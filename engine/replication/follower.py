@@ -21,11 +21,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import structlog
-
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, write_file_atomically
+from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication.archive import (
     gap_after,
@@ -82,7 +81,7 @@ class Follower:
         self.path = os.path.abspath(path)
         self.fs = fs or OsFileSystem()
         self.options = options or DatabaseOptions()
-        self.log = logger or structlog.get_logger("sedimentdb.replication")
+        self.log = logger or get_logger("sedimentdb.replication")
         self.db_uuid = db_uuid
         self.db: Database | None = None
         self.pos: Position | None = None

@@ -34,6 +34,7 @@ from sedimentdb.engine.replication.objects import (
     check_name,
     decode_object,
     file_name,
+    parse_snapshot_name,
     sha256,
 )
 from sedimentdb.engine.wal import format as WF
@@ -183,8 +184,10 @@ def _write_log(dest: Destination, fs: FileSystem, root: str, plan: RestorePlan) 
             keep = [r for r in unit.records if r.lsn <= plan.target_lsn]
             if keep:
                 out.write(unit.body[: keep[-1].offset + keep[-1].size])
-        if out is not None:
-            out.sync()
+        if out is None:  # the target is the snapshot itself: an empty log file continues it
+            snap = parse_snapshot_name(plan.snapshot or "")
+            out = _new_log_file(fs, waldir, plan.db_uuid, snap.epoch if snap else 0, plan.replay_from, None)
+        out.sync()
     finally:
         if out is not None:
             out.close()

@@ -18,13 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from sedimentdb.engine.compactor.manifest import encode as encode_manifest
 from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
 from sedimentdb.engine.database import REPLICATION_HOLD
 from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, write_file_atomically
+from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.replication.archive import list_archive, read_unit
 from sedimentdb.engine.replication.destination import Destination
 from sedimentdb.engine.replication.objects import (
@@ -35,6 +34,7 @@ from sedimentdb.engine.replication.objects import (
     sha256,
     snapshot_name,
 )
+from sedimentdb.engine.replication.retention import prune
 from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import decode_file_header
@@ -83,13 +83,14 @@ class Shipper:
 
     def __init__(self, path: str, dest: Destination, *, fs: FileSystem | None = None,
                  snapshot_interval: float = 3600.0, clock: Callable[[], float] = time.time,
-                 logger: Any = None) -> None:
+                 retain_snapshots: int | None = None, logger: Any = None) -> None:
         self.path = os.path.abspath(path)
         self.dest = dest
         self.fs = fs or OsFileSystem()
         self.snapshot_interval = snapshot_interval
+        self.retain_snapshots = retain_snapshots
         self.clock = clock
-        self.log = logger or structlog.get_logger("sedimentdb.replication")
+        self.log = logger or get_logger("sedimentdb.replication")
         self.db_uuid = ""
         self.state = ShipperState()
         self._started = False
@@ -243,6 +244,8 @@ class Shipper:
             due = snapshot or self.clock() - self.state.last_snapshot_time >= self.snapshot_interval
             if due:
                 result.snapshot = self.ship_snapshot()
+        if result.snapshot and self.retain_snapshots:
+            prune(self.dest, self.db_uuid, keep_snapshots=self.retain_snapshots, now=self.clock())
         return result
 
     def _check_fence(self) -> None:
@@ -361,10 +364,10 @@ def release_hold(path: str, fs: FileSystem | None = None) -> bool:
 
 
 def replicate(path: str, dest: Destination, *, once: bool = False, interval: float = 1.0,
-              snapshot_interval: float = 3600.0, stop: Callable[[], bool] | None = None,
+              snapshot_interval: float = 3600.0, retain_snapshots: int | None = None, stop: Callable[[], bool] | None = None,
               on_round: Callable[[RoundResult], None] | None = None) -> Shipper:
     """Ship ``path`` to ``dest``: one round (with a snapshot) if ``once``, else until ``stop()``."""
-    shipper = Shipper(path, dest, snapshot_interval=snapshot_interval)
+    shipper = Shipper(path, dest, snapshot_interval=snapshot_interval, retain_snapshots=retain_snapshots)
     while True:
         result = shipper.ship_round(snapshot=True if once else None)
         if on_round:

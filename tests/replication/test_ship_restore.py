@@ -155,3 +155,32 @@ def test_release_hold_turns_replication_off(primary, archive):
     assert primary.log_release_limit() is not None
     assert release_hold(primary.path) is True
     assert primary.log_release_limit() is None
+
+
+def test_retention_keeps_what_retained_snapshots_need(primary, archive, tmp_path):
+    from sedimentdb.engine.replication.retention import prune
+
+    wl = Workload(primary, 8)
+    shipper = Shipper(primary.path, archive, snapshot_interval=0, retain_snapshots=2)
+    for _ in range(5):
+        for _ in range(12):
+            wl.step()
+        primary.compact()
+        shipper.ship_round(snapshot=True)
+    listing = list_archive(archive, shipper.db_uuid)
+    assert len(listing.snapshots) == 2
+    assert verify_archive(archive, shipper.db_uuid) == []
+    oldest = plan_restore(archive, to_lsn=listing.snapshots[0].lsn)
+    assert oldest.snapshot == listing.snapshots[0].key
+    # the newest state and the oldest retained point both restore exactly
+    for i, lsn in enumerate([listing.snapshots[0].lsn, primary.last_lsn]):
+        restore(archive, str(tmp_path / f"r{i}"), to_lsn=lsn)
+        db = open_ro(tmp_path / f"r{i}")
+        assert state_digest(db).digest == wl.digests[lsn]
+        db.close()
+    assert listing.logs[0].first_lsn > 1, listing.logs[0]
+    # before the oldest retained snapshot's replay point nothing is restorable any more
+    with pytest.raises(Exception):
+        restore(archive, str(tmp_path / "old"), to_lsn=min(listing.snapshots[0].lsn, listing.logs[0].first_lsn) - 1)
+    with pytest.raises(ValueError):
+        prune(archive, shipper.db_uuid, keep_snapshots=0)
