@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import structlog
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
@@ -102,7 +101,7 @@ class Database:
         """
         fs = fs or OsFileSystem()
         db = cls(os.path.abspath(path), fs, options or DatabaseOptions(), clock,
-                 logger or structlog.get_logger("sedimentdb.engine"))
+                 logger or K.get_logger("sedimentdb.engine"))
         try:
             db._open()
         except BaseException:

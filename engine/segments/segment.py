@@ -9,11 +9,11 @@ from typing import Any
 
 import crc32c
 import numpy as np
-import structlog
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import CorruptionError, StorageIOError
 from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.codec import decode_all_metadata, decode_metadata, decode_rows, decode_vectors
 from sedimentdb.engine.segments.descriptor import SegmentDescriptor
@@ -25,7 +25,7 @@ from sedimentdb.engine.segments.graph import load_graph
 from sedimentdb.engine.segments.planner import graph_search
 from sedimentdb.engine.segments.strings import StringColumn
 
-log = structlog.get_logger()
+log = get_logger("sedimentdb.segments")
 
 
 class Segment:

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import crc32c
 import numpy as np
-import structlog
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import InvalidArgumentError
 from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.codec import (
     decode_all_metadata,
@@ -37,7 +37,7 @@ from sedimentdb.engine.segments.strings import encode_strings
 if TYPE_CHECKING:
     from sedimentdb.engine.segments.segment import Segment
 
-log = structlog.get_logger()
+log = get_logger("sedimentdb.segments")
 
 # Below this many rows a segment gets no graph: exact search is as fast and exact.
 FLAT_BELOW = 1024

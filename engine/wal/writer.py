@@ -19,8 +19,6 @@ import uuid as uuidlib
 from collections.abc import Iterator
 from typing import Any
 
-import structlog
-
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import (
     ClosedError,
@@ -64,7 +62,7 @@ class Wal:
         if recovery_mode not in RECOVERY_MODES:
             raise ValueError(f"recovery_mode must be one of {', '.join(RECOVERY_MODES)}, got {recovery_mode!r}")
         self.recovery_mode = recovery_mode
-        self.log = logger or structlog.get_logger("sedimentdb.wal")
+        self.log = logger or K.get_logger("sedimentdb.wal")
         self.uuid = ""
         self.epoch = 0
         self._infos: list[WalFileInfo] = []

@@ -22,13 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import structlog
-
 from sedimentdb.engine import logkeys
+from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.model_files import MODEL_NAME, WEIGHTS_SHA256, ModelFiles
 
-log = structlog.get_logger()
+log = get_logger("sedimentdb.embeddings")
 
 BUILDER_VERSION = 1
 """Bump whenever ``bert_onnx`` changes the graph it emits: it is part of the cache key, so a
