@@ -128,6 +128,7 @@ class Settings:
     sediment_max_segments_per_collection: int = 8
     sediment_wal_roll_bytes: int = 64 * 1024 * 1024
     sediment_retain_wal: bool = False
+    sediment_recovery_mode: str = "strict"
 
     def __init__(self, **values: Any) -> None:
         """Explicit ``values`` win; any other field comes from its environment variable, else its default.
