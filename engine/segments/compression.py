@@ -26,6 +26,10 @@ def decompress_payload(path: str, data: memoryview | bytes) -> bytes:
     if codec == F.CODEC_RAW:
         payload = bytes(body)
     elif codec == F.CODEC_ZSTD:
+        # A zstd block expands at most ~32768x; a larger claimed size is damage, and passing it on
+        # would overflow (>= 2**63) or make zstd allocate that much.
+        if size > 65536 * len(body) + (1 << 20):
+            raise _corrupt(path, f"header claims {size} bytes from a {len(body)}-byte zstd frame")
         try:
             payload = zstandard.ZstdDecompressor().decompress(bytes(body), max_output_size=size)
         except zstandard.ZstdError as exc:

@@ -60,7 +60,10 @@ class StringColumn:
         if not self.valid[row]:
             return None
         a, b = int(self.offsets[row]), int(self.offsets[row + 1])
-        return self.data[a:b].decode(ENCODING, ERRORS)
+        try:
+            return self.data[a:b].decode(ENCODING, ERRORS)
+        except UnicodeDecodeError as exc:
+            raise _corrupt(self.path, f"string at row {row} is not UTF-8 ({exc.reason})") from None
 
     def all(self) -> list[str | None]:
         """Every row, decoded."""
@@ -71,10 +74,13 @@ class StringColumn:
             # One decode for the whole column; byte offsets are character offsets in ASCII.
             text = data.decode("ascii")
             return [text[offs[i]:offs[i + 1]] if valid[i] else None for i in range(self.n)]
-        return [
-            data[offs[i]:offs[i + 1]].decode(ENCODING, ERRORS) if valid[i] else None
-            for i in range(self.n)
-        ]
+        try:
+            return [
+                data[offs[i]:offs[i + 1]].decode(ENCODING, ERRORS) if valid[i] else None
+                for i in range(self.n)
+            ]
+        except UnicodeDecodeError as exc:
+            raise _corrupt(self.path, f"string column is not UTF-8 ({exc.reason})") from None
 
 
 def _corrupt(path: str, message: str) -> CorruptionError:
