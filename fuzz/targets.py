@@ -187,15 +187,11 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], tuple[type[BaseException], ...
 }
 
 
-# Open findings, tolerated so CI stays green while they are unfixed; each has a strict xfail
+# Open findings, tolerated so CI stays green while they are unfixed; each needs a strict xfail
 # regression test in tests/crash/test_fuzz.py that starts failing once the engine is fixed.
-# name -> (exception type, text the message must contain)
-KNOWN: dict[str, list[tuple[type[BaseException], str]]] = {
-    # F-6: StringColumn.all()/get() raise UnicodeDecodeError on invalid UTF-8 in a forged body
-    # F-7: a string column's codec header size > 2**63 reaches zstd as max_output_size: OverflowError
-    "segment_body": [(UnicodeDecodeError, "codec can't decode"), (OverflowError, "too large to convert")],
-    "segment_file": [(UnicodeDecodeError, "codec can't decode"), (OverflowError, "too large to convert")],
-}
+# name -> [(exception type, text the message must contain)]. None open now: F-6 and F-7 were
+# fixed in d8101c9 (their inputs are in fuzz/regressions/segment_body/).
+KNOWN: dict[str, list[tuple[type[BaseException], str]]] = {}
 
 
 def run_one(name: str, data: bytes) -> bool:

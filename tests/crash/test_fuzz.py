@@ -70,18 +70,15 @@ def test_fuzz_briefly(name, tmp_path, figures):
     figures[f"fuzz executions/{name}"] = f"{runs[-1] if runs else '?'} in {SECONDS}s"
 
 
-@pytest.mark.parametrize("finding", sorted(os.listdir(os.path.join(FUZZ, "findings", "segment_body"))))
-@pytest.mark.xfail(strict=True, reason="open fuzz findings F-6/F-7 (docs/TESTING.md): a forged string column "
-                   "raises UnicodeDecodeError / OverflowError instead of CorruptionError")
-def test_open_segment_body_findings_raise_only_corruption_error(finding):
+@pytest.mark.parametrize("case", ["invalid-utf8-string-column", "zstd-size-overflow"])
+def test_forged_string_column_is_corruption(case):
+    """Regressions F-6/F-7 (fixed in d8101c9): UnicodeDecodeError / OverflowError escaped."""
     from sedimentdb.engine.errors import CorruptionError
 
-    with open(os.path.join(FUZZ, "findings", "segment_body", finding), "rb") as f:
+    with open(os.path.join(FUZZ, "regressions", "segment_body", case), "rb") as f:
         data = f.read()
-    try:
+    with pytest.raises(CorruptionError):
         targets.segment_body(data)
-    except CorruptionError:
-        pass
 
 
 def test_manifest_of_the_wrong_shape_is_corruption():
