@@ -53,6 +53,7 @@ class RestorePlan:
     units: list[str] = field(default_factory=list)
     unit_ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (first, last, epoch)
     files: int = 0
+    prev_unit: tuple[str, int, int, int] | None = None  # the unit before the first used: checks its link
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -104,9 +105,11 @@ def plan_restore(dest: Destination, *, db_uuid: str | None = None, to_lsn: int |
                            f"LSN {chain[0].first_lsn}", path=dest.url, lsn=target)
     # The log must reach the snapshot's own LSN even when the target is exactly that LSN.
     units = [n for n in chain if n.last_lsn >= min(start, target) and n.first_lsn <= target]
+    before = [n for n in chain if units and n.last_lsn < units[0].first_lsn]
+    prev = (before[-1].key, before[-1].first_lsn, before[-1].last_lsn, before[-1].epoch) if before else None
     return RestorePlan(uid, target, snap[0].key if snap else None, snap[0].lsn if snap else None, start,
                        [n.key for n in units], [(n.first_lsn, n.last_lsn, n.epoch) for n in units],
-                       snap[2] if snap else 0)
+                       snap[2] if snap else 0, prev)
 
 
 def _pick_snapshot(dest: Destination, snaps: list[SnapName], chain: list[LogName],
@@ -172,7 +175,7 @@ def _write_log(dest: Destination, fs: FileSystem, root: str, plan: RestorePlan) 
     fs.makedirs(waldir)
     out: WritableFile | None = None
     epoch = -1
-    prev: Unit | None = None
+    prev: Unit | None = read_unit(dest, LogName(*plan.prev_unit), plan.db_uuid) if plan.prev_unit else None
     try:
         for key, (first, last, e) in zip(plan.units, plan.unit_ranges, strict=True):
             unit = read_unit(dest, LogName(key, first, last, e), plan.db_uuid)
