@@ -26,7 +26,8 @@ from sedimentdb.engine.replication import (
     verify_archive,
 )
 from sedimentdb.engine.replication.archive import resolve_uuid
-from sedimentdb.engine.replication.follower import follow
+from sedimentdb.engine.replication.follower import follow, read_position
+from sedimentdb.engine.replication.shipper import replication_status
 from sedimentdb.tools.clihelpers import EXIT_OK, EXIT_PROBLEMS, handle_errors, json_option, print_json
 
 DEST_HELP = "Archive: a directory, or s3://bucket/prefix[?endpoint=http://host:port]."
@@ -52,14 +53,18 @@ def parse_time(text: str) -> float:
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds (the live tail's lag).")
 @click.option("--snapshot-interval", default=3600.0, show_default=True, help="Seconds between snapshots.")
 @click.option("--retain-snapshots", type=int, help="Keep only the newest N snapshots and the log they need.")
+@click.option("--status", is_flag=True, help="Print the replication position (shipped LSN, local LSN, lag) and exit.")
 @click.option("--off", is_flag=True, help="Turn replication off: let the compactor release unshipped log again.")
 @handle_errors
 def replicate_command(path: str, dest: str | None, once: bool, interval: float, snapshot_interval: float,
-                      retain_snapshots: int | None, off: bool) -> None:
+                      retain_snapshots: int | None, status: bool, off: bool) -> None:
     """Ship the log and snapshots of PATH to an archive (continuously unless --once).
 
     While replication is on, PATH's log is kept until it has been shipped.
     """
+    if status:
+        print_json({**replication_status(path), "replica": _replica(path)})
+        return
     if off:
         click.echo("replication hold removed" if release_hold(path) else "replication was not on")
         return
@@ -166,6 +171,11 @@ def digest_command(path: str, against: str | None, as_json: bool) -> None:
             click.echo(f"archive at LSN {mine.lsn}: digest {out['archive_digest']} -> "
                        f"{'EQUAL' if out['equal'] else 'DIFFERENT'}")
     sys.exit(EXIT_OK if out.get("equal", True) else EXIT_PROBLEMS)
+
+
+def _replica(path: str) -> dict[str, Any] | None:
+    pos = read_position(path)
+    return None if pos is None else {"lsn": pos.lsn, "epoch": pos.epoch, "source": pos.source}
 
 
 def _digest_of(path: str) -> Any:

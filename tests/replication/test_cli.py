@@ -61,6 +61,12 @@ def test_cli_round_trip(tmp_path):
     assert replica.epoch == 1 and state_digest(replica).digest == wl.digests[end]
     replica.close()
 
+    res = sediment("replicate", path, "--status")
+    status = json.loads(res.output)
+    assert status["replicating"] and status["shipped_lsn"] == end == status["local_lsn"] and status["lag_records"] == 0
+    res = sediment("replicate", str(tmp_path / "replica"), "--status")
+    assert json.loads(res.output)["replica"] is None  # promoted: no longer a replica
+
     res = sediment("replicate", path, "--off")
     assert res.exit_code == 0 and "removed" in res.output
 
