@@ -89,8 +89,10 @@ def replicate_command(path: str, dest: str | None, once: bool, interval: float, 
 @click.option("--from", "source", required=True, help=DEST_HELP)
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between polls of the archive.")
 @click.option("--once", is_flag=True, help="Catch up once and exit.")
+@click.option("--rebootstrap", is_flag=True,
+              help="On a gap or diverged history, move PATH aside and bootstrap again from the newest state.")
 @handle_errors
-def follow_command(path: str, source: str, interval: float, once: bool) -> None:
+def follow_command(path: str, source: str, interval: float, once: bool, rebootstrap: bool) -> None:
     """Keep PATH a read-only replica of an archive (bootstraps into an empty PATH).
 
     Stops with a message (exit 1) on a gap, a damaged unit or a history mismatch; never
@@ -102,7 +104,8 @@ def follow_command(path: str, source: str, interval: float, once: bool) -> None:
             click.echo(f"applied {n} records; replica at LSN {pos.lsn} (epoch {pos.epoch})")
 
     try:
-        follow(open_destination(source), path, interval=interval, once=once, on_step=report)
+        follow(open_destination(source), path, interval=interval, once=once, on_step=report,
+               rebootstrap=rebootstrap)
     except KeyboardInterrupt:
         pass
 

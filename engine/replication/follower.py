@@ -169,13 +169,27 @@ class Follower:
 
 def follow(dest: Destination, path: str, *, interval: float = 1.0, once: bool = False,
            stop: Callable[[], bool] | None = None, on_step: Callable[[int, Position], None] | None = None,
-           options: DatabaseOptions | None = None) -> Position:
-    """Run a follower until ``stop()`` (or one step if ``once``); return the final position."""
+           options: DatabaseOptions | None = None, rebootstrap: bool = False) -> Position:
+    """Run a follower until ``stop()`` (or one step if ``once``); return the final position.
+
+    With ``rebootstrap``, a replica that cannot continue (gap, diverged history) is moved aside
+    to ``<path>.stopped-<ms>`` and bootstrapped again from the archive's newest state — once
+    per problem: if the fresh replica stops too, the error is raised.
+    """
     f = Follower(dest, path, options=options)
     f.start()
+    fresh = False  # True right after a re-bootstrap: a second stop in a row is raised
     try:
         while True:
-            n = f.step()
+            try:
+                n = f.step()
+            except ReplicationStopped as exc:
+                if not rebootstrap or fresh:
+                    raise
+                f = _rebootstrap(f, dest, path, options, exc)
+                fresh = True
+                continue
+            fresh = False
             assert f.pos is not None
             if on_step:
                 on_step(n, f.pos)
@@ -184,6 +198,17 @@ def follow(dest: Destination, path: str, *, interval: float = 1.0, once: bool = 
             time.sleep(interval)
     finally:
         f.close()
+
+
+def _rebootstrap(f: Follower, dest: Destination, path: str, options: DatabaseOptions | None,
+                 exc: ReplicationStopped) -> Follower:
+    f.close()
+    aside = f"{os.path.abspath(path)}.stopped-{int(time.time() * 1000)}"
+    f.fs.rename(os.path.abspath(path), aside)
+    f.log.warning("replica stopped; bootstrapping again", error=str(exc), kept=aside)
+    nf = Follower(dest, path, options=options, fs=f.fs, logger=f.log)
+    nf.start()
+    return nf
 
 
 def promote(path: str, dest: Destination | None = None, *, fs: FileSystem | None = None) -> tuple[int, int]:

@@ -88,14 +88,20 @@ def plan_restore(dest: Destination, *, db_uuid: str | None = None, to_lsn: int |
     listing = list_archive(dest, uid)
     if not listing.logs:
         raise StorageError("the archive holds no log for this database", path=dest.url)
-    chain = select_chain(listing.logs, listing.logs[0].first_lsn)
-    end = chain[-1].last_lsn if chain else 0
+    islands = _islands(listing.logs)
     if to_time is not None:
-        times = {n.key: read_unit(dest, n, uid).header.created_at for n in chain}
-        to_lsn = _target_from_time(chain, times, to_time)
+        units_all = [n for isl in islands for n in isl]
+        times = {n.key: read_unit(dest, n, uid).header.created_at for n in units_all}
+        to_lsn = _target_from_time(units_all, times, to_time)
+    chain = islands[-1] if to_lsn is None else next(
+        (isl for isl in islands if isl[0].first_lsn <= to_lsn <= isl[-1].last_lsn), islands[0])
+    end = chain[-1].last_lsn
     target = end if to_lsn is None else to_lsn
+    if target < chain[0].first_lsn - 1:
+        raise StorageError(f"the archive cannot reach LSN {target}: its log starts at LSN {chain[0].first_lsn} "
+                           "(older log was pruned or never shipped)", path=dest.url, lsn=target)
     if target > end:
-        gap = gap_after(listing.logs, end, chain[-1].epoch if chain else 0)
+        gap = gap_after(listing.logs, end, chain[-1].epoch)
         why = f"LSNs {end + 1}..{gap - 1} are missing" if gap else f"it ends at LSN {end}"
         raise StorageError(f"the archive cannot reach LSN {target}: {why}", path=dest.url, lsn=end + 1)
     snap = _pick_snapshot(dest, listing.snapshots, chain, target)
@@ -110,6 +116,24 @@ def plan_restore(dest: Destination, *, db_uuid: str | None = None, to_lsn: int |
     return RestorePlan(uid, target, snap[0].key if snap else None, snap[0].lsn if snap else None, start,
                        [n.key for n in units], [(n.first_lsn, n.last_lsn, n.epoch) for n in units],
                        snap[2] if snap else 0, prev)
+
+
+def _islands(logs: list[LogName]) -> list[list[LogName]]:
+    """The archive's log as gap-free runs of units, oldest first (one run when nothing is missing).
+
+    A snapshot shipped after a gap still restores: its run starts after the gap.
+    """
+    out: list[list[LogName]] = []
+    start, epoch = logs[0].first_lsn, 0
+    while True:
+        chain = select_chain(logs, start, epoch)
+        if not chain:
+            return out
+        out.append(chain)
+        nxt = gap_after(logs, chain[-1].last_lsn, chain[-1].epoch)
+        if nxt is None:
+            return out
+        start, epoch = nxt, chain[-1].epoch
 
 
 def _pick_snapshot(dest: Destination, snaps: list[SnapName], chain: list[LogName],

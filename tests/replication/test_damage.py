@@ -182,3 +182,41 @@ def test_foreign_database_object_is_refused(shipped, archive, tmp_path):
     assert any("belongs to database" in p for p in verify_archive(archive, other))
     with pytest.raises(StorageError, match="holds 2 databases"):
         plan_restore(archive)
+
+
+def test_snapshot_after_a_gap_restores_and_rebootstraps_a_stopped_follower(primary, archive, tmp_path):
+    from sedimentdb.engine.replication import follow, state_digest
+
+    wl = Workload(primary, 23)
+    shipper = Shipper(primary.path, archive)
+    for _ in range(6):
+        wl.step()
+    shipper.ship_round()
+    f = Follower(archive, str(tmp_path / "replica"), options=FOLLOWER)
+    f.start()
+    at = f.pos.lsn
+    f.close()
+    for _ in range(6):
+        wl.step()
+    shipper.ship_round()
+    uid = shipper.db_uuid
+    lost = next(n for n in list_archive(archive, uid).logs if n.first_lsn == at + 1)
+    os.unlink(_path(archive, lost.key))  # a gap right after the replica's position
+    for _ in range(6):
+        wl.step()
+    primary.compact()
+    shipper.ship_round(snapshot=True)  # a snapshot past the gap
+    # a restore to the newest state bridges the gap through that snapshot
+    restore(archive, str(tmp_path / "r"))
+    with pytest.raises(StorageError, match="cannot reach"):
+        plan_restore(archive, to_lsn=lost.last_lsn)
+    with pytest.raises(ReplicationStopped, match="gap"):
+        follow(archive, str(tmp_path / "replica"), once=True, options=FOLLOWER)
+    pos = follow(archive, str(tmp_path / "replica"), once=True, options=FOLLOWER, rebootstrap=True)
+    assert pos.lsn == primary.last_lsn
+    assert [n for n in os.listdir(tmp_path) if n.startswith("replica.stopped-")]
+    from sedimentdb.engine.database import Database
+
+    db = Database.open(str(tmp_path / "replica"), DatabaseOptions(read_only=True, background_compaction=False))
+    assert state_digest(db).digest == wl.digests[primary.last_lsn]
+    db.close()
