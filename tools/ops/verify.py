@@ -35,10 +35,11 @@ from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_read_only
 
 SELF_SEARCH_K = 10
-SELF_SEARCH_EF = 128
+SELF_SEARCH_EF = 32
 SEARCH_CHUNK = 8192
-RETRY_EF = 1000
-RETRY_SHARE = 0.01  # more misses than this: the graph is broken, no need for a slow second look
+RETRY_EFS = (256, 1000)
+RETRY_EF = RETRY_EFS[-1]
+RETRY_SHARE = 0.2  # more first-pass misses than this: the graph is broken, no need for slow looks
 MISS_TOLERANCE = 0.001  # misses beyond this share of live rows mean a damaged graph
 
 
@@ -382,10 +383,11 @@ class Verifier:
                     done += len(chunk)
                     self.report.checked["index_searches"] += len(chunk)
                     self.progress("checking index", done, total)
-                if misses and len(misses) <= RETRY_SHARE * len(rows):
-                    # HNSW is approximate: look again, much harder, before calling it a fault
-                    misses = _self_search_misses(seg, np.asarray(misses, dtype=np.int64),
-                                                 max(RETRY_EF, SELF_SEARCH_EF))
+                for ef in RETRY_EFS:
+                    # HNSW is approximate: a cheap first pass, then ever wider looks at the misses
+                    if not misses or len(misses) > RETRY_SHARE * len(rows):
+                        break
+                    misses = _self_search_misses(seg, np.asarray(misses, dtype=np.int64), ef)
             finally:
                 seg.graph.set_ef(seg.search_ef)
             if not misses:
