@@ -61,15 +61,16 @@ def open_read_only(path: str, *, retries: int = 3) -> Database:
     raise AssertionError("unreachable")
 
 
-def open_writer(path: str, *, create: bool = False) -> Database:
-    """Open ``path`` as its single writer, without background compaction.
+def open_writer(path: str, *, create: bool = False, background_compaction: bool = False) -> Database:
+    """Open ``path`` as its single writer (background compaction off unless asked for).
 
     LockedError if another process holds the directory.
     """
     apath = os.path.abspath(path)
     if not create:
         apath = check_data_dir(path)
-    return Database.open(apath, DatabaseOptions(background_compaction=False), logger=quiet_logger())
+    return Database.open(apath, DatabaseOptions(background_compaction=background_compaction),
+                         logger=quiet_logger())
 
 
 def canonical_uuid(value: str) -> str:

@@ -184,7 +184,9 @@ def import_collections(path: str, stream: IO[str], *, tenant: str | None = None,
     """
     if if_exists not in IF_EXISTS:
         raise InvalidArgumentError(f"if_exists must be one of {', '.join(IF_EXISTS)}")
-    db = open_writer(path, create=True)
+    # Background compaction on: the engine turns the in-memory tail into segments as it grows,
+    # so memory stays bounded however large the import is.
+    db = open_writer(path, create=True, background_compaction=True)
     try:
         imp = _Importer(db, tenant, database, if_exists, batch_size, progress)
         for line_no, line in enumerate(stream, 1):
