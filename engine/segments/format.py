@@ -12,6 +12,10 @@ MAGIC = b"SDMTSEG\n"
 # The last four bytes of every file, after the body checksum: a truncated file lacks them.
 END_MAGIC = b"SEND"
 FORMAT_VERSION = 1
+# Graph files from this version on hold hnswlib's level-0 records without their vector bytes;
+# the reader refills them from vectors.f32 (FORMAT.md, graph.hnsw). Every other kind is still
+# written as version 1, and version-1 graph files (vectors inside) are still read.
+FORMAT_VERSION_GRAPH_STRIPPED = 2
 
 # File kinds (u16 in the header). A file of the wrong kind under a name is a swapped file.
 KIND_VECTORS = 1
@@ -23,6 +27,11 @@ KIND_GRAPH = 6
 KIND_DELETES = 7
 KIND_SUMMARY = 8
 KIND_FILTER = 9
+
+# The newest format version a reader understands, per kind (FORMAT_VERSION when not listed).
+# A file newer than this is a FormatVersionError: an older build must refuse a stripped graph
+# rather than hand hnswlib a state without vectors.
+NEWEST_VERSION_OF_KIND = {KIND_GRAPH: FORMAT_VERSION_GRAPH_STRIPPED}
 
 # File names inside a segment directory, by kind.
 FILE_VECTORS = "vectors.f32"

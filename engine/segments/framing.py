@@ -28,14 +28,14 @@ class Identity:
     max_lsn: int
 
 
-def encode_file(kind: int, ident: Identity, body: bytes) -> bytes:
-    """The complete bytes of a file of ``kind`` holding ``body``."""
+def encode_file(kind: int, ident: Identity, body: bytes, version: int = F.FORMAT_VERSION) -> bytes:
+    """The complete bytes of a file of ``kind`` holding ``body``, stamped with format ``version``."""
     sid = ident.segment_id.encode("utf-8")
     cid = ident.collection_id.encode("utf-8")
     fixed_len = F.HEADER_FIXED.size + len(sid) + len(cid) + F.HEADER_CRC.size
     header_size = -(-fixed_len // F.HEADER_ALIGN) * F.HEADER_ALIGN
     fixed = F.HEADER_FIXED.pack(
-        F.MAGIC, F.FORMAT_VERSION, kind, header_size, ident.count, ident.dim, 0,
+        F.MAGIC, version, kind, header_size, ident.count, ident.dim, 0,
         ident.min_lsn, ident.max_lsn, len(sid), len(cid),
     ) + sid + cid
     header = fixed + F.HEADER_CRC.pack(crc32c.crc32c(fixed))
@@ -50,8 +50,14 @@ def decode_file(path: str, data: bytes, kind: int, expected: Identity | None) ->
     With ``expected`` set, the header's identity must equal it. Raises CorruptionError naming
     ``path`` and the offset of the first thing that is wrong.
     """
+    return decode_file_versioned(path, data, kind, expected)[1]
+
+
+def decode_file_versioned(path: str, data: bytes, kind: int, expected: Identity | None) -> tuple[int, memoryview]:
+    """:func:`decode_file`, also returning the file's format version (at most the newest one
+    this build reads for ``kind``), for kinds whose body layout depends on it."""
     view = memoryview(data)
-    header_size, ident = read_header(path, view, kind)
+    header_size, ident, version = read_header(path, view, kind)
     if expected is not None and ident != expected:
         raise CorruptionError(
             f"file belongs to another segment: header says {ident}, expected {expected}",
@@ -59,11 +65,11 @@ def decode_file(path: str, data: bytes, kind: int, expected: Identity | None) ->
             hint="a file was copied or swapped between segments; restore this segment from a backup "
             "or rebuild it from the log",
         )
-    return check_body(path, view, header_size)
+    return version, check_body(path, view, header_size)
 
 
-def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity]:
-    """Parse and check the header; return its size and the identity it names."""
+def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity, int]:
+    """Parse and check the header; return its size, the identity it names and its version."""
     if len(view) < F.HEADER_FIXED.size:
         raise _corrupt(path, 0, f"file is {len(view)} bytes, too short for a header")
     (magic, version, got_kind, header_size, count, dim, _flags, min_lsn, max_lsn, sid_len,
@@ -76,10 +82,11 @@ def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity]:
     (stored,) = F.HEADER_CRC.unpack_from(view, end)
     if crc32c.crc32c(view[:end]) != stored:
         raise _corrupt(path, end, "header checksum mismatch")
-    if version > F.FORMAT_VERSION:
+    newest = F.NEWEST_VERSION_OF_KIND.get(got_kind, F.FORMAT_VERSION)
+    if version > newest:
         raise FormatVersionError(
             f"segment file format version {version} is newer than this build understands "
-            f"({F.FORMAT_VERSION})", path=path, offset=8, hint="upgrade SedimentDB",
+            f"({newest})", path=path, offset=8, hint="upgrade SedimentDB",
         )
     if got_kind != kind:
         raise _corrupt(path, 10, f"file kind {got_kind} where kind {kind} was expected (swapped file?)")
@@ -90,7 +97,7 @@ def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity]:
         cid = bytes(view[F.HEADER_FIXED.size + sid_len:end]).decode("utf-8")
     except UnicodeDecodeError:
         raise _corrupt(path, F.HEADER_FIXED.size, "segment or collection id is not UTF-8") from None
-    return header_size, Identity(sid, cid, count, dim, min_lsn, max_lsn)
+    return header_size, Identity(sid, cid, count, dim, min_lsn, max_lsn), version
 
 
 def check_body(path: str, view: memoryview, header_size: int) -> memoryview:

@@ -20,7 +20,7 @@ from sedimentdb.engine.segments.descriptor import SegmentDescriptor
 from sedimentdb.engine.segments.exact import exact_knn, norms
 from sedimentdb.engine.segments.filterindex import FilterIndex
 from sedimentdb.engine.segments.filterstore import decode_filter_index
-from sedimentdb.engine.segments.framing import Identity, decode_file
+from sedimentdb.engine.segments.framing import Identity, decode_file_versioned
 from sedimentdb.engine.segments.graph import load_graph
 from sedimentdb.engine.segments.planner import graph_search
 from sedimentdb.engine.segments.strings import StringColumn
@@ -67,7 +67,8 @@ class Segment:
             if name not in descriptor.files:
                 raise CorruptionError(f"descriptor lists no {name}", path=os.path.join(seg.path, name),
                                       hint="the manifest entry for this segment is damaged")
-        bodies = {name: seg._read(fs, name, ident, verify) for name in descriptor.files}
+        versioned = {name: seg._read(fs, name, ident, verify) for name in descriptor.files}
+        bodies = {name: body for name, (_version, body) in versioned.items()}
         seg.vectors = decode_vectors(seg._file(F.FILE_VECTORS), bodies[F.FILE_VECTORS], seg.count, seg.dim)
         seg.ids, seg.ordinals, seg.versions = decode_rows(seg._file(F.FILE_ROWS), bodies[F.FILE_ROWS], seg.count)
         seg._row_of = {id_: row for row, id_ in enumerate(seg.ids)}
@@ -80,7 +81,8 @@ class Segment:
             seg._filter_index = decode_filter_index(seg._file(F.FILE_FILTER), bodies[F.FILE_FILTER], seg.count,
                                                     seg.all_documents)
         if F.FILE_GRAPH in bodies:
-            seg.graph = load_graph(seg._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], seg.count, seg.dim, seg.space)
+            seg.graph = load_graph(seg._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], seg.count, seg.dim, seg.space,
+                                   version=versioned[F.FILE_GRAPH][0], vectors=seg.vectors)
             seg.graph.set_ef(seg.search_ef)
         log.debug("segment opened", **{K.SEGMENT: descriptor.segment_id, K.RECORDS: seg.count})
         return seg
@@ -88,7 +90,7 @@ class Segment:
     def _file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
-    def _read(self, fs: FileSystem, name: str, ident: Identity, verify: bool) -> memoryview:
+    def _read(self, fs: FileSystem, name: str, ident: Identity, verify: bool) -> tuple[int, memoryview]:
         path = self._file(name)
         expected = self.descriptor.files[name]
         kind = F.KIND_OF_FILE.get(name)
@@ -106,7 +108,7 @@ class Segment:
         if (verify or kind == F.KIND_GRAPH) and crc32c.crc32c(data) != expected["crc32c"]:
             raise CorruptionError("file checksum does not match the manifest", path=path, offset=0,
                                   hint="the file is damaged; rebuild the segment from the log or a backup")
-        return decode_file(path, data, kind, ident)
+        return decode_file_versioned(path, data, kind, ident)
 
     # -- rows -----------------------------------------------------------------------------
 

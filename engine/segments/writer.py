@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 import crc32c
+import hnswlib
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
@@ -41,6 +42,9 @@ log = get_logger("sedimentdb.segments")
 
 # Below this many rows a segment gets no graph: exact search is as fast and exact.
 FLAT_BELOW = 1024
+# Files written in a format version other than FORMAT_VERSION: the graph without its copy of
+# the vectors (refilled from vectors.f32 on open).
+WRITE_VERSION = {F.FILE_GRAPH: F.FORMAT_VERSION_GRAPH_STRIPPED}
 
 
 def write_segment(
@@ -77,7 +81,8 @@ def write_segment(
     fs.makedirs(directory)
     fs.rmtree(tmp)  # leftovers of an interrupted write of this same segment
     fs.makedirs(tmp)
-    files = {name: _write_file(fs, tmp, name, encode_file(F.KIND_OF_FILE[name], ident, body))
+    files = {name: _write_file(fs, tmp, name, encode_file(F.KIND_OF_FILE[name], ident, body,
+                                                          WRITE_VERSION.get(name, F.FORMAT_VERSION)))
              for name, body in bodies.items()}
     descriptor = SegmentDescriptor(
         segment_id=segment_id, collection_id=collection_id, count=n, dim=dim, space=space,
@@ -127,11 +132,11 @@ def _bodies(
         F.FILE_FILTER: encode_filter_index(index),
     }
     if with_graph:
-        bodies[F.FILE_GRAPH] = encode_graph(_graph(data, vectors, hnsw, seed))
+        bodies[F.FILE_GRAPH] = encode_graph(_graph(data, vectors, hnsw, seed), vectors, hnsw.space)
     return bodies
 
 
-def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None) -> object:
+def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None) -> hnswlib.Index:
     mapping = seed_mapping(seed, data.ids, data.versions, vectors, hnsw) if seed is not None else None
     if seed is None or mapping is None:
         return build_graph(vectors, hnsw)
