@@ -6,13 +6,11 @@ manifest; a marker is never rewritten. The body is the bitmap, one bit per row, 
 
 from __future__ import annotations
 
-import os
-
 import crc32c
 import numpy as np
 
 from sedimentdb.engine.errors import CorruptionError, StorageIOError
-from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.fileio import FileSystem, write_file_atomically
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.framing import Identity, decode_file, encode_file
 
@@ -31,15 +29,7 @@ def write_delete_marker(fs: FileSystem, path: str, deleted: np.ndarray) -> dict[
     if fs.exists(path):
         raise FileExistsError(f"delete marker {path} already exists; markers are write-once")
     content = encode_delete_marker(deleted)
-    tmp = path + ".tmp"
-    f = fs.create(tmp)
-    try:
-        f.write(content)
-        f.sync()
-    finally:
-        f.close()
-    fs.rename(tmp, path)
-    fs.fsync_dir(os.path.dirname(path) or ".")
+    write_file_atomically(fs, path, content)
     return {"size": len(content), "crc32c": crc32c.crc32c(content)}
 
 
