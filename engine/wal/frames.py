@@ -54,6 +54,16 @@ class Frame:
     flags: int
     raw_len: int
     payload: bytes
+    durable_lag: int = 0
+
+    @property
+    def durable_through(self) -> int:
+        """The newest LSN the writer knew to be fdatasynced when it wrote this frame.
+
+        0 lag (files written before this field existed) claims the frame itself: the most
+        conservative answer, which keeps damage before it classified as corruption.
+        """
+        return self.lsn - self.durable_lag
 
     @property
     def end(self) -> int:
@@ -61,19 +71,25 @@ class Frame:
         return self.offset + F.padded(F.FRAME_HEADER_SIZE + len(self.payload))
 
 
-def encode_frames(lsn: int, rtype: int, payload: bytes) -> bytes:
-    """One record as one frame, or as several frames of one transaction (FIRST..LAST)."""
+def encode_frames(lsn: int, rtype: int, payload: bytes, durable_through: int | None = None) -> bytes:
+    """One record as one frame, or as several frames of one transaction (FIRST..LAST).
+
+    ``durable_through`` is the newest LSN known fdatasynced when the record is queued; it is
+    stored as a lag behind ``lsn`` so recovery can tell a hole in never-synced data from damage
+    to synced data (see FORMAT.md, "torn tail").
+    """
+    lag = 0 if durable_through is None else min(max(lsn - durable_through, 0), 0xFFFFFFFF)
     chunks = [payload[i: i + F.MAX_FRAME_PAYLOAD] for i in range(0, len(payload), F.MAX_FRAME_PAYLOAD)] or [b""]
     out = []
     for i, chunk in enumerate(chunks):
         flags = (F.FLAG_FIRST if i == 0 else 0) | (F.FLAG_LAST if i == len(chunks) - 1 else 0)
-        out.append(_frame(lsn, rtype, flags, len(payload), chunk))
+        out.append(_frame(lsn, rtype, flags, len(payload), chunk, lag))
     return b"".join(out)
 
 
-def _frame(lsn: int, rtype: int, flags: int, raw_len: int, chunk: bytes) -> bytes:
+def _frame(lsn: int, rtype: int, flags: int, raw_len: int, chunk: bytes, lag: int = 0) -> bytes:
     rest = F.FRAME_HEADER.pack(0, len(chunk), lsn, rtype, F.CODEC_RAW, flags, 0, raw_len,
-                               crc32c.crc32c(chunk), 0)[4:]
+                               crc32c.crc32c(chunk), lag)[4:]
     head = crc32c.crc32c(rest).to_bytes(4, "little") + rest
     pad = F.padded(F.FRAME_HEADER_SIZE + len(chunk)) - F.FRAME_HEADER_SIZE - len(chunk)
     return head + chunk + b"\x00" * pad
@@ -84,7 +100,7 @@ def parse_frame(data: bytes | memoryview, offset: int) -> Frame | str:
     if offset + F.FRAME_HEADER_SIZE > len(data):
         return "frame header truncated"
     head = bytes(data[offset: offset + F.FRAME_HEADER_SIZE])
-    hcrc, length, lsn, rtype, codec, flags, _r, raw_len, pcrc, _r2 = F.FRAME_HEADER.unpack(head)
+    hcrc, length, lsn, rtype, codec, flags, _r, raw_len, pcrc, lag = F.FRAME_HEADER.unpack(head)
     if crc32c.crc32c(head[4:]) != hcrc:
         return "frame header checksum mismatch"
     if length > F.MAX_FRAME_PAYLOAD or raw_len > F.MAX_RECORD_BYTES:
@@ -103,4 +119,4 @@ def parse_frame(data: bytes | memoryview, offset: int) -> Frame | str:
         return f"unknown frame codec {codec}"
     if not flags & (F.FLAG_FIRST | F.FLAG_LAST) and length == 0:
         return "empty continuation frame"
-    return Frame(offset, lsn, rtype, codec, flags, raw_len, payload)
+    return Frame(offset, lsn, rtype, codec, flags, raw_len, payload, lag)

@@ -190,7 +190,25 @@ def is_torn_tail(scan: FileScan, data: bytes, is_last: bool) -> bool:
     if scan.bad_offset is None or scan.hard or not is_last:
         return False
     fail = scan.bad_offset if scan.fail_offset is None else scan.fail_offset
-    return valid_frame_after(data, fail) is None
+    hole = scan.records[-1].lsn + 1 if scan.records else scan.header.first_lsn
+    return all(fr.durable_through < hole for fr in valid_frames_after(data, fail))
+
+
+def valid_frames_after(data: bytes, offset: int) -> Iterator[Frame]:
+    """Every valid frame at an aligned offset after ``offset``, in file order.
+
+    Used to classify a damaged region: valid frames after it that were all written while the
+    damaged record was not yet known durable mean the damage is a hole in never-synced data
+    (the page cache wrote a later page first), i.e. a torn tail; a frame that claims
+    durability at or past the damaged LSN means synced data was damaged.
+    """
+    view = memoryview(data)
+    pos = offset
+    while (nxt := valid_frame_after(data, pos)) is not None:
+        fr = parse_frame(view, nxt)
+        assert isinstance(fr, Frame)
+        yield fr
+        pos = nxt
 
 
 def corruption(path: str, scan: FileScan, is_last: bool) -> CorruptionError:

@@ -216,7 +216,7 @@ class Wal:
         with self._cv:
             self._check_ok()
             lsn = self._next
-            self._pending.append((lsn, encode_frames(lsn, rtype, payload)))
+            self._pending.append((lsn, encode_frames(lsn, rtype, payload, durable_through=self._synced)))
             self._next += 1
         return lsn
 

@@ -115,8 +115,6 @@ def test_refusals_after_power_loss_happen_only_with_a_hole_in_unsynced_data(figu
         f"{images} images, {holes} with a hole in unsynced log data, {refused} refused to open")
 
 
-@pytest.mark.xfail(strict=True, raises=CorruptionError, reason="engine finding F-2: a hole inside an unsynced group-commit batch "
-                   "followed by valid frames is treated as corruption, not as a torn tail")
 def test_hole_in_an_unsynced_group_commit_batch_is_a_torn_tail():
     """Two records written by one group-commit write, never synced; the first one's block is lost."""
     fs = SimFileSystem()
