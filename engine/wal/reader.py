@@ -311,14 +311,17 @@ def _scan_file(path: str, data: bytes, header: FileHeader, is_last: bool, from_l
                 return last
             raise corruption(path, result, is_last)
         yield ScannedRecord(0, 0, None, path, result.bad_offset, 0, result.bad_reason)
-        nxt = result.resync or _next_first_frame(data, result.bad_offset)
+        nxt = result.resync or next_record_start(data, result.bad_offset)
         if nxt is None:
             return last
         pos, expected = nxt
 
 
-def _next_first_frame(data: bytes, offset: int) -> tuple[int, int] | None:
-    """(offset, lsn) of the next valid frame that starts a record, after ``offset``."""
+def next_record_start(data: bytes, offset: int) -> tuple[int, int] | None:
+    """(offset, lsn) of the next valid frame that starts a record after ``offset``, if any.
+
+    Salvage resumes there: the walk past a damaged region, for ``scan`` and the repair tools.
+    """
     pos = offset
     while True:
         found = valid_frame_after(data, pos)

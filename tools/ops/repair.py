@@ -53,12 +53,15 @@ from sedimentdb.engine.segments.strings import StringColumn
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import (
     FileHeader,
-    Frame,
     decode_file_header,
     encode_file_header,
-    parse_frame,
 )
-from sedimentdb.engine.wal.reader import list_log_files, name_lsn, scan_frames, valid_frame_after
+from sedimentdb.engine.wal.reader import (
+    list_log_files,
+    name_lsn,
+    next_record_start,
+    scan_frames,
+)
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_writer
 from sedimentdb.tools.ops.verify import VerifyReport, check_segment_files
 
@@ -133,25 +136,13 @@ def _read_log(path: str) -> _LogFile:
         records += result.records
         if result.bad_offset is None:
             break
-        nxt = _next_first_frame(data, result.bad_offset)
+        nxt = next_record_start(data, result.bad_offset)
         if nxt is None:
             regions.append((result.bad_offset, len(data), None, result.bad_reason or "damaged"))
             break
         regions.append((result.bad_offset, nxt[0], nxt[1], result.bad_reason or "damaged"))
         pos, expected = nxt
     return _LogFile(path, data, header, records, regions)
-
-
-def _next_first_frame(data: bytes, offset: int) -> tuple[int, int] | None:
-    pos = offset
-    while True:
-        found = valid_frame_after(data, pos)
-        if found is None:
-            return None
-        fr = parse_frame(memoryview(data), found)
-        if isinstance(fr, Frame) and fr.flags & WF.FLAG_FIRST:
-            return found, fr.lsn
-        pos = found
 
 
 def _newest_manifest(fs: OsFileSystem, path: str, skip: set[str]) -> tuple[Manifest | None, list[str]]:

@@ -29,8 +29,13 @@ from sedimentdb.engine.segments import format as SF
 from sedimentdb.engine.segments.framing import Identity, decode_file
 from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.frames import Frame, decode_file_header, parse_frame
-from sedimentdb.engine.wal.reader import list_log_files, name_lsn, scan_frames, valid_frame_after
+from sedimentdb.engine.wal.frames import decode_file_header
+from sedimentdb.engine.wal.reader import (
+    list_log_files,
+    name_lsn,
+    next_record_start,
+    scan_frames,
+)
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_read_only
 
@@ -297,7 +302,7 @@ class Verifier:
             if result.bad_offset is None:
                 return last
             bad_lsn = getattr(result, "bad_lsn", None) or last + 1
-            nxt = _next_first_frame(data, result.bad_offset)
+            nxt = next_record_start(data, result.bad_offset)
             hard = bool(getattr(result, "hard", False))
             if is_last and nxt is None and not hard:
                 self.report.add("warning", "log", f"torn tail ({result.bad_reason}): {len(data) - result.bad_offset}"
@@ -445,18 +450,6 @@ def _self_search_misses(seg: Segment, rows: np.ndarray, ef: int) -> list[int]:
 
 def _both_nan(a: Any, b: Any) -> bool:
     return a != a and b != b  # noqa: PLR0124 - NaN metadata values compare unequal to themselves
-
-
-def _next_first_frame(data: bytes, offset: int) -> tuple[int, int] | None:
-    pos = offset
-    while True:
-        found = valid_frame_after(data, pos)
-        if found is None:
-            return None
-        fr = parse_frame(memoryview(data), found)
-        if isinstance(fr, Frame) and fr.flags & WF.FLAG_FIRST:
-            return found, fr.lsn
-        pos = found
 
 
 def check_segment_files(base: str, desc: SegmentDescriptor, report: VerifyReport,
