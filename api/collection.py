@@ -146,12 +146,7 @@ class Collection:
             if records["embeddings"] is None:
                 field = require_one_embeddable(records, ("documents", "images", "uris"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        matrix = self._server_checks(records, "add")
-        with engine_boundary():
-            self._client._engine().add(
-                self._model.id, records["ids"], matrix, records["documents"],
-                copy_metadatas(records["metadatas"]), records["uris"],
-            )
+        self._write("add", records)
 
     def update(
         self,
@@ -169,12 +164,7 @@ class Collection:
             if records["embeddings"] is None and (records["documents"] is not None or records["images"] is not None):
                 field = require_one_embeddable(records, ("documents", "images"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        matrix = self._server_checks(records, "update")
-        with engine_boundary():
-            self._client._engine().update(
-                self._model.id, records["ids"], matrix, records["documents"],
-                copy_metadatas(records["metadatas"]), records["uris"],
-            )
+        self._write("update", records)
 
     def upsert(
         self,
@@ -192,12 +182,7 @@ class Collection:
             if records["embeddings"] is None:
                 field = require_one_embeddable(records, ("documents", "images"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        matrix = self._server_checks(records, "upsert")
-        with engine_boundary():
-            self._client._engine().upsert(
-                self._model.id, records["ids"], matrix, records["documents"],
-                copy_metadatas(records["metadatas"]), records["uris"],
-            )
+        self._write("upsert", records)
 
     def delete(
         self, ids: Any = None, where: Any = None, where_document: Any = None, limit: Any = None
@@ -218,6 +203,15 @@ class Collection:
         if where is None and where_document is None and id_list is not None:
             deleted = len(id_list)  # Chroma 1.x reports what was asked, not what existed
         return DeleteResult(deleted=deleted)
+
+    def _write(self, op: str, records: dict[str, Any]) -> None:
+        """Server-side checks, then the engine's ``add``/``update``/``upsert`` of the validated records."""
+        matrix = self._server_checks(records, op)
+        with engine_boundary():
+            getattr(self._client._engine(), op)(
+                self._model.id, records["ids"], matrix, records["documents"],
+                copy_metadatas(records["metadatas"]), records["uris"],
+            )
 
     def _server_checks(self, records: dict[str, Any], op: str) -> np.ndarray | None:
         check_batch_size(len(records["ids"]), self._client.get_max_batch_size())
