@@ -7,7 +7,10 @@ for Chroma's own machinery (telemetry, SQLite, the Rust bindings) are accepted a
 No telemetry is ever sent, whatever ``anonymized_telemetry`` says.
 
 SedimentDB's own engine settings are the ``sediment_*`` fields; each maps to the
-:class:`~sedimentdb.engine.options.DatabaseOptions` field of the same name without the prefix.
+:class:`~sedimentdb.engine.options.DatabaseOptions` field of the same name without the prefix
+(``sediment_read_only`` -> ``read_only``), except ``sediment_refresh_interval``, which is the
+client's: how often a read-only client catches up with the writer (docs/REPLICATION.md,
+"Reading a replica").
 """
 
 from __future__ import annotations
@@ -129,6 +132,12 @@ class Settings:
     sediment_wal_roll_bytes: int = 64 * 1024 * 1024
     sediment_retain_wal: bool = False
     sediment_recovery_mode: str = "strict"
+    # Open the data directory read-only (no writer lock, so it can read a replica that
+    # `sediment follow` or another process writes); every write raises ReadOnlyError.
+    sediment_read_only: bool = False
+    # A read-only client catches up with the writer before a read at most this often
+    # (seconds); 0 catches up before every read. Ignored when not read-only.
+    sediment_refresh_interval: float = 0.5
 
     def __init__(self, **values: Any) -> None:
         """Explicit ``values`` win; any other field comes from its environment variable, else its default.
@@ -151,6 +160,9 @@ class Settings:
             object.__setattr__(self, name, value)
         if self.sediment_durability not in ("full", "normal", "off"):
             raise ValueError(f"sediment_durability must be one of full, normal, off, got {self.sediment_durability!r}")
+        if not isinstance(self.sediment_refresh_interval, (int, float)) or self.sediment_refresh_interval < 0:
+            raise ValueError("sediment_refresh_interval must be a number of seconds >= 0, "
+                             f"got {self.sediment_refresh_interval!r}")
 
     def require(self, key: str) -> Any:
         """The value of ``key``; ValueError if it is unset (Chroma's helper)."""

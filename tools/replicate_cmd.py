@@ -27,7 +27,7 @@ from sedimentdb.engine.replication import (
 )
 from sedimentdb.engine.replication.archive import resolve_uuid
 from sedimentdb.engine.replication.follower import follow, read_position
-from sedimentdb.engine.replication.shipper import replication_status
+from sedimentdb.engine.replication.status import replication_status
 from sedimentdb.tools.clihelpers import EXIT_OK, EXIT_PROBLEMS, handle_errors, json_option, print_json
 
 DEST_HELP = "Archive: a directory, or s3://bucket/prefix[?endpoint=http://host:port]."
@@ -63,7 +63,10 @@ def replicate_command(path: str, dest: str | None, once: bool, interval: float, 
     While replication is on, PATH's log is kept until it has been shipped.
     """
     if status:
-        print_json({**replication_status(path), "replica": _replica(path)})
+        st = replication_status(path)
+        # replicating/local_lsn/replica: the keys this command printed before `role` existed.
+        print_json({**st, "replicating": st["role"] == "primary", "local_lsn": st["last_lsn"],
+                    "replica": _replica(path)})
         return
     if off:
         click.echo("replication hold removed" if release_hold(path) else "replication was not on")

@@ -19,9 +19,10 @@ from sedimentdb.engine.replication.follower import (
 )
 from sedimentdb.engine.replication.restore import RestorePlan, plan_restore, restore
 from sedimentdb.engine.replication.shipper import FencedError, Shipper, release_hold, replicate
+from sedimentdb.engine.replication.status import replication_status
 
 __all__ = [
     "Digest", "DirDestination", "FencedError", "Follower", "ReplicationStopped", "RestorePlan", "S3Destination",
     "Shipper", "follow", "list_archive", "open_destination", "plan_restore", "promote", "read_position",
-    "release_hold", "replicate", "restore", "state_digest", "verify_archive",
+    "release_hold", "replicate", "replication_status", "restore", "state_digest", "verify_archive",
 ]

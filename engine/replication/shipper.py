@@ -35,6 +35,7 @@ from sedimentdb.engine.replication.objects import (
     snapshot_name,
 )
 from sedimentdb.engine.replication.retention import prune
+from sedimentdb.engine.replication.status import Hold, encode_hold
 from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import decode_file_header
@@ -279,7 +280,8 @@ class Shipper:
         self._hold = lsn
         path = os.path.join(self.path, REPLICATION_HOLD)
         self.fs.makedirs(os.path.dirname(path))
-        write_file_atomically(self.fs, path, f"{lsn}\n{self.dest.url}\n".encode())
+        # The time lets `replication_status` report how long ago the shipped LSN was reached.
+        write_file_atomically(self.fs, path, encode_hold(Hold(lsn, self.dest.url, self.clock())))
 
     # ---- snapshots --------------------------------------------------------------------------------
 
@@ -375,25 +377,3 @@ def replicate(path: str, dest: Destination, *, once: bool = False, interval: flo
         if once or (stop is not None and stop()):
             return shipper
         time.sleep(interval)
-
-
-def replication_status(path: str, fs: FileSystem | None = None) -> dict[str, Any]:
-    """The replication position of ``path`` without opening it: what the shipper has shipped
-    (``replication/hold``), the local log's last complete record, and the lag in records."""
-    fs = fs or OsFileSystem()
-    path = os.path.abspath(path)
-    out: dict[str, Any] = {"path": path, "replicating": False}
-    hold = os.path.join(path, REPLICATION_HOLD)
-    if fs.exists(hold):
-        lines = fs.read_bytes(hold).decode().split("\n")
-        out.update(replicating=True, shipped_lsn=int(lines[0]), destination=lines[1] if len(lines) > 1 else "")
-    paths = list_log_files(fs, os.path.join(path, "wal"))
-    if paths:
-        data = fs.read_bytes(paths[-1])
-        header = decode_file_header(data)
-        if not isinstance(header, str):
-            scan = scan_frames(data, header)
-            out["local_lsn"] = scan.records[-1].lsn if scan.records else header.first_lsn - 1
-    if out["replicating"] and "local_lsn" in out:
-        out["lag_records"] = max(0, out["local_lsn"] - out["shipped_lsn"])
-    return out

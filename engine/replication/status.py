@@ -1,0 +1,128 @@
+"""The replication role and position of a data directory, read from its files (no lock).
+
+A directory is a *replica* when ``replication/replica.json`` exists (written by the
+follower), a *primary* when ``replication/hold`` exists (written by the shipper: the LSN
+shipped so far, the destination, and when that LSN was shipped), and neither otherwise.
+:func:`replication_status` works beside a live writer, follower or shipper: it only reads,
+and a log file released while it reads just means the log is read again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sedimentdb.engine.database import REPLICATION_HOLD
+from sedimentdb.engine.errors import StorageError
+from sedimentdb.engine.fileio import FileSystem, OsFileSystem
+from sedimentdb.engine.replication.follower import read_position
+from sedimentdb.engine.wal.frames import decode_file_header
+from sedimentdb.engine.wal.reader import list_log_files, scan_frames
+
+_READ_ATTEMPTS = 3  # the newest log file can be released (after a roll) between listing and reading
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What the shipper records in ``replication/hold``."""
+
+    shipped_lsn: int
+    destination: str
+    shipped_at: float | None  # when shipped_lsn was reached (None: written by an older shipper)
+
+
+def encode_hold(hold: Hold) -> bytes:
+    """The hold file's bytes: one value per line, the LSN first (the compactor reads only it)."""
+    at = "" if hold.shipped_at is None else repr(float(hold.shipped_at))
+    return f"{hold.shipped_lsn}\n{hold.destination}\n{at}\n".encode()
+
+
+def read_hold(path: str, fs: FileSystem | None = None) -> Hold | None:
+    """The hold of the data directory ``path`` (None: not shipping).
+
+    An unreadable hold is reported as LSN 0, as the compactor treats it (it keeps the whole log).
+    """
+    fs = fs or OsFileSystem()
+    hold = os.path.join(os.path.abspath(path), REPLICATION_HOLD)
+    try:
+        lines = fs.read_bytes(hold).decode(errors="replace").split("\n")
+    except StorageError:
+        return None  # absent, or removed by `replicate --off` meanwhile
+    try:
+        lsn = int(lines[0])
+    except ValueError:
+        lsn = 0
+    dest = lines[1] if len(lines) > 1 else ""
+    try:
+        at: float | None = float(lines[2]) if len(lines) > 2 and lines[2] else None
+    except ValueError:
+        at = None
+    return Hold(lsn, dest, at)
+
+
+def local_last_lsn(path: str, fs: FileSystem | None = None) -> int | None:
+    """The LSN of the newest complete record in the log of ``path`` (None: no log files).
+
+    Only the newest file is read; a record being appended (torn tail) is not counted.
+    """
+    fs = fs or OsFileSystem()
+    wal = os.path.join(os.path.abspath(path), "wal")
+    for attempt in range(_READ_ATTEMPTS):
+        paths = list_log_files(fs, wal)
+        if not paths:
+            return None
+        try:
+            data = fs.read_bytes(paths[-1])
+        except StorageError:
+            if attempt == _READ_ATTEMPTS - 1:
+                raise
+            continue
+        header = decode_file_header(data)
+        if isinstance(header, str):  # not a log file (yet): the previous file's end is the answer
+            return local_last_lsn_of(fs, paths[-2]) if len(paths) > 1 else 0
+        scan = scan_frames(data, header)
+        return scan.records[-1].lsn if scan.records else header.first_lsn - 1
+    return None
+
+
+def local_last_lsn_of(fs: FileSystem, log_path: str) -> int:
+    """The LSN of the newest complete record of one log file (0 if it is not a log file)."""
+    data = fs.read_bytes(log_path)
+    header = decode_file_header(data)
+    if isinstance(header, str):
+        return 0
+    scan = scan_frames(data, header)
+    return scan.records[-1].lsn if scan.records else header.first_lsn - 1
+
+
+def replication_status(path: str, fs: FileSystem | None = None,
+                       clock: Callable[[], float] = time.time) -> dict[str, Any]:
+    """The replication role and position of the data directory ``path``, JSON-serialisable.
+
+    Always: ``path``, ``role`` (``replica``, ``primary`` or ``none``) and ``last_lsn`` (the
+    newest complete record in the local log, None without a log). A replica adds
+    ``applied_lsn``, ``epoch``, ``source`` and ``db_uuid`` (from ``replication/replica.json``);
+    a primary adds ``shipped_lsn``, ``destination``, ``lag_records`` (last - shipped),
+    ``last_ship_at`` (when the shipped LSN was reached, epoch seconds) and
+    ``seconds_since_ship`` (None when the shipper predates that field).
+    """
+    fs = fs or OsFileSystem()
+    apath = os.path.abspath(path)
+    if not fs.exists(apath):
+        raise StorageError(f"no such directory: {apath}", path=apath)
+    last = local_last_lsn(apath, fs)
+    out: dict[str, Any] = {"path": apath, "role": "none", "last_lsn": last}
+    pos = read_position(apath, fs)
+    if pos is not None:
+        out.update(role="replica", applied_lsn=pos.lsn, epoch=pos.epoch, source=pos.source, db_uuid=pos.db_uuid)
+        return out
+    hold = read_hold(apath, fs)
+    if hold is not None:
+        since = None if hold.shipped_at is None else round(max(0.0, clock() - hold.shipped_at), 3)
+        out.update(role="primary", shipped_lsn=hold.shipped_lsn, destination=hold.destination,
+                   lag_records=max(0, (last or 0) - hold.shipped_lsn), last_ship_at=hold.shipped_at,
+                   seconds_since_ship=since)
+    return out
