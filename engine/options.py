@@ -27,8 +27,14 @@ class DatabaseOptions:
     compact_tail_age_s: float = 600.0
     compact_min_age_records: int = 1_000
     max_segments_per_collection: int = 8
-    vacuum_deleted_fraction: float = 0.2
-    keep_manifests: int = 2
+    # A segment is rewritten once more than this share of its rows is dead: space
+    # amplification stays near 1.1, as with leveled compaction in LevelDB and RocksDB.
+    vacuum_deleted_fraction: float = 0.1
+    # 1: the newest manifest, read back after it is written, is the only one kept (LevelDB and
+    # RocksDB keep one MANIFEST). 2 or more also keeps the previous generations, their
+    # segments and the log they replay from, so a newest manifest damaged later can fall back
+    # to its predecessor, at the cost of up to a whole extra generation of segments on disk.
+    keep_manifests: int = 1
     retain_wal: bool = False
     read_only: bool = False
     recovery_mode: str = "strict"
@@ -47,5 +53,5 @@ class DatabaseOptions:
             raise ValueError("vacuum_deleted_fraction must be in (0, 1]")
         if self.recovery_mode not in ("strict", "point_in_time"):
             raise ValueError(f"recovery_mode must be strict or point_in_time, got {self.recovery_mode!r}")
-        if self.keep_manifests < 2:
-            raise ValueError("keep_manifests must be at least 2 (fallback needs the previous one)")
+        if self.keep_manifests < 1:
+            raise ValueError(f"keep_manifests must be at least 1, got {self.keep_manifests!r}")

@@ -178,5 +178,11 @@ def write_manifest(fs: FileSystem, directory: str, manifest: Manifest) -> str:
     if fs.exists(path):
         raise CorruptionError("refusing to overwrite an existing manifest", path=path,
                               hint="manifests are write-once; this is a bug")
-    write_file_atomically(fs, path, encode(manifest))
+    data = encode(manifest)
+    write_file_atomically(fs, path, data)
+    # Read back before anything older is deleted: the new generation must be readable, since
+    # by default (keep_manifests=1) it is the only one left once garbage is collected.
+    if fs.read_bytes(path) != data:
+        raise CorruptionError("manifest reads back different bytes than were written", path=path,
+                              hint="the disk or file system lost or changed the write; check it")
     return path

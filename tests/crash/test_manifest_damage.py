@@ -78,7 +78,8 @@ def test_compressed_manifest_round_trips():
 def test_damaged_newest_manifest_falls_back_to_the_previous_one():
     from sedimentdb.engine.options import DatabaseOptions
 
-    b = Builder("fallback", DatabaseOptions(background_compaction=False), seed=21)
+    # The fallback is opt-in: keep_manifests=2 retains the previous generation and its log.
+    b = Builder("fallback", DatabaseOptions(background_compaction=False, keep_manifests=2), seed=21)
     b.create("f").add("f", 10).compact().add("f", 5).delete_ids("f", ["r0"]).compact().add("f", 2)
     rec = record(b.w)
     fs, _ = crash_image(rec.points[-1].snap, "synced")
