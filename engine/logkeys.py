@@ -27,6 +27,7 @@ ERROR = "error"
 HINT = "hint"
 MODE = "mode"
 COUNT = "count"
+DESTINATION = "destination"  # a replication archive (directory, s3:// or http:// URL)
 
 
 class _QuietUntilConfigured:

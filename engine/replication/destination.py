@@ -20,6 +20,10 @@ class ObjectExistsError(StorageError):
     """A different object already exists under a write-once key."""
 
 
+class UnreachableError(StorageError):
+    """The destination could not be reached (network, server restarting): trying again may work."""
+
+
 class Destination(Protocol):
     """The operations replication needs from an object store."""
 
@@ -172,7 +176,12 @@ def _s3_client(endpoint: str | None) -> Any:
 
 
 def open_destination(url: str) -> Destination:
-    """A destination from ``DIR`` or ``s3://bucket/prefix[?endpoint=http://host:port]``."""
+    """A destination from ``DIR``, ``s3://bucket/prefix[?endpoint=http://host:port]``, or
+    ``http(s)://HOST:PORT`` (the read-only archive of a ``sediment run --replicate`` server)."""
+    if url.startswith(("http://", "https://")):
+        from sedimentdb.engine.replication.http_destination import HttpDestination
+
+        return HttpDestination(url)
     if url.startswith("s3://"):
         u = urlparse(url)
         endpoint = parse_qs(u.query).get("endpoint", [None])[0]

@@ -33,8 +33,8 @@ from sedimentdb.engine.replication.archive import (
     resolve_uuid,
     select_chain,
 )
-from sedimentdb.engine.replication.destination import Destination, open_destination
-from sedimentdb.engine.replication.objects import decode_object
+from sedimentdb.engine.replication.destination import Destination, UnreachableError, open_destination
+from sedimentdb.engine.replication.objects import LOG_DIR, decode_object
 from sedimentdb.engine.replication.restore import restore
 from sedimentdb.engine.wal import codec
 
@@ -174,15 +174,30 @@ def follow(dest: Destination, path: str, *, interval: float = 1.0, once: bool = 
 
     With ``rebootstrap``, a replica that cannot continue (gap, diverged history) is moved aside
     to ``<path>.stopped-<ms>`` and bootstrapped again from the archive's newest state — once
-    per problem: if the fresh replica stops too, the error is raised.
+    per problem: if the fresh replica stops too, the error is raised. An archive that cannot
+    be reached (:class:`UnreachableError`, e.g. the primary's server restarting) is retried
+    with backoff, except with ``once``. A destination that can long-poll (``http://``) is
+    waited on instead of sleeping ``interval``, so new units are applied as soon as they exist.
     """
     f = Follower(dest, path, options=options)
     f.start()
     fresh = False  # True right after a re-bootstrap: a second stop in a row is raised
+    woke = False  # the last pause ended because a new unit was announced
+    unreachable = 0  # consecutive steps that could not reach the archive
     try:
         while True:
             try:
                 n = f.step()
+            except UnreachableError as exc:
+                if once:
+                    raise
+                unreachable += 1  # a primary's server restarting must not end its followers
+                f.log.warning("archive unreachable; retrying", error=str(exc), count=unreachable)
+                time.sleep(min(MAX_RETRY_S, interval * 2 ** min(unreachable, 8)))
+                if stop is not None and stop():
+                    assert f.pos is not None
+                    return f.pos
+                continue
             except ReplicationStopped as exc:
                 if not rebootstrap or fresh:
                     raise
@@ -190,14 +205,40 @@ def follow(dest: Destination, path: str, *, interval: float = 1.0, once: bool = 
                 fresh = True
                 continue
             fresh = False
+            unreachable = 0
             assert f.pos is not None
             if on_step:
                 on_step(n, f.pos)
             if once or (stop is not None and stop()):
                 return f.pos
-            time.sleep(interval)
+            try:
+                woke = _pause(dest, f.pos, interval, woke and n == 0)
+            except UnreachableError:
+                woke = False  # the next step reports it and backs off
     finally:
         f.close()
+
+
+LONG_POLL_S = 10.0
+MAX_RETRY_S = 10.0  # longest wait between attempts while the archive is unreachable
+
+
+def _pause(dest: Destination, pos: Position, interval: float, woke_for_nothing: bool) -> bool:
+    """Wait before the next step; whether a new unit was announced.
+
+    A destination that can long-poll (a primary's server) is asked to answer as soon as a
+    unit after the replica's position appears, so the lag is not bounded below by
+    ``interval``. If the last wake-up brought nothing to apply (e.g. a refused unit of a
+    superseded epoch sits at that position), wait ``interval`` first so that unit cannot turn
+    the long poll into a busy loop.
+    """
+    wait = getattr(dest, "wait_for_keys", None)
+    if wait is None or woke_for_nothing:
+        time.sleep(interval)
+        if wait is None:
+            return False
+    prefix = f"{pos.db_uuid}/{LOG_DIR}/"
+    return bool(wait(prefix, f"{prefix}{pos.lsn + 1:020d}", max(interval, LONG_POLL_S)))
 
 
 def _rebootstrap(f: Follower, dest: Destination, path: str, options: DatabaseOptions | None,
