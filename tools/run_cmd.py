@@ -1,12 +1,16 @@
 """``sediment run``: serve a data directory over Chroma's HTTP API v2.
 
     sediment run [CONFIG_PATH] [--path ./chroma] [--host localhost] [--port 8000]
+                 [--replicate DEST [--replicate-interval 1.0] [--replicate-snapshot-interval 3600]
+                  [--replicate-retain-snapshots N]] [--read-only]
 
 Flags win over ``CHROMA_*`` environment variables, which win over the YAML config file
 (``CONFIG_PATH``, Chroma 1.x keys), which wins over Chroma's defaults. This entry point is
 where logging is configured (the library never does): human-readable lines on a terminal,
 JSON otherwise or with ``--log-format json``. SIGINT and SIGTERM stop the server gracefully:
-in-flight requests finish, then the engine is closed, so nothing needs repair at next start.
+in-flight requests finish (long polls of the archive routes answer at once), then the engine
+is closed, so nothing needs repair at next start; with ``--replicate`` a last shipping round
+then ships every write acknowledged before the signal.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import logging
 import os
 import signal
 import sys
+import threading
+from types import FrameType
+from typing import Any
 
 import click
 import structlog
@@ -41,11 +48,28 @@ def _configure_logging(level: str, log_format: str | None) -> None:
 @click.option("--allow-reset/--no-allow-reset", default=None, help="Let clients wipe everything [env CHROMA_ALLOW_RESET]")
 @click.option("--max-payload-size-bytes", default=None, type=int,
               help="Largest request body accepted [default: 40 MiB; env CHROMA_MAX_PAYLOAD_SIZE_BYTES]")
+@click.option("--replicate", "replicate", default=None, metavar="DEST",
+              help="Ship the log and snapshots to this archive in the background (a directory or "
+                   "s3://bucket/prefix), and serve it read-only under /api/v2/sediment/archive "
+                   "[env SEDIMENT_REPLICATE]")
+@click.option("--replicate-interval", default=None, type=float,
+              help="Seconds between shipping rounds (the live tail's lag) [default: 1.0; env "
+                   "SEDIMENT_REPLICATE_INTERVAL]")
+@click.option("--replicate-snapshot-interval", default=None, type=float,
+              help="Seconds between snapshots [default: 3600; env SEDIMENT_REPLICATE_SNAPSHOT_INTERVAL]")
+@click.option("--replicate-retain-snapshots", default=None, type=int,
+              help="Keep only the newest N snapshots in the archive [env SEDIMENT_REPLICATE_RETAIN_SNAPSHOTS]")
+@click.option("--read-only/--no-read-only", default=None,
+              help="Serve the directory read-only (e.g. a replica kept by `sediment follow`): reads see "
+                   "new records as they arrive, writes are refused [env SEDIMENT_READ_ONLY]")
 @click.option("--log-level", default="info", type=click.Choice(LOG_LEVELS), show_default=True)
 @click.option("--log-format", default=None, type=click.Choice(["console", "json"]),
               help="Log line format [default: console on a terminal, json otherwise]")
 def run(config_path: str | None, persist_path: str | None, host: str | None, port: int | None,
-        allow_reset: bool | None, max_payload_size_bytes: int | None, log_level: str, log_format: str | None) -> None:
+        allow_reset: bool | None, max_payload_size_bytes: int | None, replicate: str | None,
+        replicate_interval: float | None, replicate_snapshot_interval: float | None,
+        replicate_retain_snapshots: int | None, read_only: bool | None, log_level: str,
+        log_format: str | None) -> None:
     """Serve a SedimentDB data directory with Chroma's HTTP API (v2)."""
     import uvicorn
 
@@ -56,7 +80,9 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
     try:
         config = ServerConfig.resolve(
             {"persist_path": persist_path, "host": host, "port": port, "allow_reset": allow_reset,
-             "max_payload_size_bytes": max_payload_size_bytes},
+             "max_payload_size_bytes": max_payload_size_bytes, "replicate": replicate,
+             "replicate_interval": replicate_interval, "replicate_snapshot_interval": replicate_snapshot_interval,
+             "replicate_retain_snapshots": replicate_retain_snapshots, "read_only": read_only},
             config_file=config_path,
         )
         app = create_app(config)
@@ -67,12 +93,12 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
     structlog.get_logger("sedimentdb.server").info(
         "server starting", path=os.path.abspath(config.persist_path), url=config.url,
         allow_reset=config.allow_reset, max_payload_size_bytes=config.max_payload_size_bytes,
-        **env_secret_free(config),
+        replicate=config.replicate, read_only=config.read_only, **env_secret_free(config),
     )
-    server = uvicorn.Server(uvicorn.Config(
+    server = _make_server(uvicorn.Config(
         app, host=config.host, port=config.port, log_config=None, access_log=False,
         log_level=log_level, timeout_graceful_shutdown=10,
-    ))
+    ), app.state.stopping)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM (the lifespan closes the engine), then
     # re-raises the signal to the handler it found; these make that a normal, zero exit.
     signal.signal(signal.SIGTERM, _exit_quietly)
@@ -82,6 +108,20 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
         pass
     finally:
         structlog.get_logger("sedimentdb.server").info("server stopped", path=os.path.abspath(config.persist_path))
+
+
+def _make_server(config: Any, stopping: threading.Event) -> Any:
+    """A uvicorn server whose signal handling also tells the app that shutdown began."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn waits for open connections before the lifespan shutdown runs; a
+            # follower's long poll would hold it for up to 30 s without this.
+            stopping.set()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,12 +21,14 @@ from sedimentdb.server.auth import build_authenticator
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.server.errors import HTTPProblem, error_response, status_and_name
 from sedimentdb.server.middleware import AccessLogMiddleware, AuthMiddleware, BodyLimitMiddleware
+from sedimentdb.server.replication import BackgroundShipper
 from sedimentdb.server.routes_collections import (
     cloud_only_router,
     collection_router,
     crn_router,
     record_router,
 )
+from sedimentdb.server.routes_replication import replication_router
 from sedimentdb.server.routes_system import legacy_router, system_router, tenant_router
 from sedimentdb.server.service import Service
 
@@ -38,21 +41,33 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     authenticator = build_authenticator(config.authn_provider, config.authn_credentials,
                                         config.authn_credentials_file, config.auth_token_transport_header)
     service = service if service is not None else Service(config)
+    shipper = _background_shipper(config, service)
+    stopping = threading.Event()  # set when shutdown begins: long polls answer at once
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if shipper is not None:
+            shipper.start()
         try:
             yield
         finally:
+            stopping.set()
             log.info("server shutting down, closing the engine", path=config.persist_path)
-            service.close()
+            try:
+                service.close()
+            finally:
+                # After the close (the log is synced): the final round ships every acknowledged write.
+                if shipper is not None:
+                    shipper.stop(final_round=True)
 
     app = FastAPI(title="sedimentdb", version=__version__, lifespan=lifespan,
                   description="Chroma's HTTP API v2 served by SedimentDB")
     app.state.service = service
     app.state.config = config
+    app.state.shipper = shipper
+    app.state.stopping = stopping
     for router in (system_router(), tenant_router(), collection_router(), crn_router(), record_router(),
-                   cloud_only_router(), legacy_router()):
+                   cloud_only_router(), replication_router(), legacy_router()):
         app.include_router(router)
     _install_error_handlers(app)
     # Added inner to outer: the body limit sits closest to the routes, the access log outermost.
@@ -64,6 +79,16 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
                            allow_headers=["*"])
     app.add_middleware(AccessLogMiddleware)
     return app
+
+
+def _background_shipper(config: ServerConfig, service: Service) -> BackgroundShipper | None:
+    """The shipper of ``--replicate`` (None without it); it starts with the server."""
+    if not config.replicate:
+        return None
+    return BackgroundShipper(config.persist_path, config.replicate, interval=config.replicate_interval,
+                             snapshot_interval=config.replicate_snapshot_interval,
+                             retain_snapshots=config.replicate_retain_snapshots,
+                             local_lsn=lambda: service.engine.last_lsn)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

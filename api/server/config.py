@@ -1,4 +1,4 @@
-"""What one server runs with: data path, address, limits, reset, CORS and auth.
+"""What one server runs with: data path, address, limits, reset, CORS, auth, replication.
 
 Resolution order, highest first: explicit values (the ``sediment run`` flags), ``CHROMA_*``
 environment variables (Chroma 1.x server names, then the names of Chroma's Python server and
@@ -28,12 +28,25 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "auth_token_transport_header": ("CHROMA_AUTH_TOKEN_TRANSPORT_HEADER",),
     "auth_ignore_paths": ("CHROMA_SERVER_AUTH_IGNORE_PATHS",),
     "durability": ("SEDIMENT_DURABILITY",),
+    "replicate": ("SEDIMENT_REPLICATE",),
+    "replicate_interval": ("SEDIMENT_REPLICATE_INTERVAL",),
+    "replicate_snapshot_interval": ("SEDIMENT_REPLICATE_SNAPSHOT_INTERVAL",),
+    "replicate_retain_snapshots": ("SEDIMENT_REPLICATE_RETAIN_SNAPSHOTS",),
+    "read_only": ("SEDIMENT_READ_ONLY",),
 }
 
 # Chroma 1.x YAML keys that differ from ours.
 FILE_KEYS = {"listen_address": "host", "persist_path": "persist_path", "port": "port",
              "allow_reset": "allow_reset", "max_payload_size_bytes": "max_payload_size_bytes",
-             "cors_allow_origins": "cors_allow_origins"}
+             "cors_allow_origins": "cors_allow_origins",
+             # SedimentDB's own keys (Chroma has no replication)
+             "replicate": "replicate", "replicate_interval": "replicate_interval",
+             "replicate_snapshot_interval": "replicate_snapshot_interval",
+             "replicate_retain_snapshots": "replicate_retain_snapshots", "read_only": "read_only"}
+
+FLOAT_FIELDS = ("replicate_interval", "replicate_snapshot_interval")
+INT_FIELDS = ("port", "max_payload_size_bytes", "replicate_retain_snapshots")
+BOOL_FIELDS = ("allow_reset", "read_only")
 
 DEFAULT_IGNORE_PATHS: dict[str, list[str]] = {
     "/api/v2": ["GET"], "/api/v2/heartbeat": ["GET"], "/api/v2/version": ["GET"],
@@ -57,6 +70,32 @@ class ServerConfig:
     auth_token_transport_header: str | None = None
     auth_ignore_paths: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_IGNORE_PATHS))
     durability: str = "full"
+    replicate: str | None = None  # archive the server ships to in the background (None: off)
+    replicate_interval: float = 1.0
+    replicate_snapshot_interval: float = 3600.0
+    replicate_retain_snapshots: int | None = None
+    read_only: bool = False
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that cannot work."""
+        if self.replicate_interval <= 0:
+            raise ValueError(f"replicate_interval must be positive seconds, got {self.replicate_interval!r}")
+        if self.replicate_snapshot_interval <= 0:
+            raise ValueError("replicate_snapshot_interval must be positive seconds, "
+                             f"got {self.replicate_snapshot_interval!r}")
+        if self.replicate_retain_snapshots is not None and self.replicate_retain_snapshots < 1:
+            raise ValueError(f"replicate_retain_snapshots must be at least 1, got {self.replicate_retain_snapshots!r}")
+        if self.replicate is not None and not str(self.replicate).strip():
+            raise ValueError("replicate needs a destination: a directory or s3://bucket/prefix")
+        if self.replicate and str(self.replicate).startswith(("http://", "https://")):
+            raise ValueError(f"cannot replicate to {self.replicate}: an archive served over HTTP is read-only; "
+                             "ship to a directory or s3://bucket/prefix")
+        if self.replicate and self.read_only:
+            raise ValueError("read_only and replicate cannot be combined: a read-only server writes nothing, "
+                             "and shipping records the shipped position in the data directory")
 
     @classmethod
     def resolve(cls, explicit: dict[str, Any] | None = None, config_file: str | None = None,
@@ -95,9 +134,14 @@ def _coerce(name: str, value: Any) -> Any:
     """Environment strings to the field's type; values from files and flags are already typed."""
     if not isinstance(value, str):
         return value
-    if name in ("port", "max_payload_size_bytes"):
-        return int(value)
-    if name == "allow_reset":
+    try:
+        if name in INT_FIELDS:
+            return int(value)
+        if name in FLOAT_FIELDS:
+            return float(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+    if name in BOOL_FIELDS:
         return value.strip().lower() in ("1", "true", "yes", "on")
     if name == "cors_allow_origins":
         return json.loads(value) if value.strip().startswith("[") else [o for o in value.split(",") if o]

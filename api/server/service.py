@@ -42,7 +42,7 @@ class Service:
     def __init__(self, config: ServerConfig) -> None:
         self.settings = Settings(
             is_persistent=True, persist_directory=config.persist_path, allow_reset=config.allow_reset,
-            sediment_durability=config.durability,
+            sediment_durability=config.durability, sediment_read_only=config.read_only,
         )
         self._admin = AdminClient(self.settings)  # holds the engine open for the server's lifetime
         self._clients: dict[tuple[str, str], Client] = {}
