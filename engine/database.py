@@ -65,6 +65,7 @@ from sedimentdb.engine.wal.records import (
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 REPLICATION_HOLD = "replication/hold"  # see log_release_limit
+REFRESH_ATTEMPTS = 5  # a refresh racing the writer's garbage collection starts over this often
 
 
 class Database:
@@ -87,6 +88,8 @@ class Database:
         self.closed = False
         self._failed: StorageError | None = None
         self._lock_handle: object | None = None
+        self._refresh_lock = threading.Lock()
+        self._manifest_seen = 0  # newest manifest generation listed when the state was loaded
         self.wal: Wal
         self.compactor: Compactor
 
@@ -100,14 +103,24 @@ class Database:
         Raises LockedError if another process writes there, CorruptionError if files are damaged.
         """
         fs = fs or OsFileSystem()
-        db = cls(os.path.abspath(path), fs, options or DatabaseOptions(), clock,
-                 logger or K.get_logger("sedimentdb.engine"))
-        try:
-            db._open()
-        except BaseException:
-            db._release_lock()
-            raise
-        return db
+        options = options or DatabaseOptions()
+        # A reader takes no lock, so the writer may delete a file it is about to read (a log
+        # file or segment a newer manifest released): start over a few times before failing.
+        attempts = REFRESH_ATTEMPTS if options.read_only else 1
+        for attempt in range(attempts):
+            db = cls(os.path.abspath(path), fs, options, clock, logger or K.get_logger("sedimentdb.engine"))
+            try:
+                db._open()
+                return db
+            except StorageError:
+                db._release_lock()
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+            except BaseException:
+                db._release_lock()
+                raise
+        raise AssertionError("unreachable")
 
     @classmethod
     def in_memory(cls, options: DatabaseOptions | None = None) -> Database:
@@ -160,6 +173,7 @@ class Database:
             raise CorruptionError("no manifest validates", path=found[-1][1],
                                   hint="run `sediment verify` and `sediment repair` on this directory")
         self.manifests = list(reversed(good))
+        self._manifest_seen = found[-1][0] if found else 0
         return good[0] if good else None
 
     def _restore(self, manifest: Manifest) -> None:
@@ -563,6 +577,76 @@ class Database:
             return int(self.fs.read_bytes(path).split()[0])
         except (ValueError, IndexError):
             return 0  # an unreadable hold keeps the whole log rather than guess
+
+    # ---- reading beside a writer ------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Catch a read-only database up with what its writer has put on disk; True if anything changed.
+
+        New complete log records are applied (an append in progress is left for the next
+        call); if the writer installed a newer manifest or released log this reader has not
+        read, the state is reloaded from the newest manifest and log and swapped in. The state
+        only ever moves forward along the writer's log. A race with the writer deleting files
+        is retried (REFRESH_ATTEMPTS times) before a StorageError is raised.
+        """
+        if not self.options.read_only:
+            raise InvalidArgumentError("refresh() is for a database opened with read_only=True; "
+                                       "a writable database is always current")
+        with self._refresh_lock:
+            last: StorageError | None = None
+            for attempt in range(REFRESH_ATTEMPTS):
+                self._check_open()
+                try:
+                    return self._refresh_once()
+                except ClosedError:
+                    raise
+                except StorageError as exc:  # the writer deleted a file we were reading: start over
+                    last = exc
+                    time.sleep(0.01 * (attempt + 1))
+            assert last is not None
+            raise StorageError(f"could not catch up with the writer in {REFRESH_ATTEMPTS} attempts: {last.message}",
+                               path=last.path or self.path, offset=last.offset, lsn=last.lsn,
+                               hint=last.hint or "the files keep changing under the reader, or are damaged; "
+                                                 "run `sediment verify` on the directory")
+
+    def _refresh_once(self) -> bool:
+        found = list_manifests(self.fs, self.path)
+        newest = found[-1][0] if found else 0
+        if newest > self._manifest_seen or not self.uuid or self.wal.last_lsn != self.last_lsn:
+            return self._reload()
+        tail = self.wal.read_new()
+        if tail.released:
+            return self._reload()
+        with self.lock:
+            for lsn, record in tail.records:
+                self._apply(record, lsn)
+                self.last_lsn = lsn
+        if tail.records:
+            self.log.debug("caught up with the writer", **{K.FIRST_LSN: tail.records[0][0], K.LAST_LSN: self.last_lsn,
+                                                            K.RECORDS: len(tail.records)})
+        return bool(tail.records)
+
+    def _reload(self) -> bool:
+        """Load the newest manifest + log into a fresh state and swap it in if it is not behind."""
+        fresh = type(self).open(self.path, self.options, fs=self.fs, clock=self.clock, logger=self.log)
+        if self.uuid and fresh.uuid and fresh.uuid.replace("-", "") != self.uuid.replace("-", ""):
+            fresh.close()
+            raise StorageError(f"the directory now holds database {fresh.uuid}, not {self.uuid}", path=self.path,
+                               hint="it was replaced (e.g. a replica bootstrapped again); open it anew")
+        if fresh.last_lsn < self.last_lsn:  # never go back: keep what we have and try again later
+            fresh.close()
+            return False
+        changed = fresh.last_lsn > self.last_lsn  # a compaction alone changes the layout, not the contents
+        with self.lock:
+            old = self.wal
+            self.catalog, self.collections, self.manifests = fresh.catalog, fresh.collections, fresh.manifests
+            self.last_lsn, self.epoch, self.uuid, self.wal = fresh.last_lsn, fresh.epoch, fresh.uuid, fresh.wal
+            self._manifest_seen = fresh._manifest_seen
+        fresh.closed = True  # its parts now belong to this database
+        old.close()
+        self.log.info("reloaded from the newest manifest", **{K.PATH: self.path, K.LSN: self.last_lsn,
+                                                              K.GENERATION: self._manifest_seen})
+        return changed
 
     # ---- maintenance ----------------------------------------------------------------------------
 

@@ -339,3 +339,90 @@ def _scanned(path: str, raw: RawRecord) -> ScannedRecord:
         return ScannedRecord(raw.lsn, raw.rtype, codec.decode(raw.rtype, raw.payload), path, raw.offset, raw.size)
     except codec.CodecError as exc:
         return ScannedRecord(raw.lsn, raw.rtype, None, path, raw.offset, raw.size, str(exc))
+
+
+@dataclass
+class TailRead:
+    """What :func:`read_after` found: the complete new records and the files they came from."""
+
+    records: list[tuple[int, Record]]
+    files: list[WalFileInfo]  # the files read, with the valid end and last LSN found in each
+    released: bool = False  # the log no longer holds the LSN asked for: reload from a manifest
+
+
+def read_after(fs: FileSystem, directory: str, after: int, db_uuid: str,
+               cursor: WalFileInfo | None = None) -> TailRead:
+    """Every complete record with LSN > ``after`` that a writer has put in the log so far.
+
+    For readers beside a live writer (no lock): a frame being appended (incomplete, failing
+    its checksum) ends the read without error, and the next call reads it once it is whole.
+    Only records continuing ``after`` one by one are returned, so what a reader applies is
+    always a prefix of the writer's log. ``cursor`` (the file holding ``after`` and its valid
+    end, as returned last time) lets a call read only the new bytes of the live file.
+    Damage in a sealed file, or a file of another database, raises CorruptionError.
+    """
+    paths = list_log_files(fs, directory)
+    start = _file_holding(paths, after + 1)
+    if start is None:
+        return TailRead([], [], released=bool(paths) and name_lsn(paths[0]) > after + 1)
+    out = TailRead([], [])
+    prev_last = None
+    for i in range(start, len(paths)):
+        info = _read_file_after(fs, paths[i], after, db_uuid, prev_last, cursor, out, i == len(paths) - 1)
+        if info is None or info.last_lsn < after:
+            break  # nothing whole yet, or a file that ends before what was read already
+        out.files.append(info)
+        after = prev_last = info.last_lsn
+        if i + 1 < len(paths) and name_lsn(paths[i + 1]) != after + 1:
+            break  # this file ended early (see _read_file_after); never read past a gap
+    return out
+
+
+def _file_holding(paths: list[str], lsn: int) -> int | None:
+    """Index of the file whose LSN range would hold ``lsn`` (None: before the oldest file)."""
+    found = None
+    for i, path in enumerate(paths):
+        if name_lsn(path) <= lsn:
+            found = i
+    return found
+
+
+def _read_file_after(fs: FileSystem, path: str, after: int, db_uuid: str, prev_last: int | None,
+                     cursor: WalFileInfo | None, out: TailRead, is_last: bool) -> WalFileInfo | None:
+    """Append the file's complete records after ``after`` to ``out``; the file's info (None: skip).
+
+    A missing file (released by the writer meanwhile) raises StorageIOError: the caller
+    retries, finding the newer manifest that released it.
+    """
+    with fs.open_read(path) as f:
+        header = decode_file_header(f.read(F.FILE_HEADER_SIZE))
+        if isinstance(header, str):
+            if is_last:
+                return None  # its creation is not visible whole yet
+            raise CorruptionError(header, path=path, offset=0, lsn=name_lsn(path), hint="this is not a valid log file")
+        problem = identity_problem(path, header, db_uuid, prev_last)
+        if problem is not None:
+            raise problem
+        resume = cursor is not None and cursor.path == path and cursor.last_lsn == after
+        begin = cursor.size if resume and cursor is not None else F.FILE_HEADER_SIZE
+        f.seek(begin)
+        data = f.read()
+    found = scan_frames(data, header, start=0, expected=after + 1 if resume else header.first_lsn)
+    if found.bad_offset is not None and not is_last:
+        # The writer fills a file before it creates the next one, so a file that was not the
+        # newest when listed is whole: a bad frame in it is damage, not an append in progress.
+        raise corruption(path, found, is_last=False)
+    last = header.first_lsn - 1 if not resume else after
+    end = begin
+    for raw in found.records:
+        last, end = raw.lsn, begin + raw.offset + raw.size
+        if raw.lsn > after:
+            try:
+                out.records.append((raw.lsn, codec.decode(raw.rtype, raw.payload)))
+            except codec.CodecError as exc:
+                raise CorruptionError(f"log record does not decode: {exc}", path=path, offset=begin + raw.offset,
+                                      lsn=raw.lsn, hint="its payload passed the checksum: a bug or a forged file"
+                                      ) from exc
+    if not found.records and not resume:
+        end = F.FILE_HEADER_SIZE
+    return WalFileInfo(path, header.first_lsn, last, end)

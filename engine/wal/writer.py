@@ -33,12 +33,14 @@ from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.frames import FileHeader, decode_file_header, encode_file_header, encode_frames
 from sedimentdb.engine.wal.reader import (
+    TailRead,
     WalFileInfo,
     corruption,
     identity_problem,
     is_torn_tail,
     list_log_files,
     name_lsn,
+    read_after,
     scan_frames,
 )
 from sedimentdb.engine.wal.records import Record
@@ -363,6 +365,31 @@ class Wal:
                                           lsn=raw.lsn, hint="its payload passed the checksum: a bug or a forged file"
                                           ) from exc
                 yield raw.lsn, record
+
+    def read_new(self) -> TailRead:
+        """For a read-only log beside a live writer: the complete records appended since.
+
+        The records continue :attr:`last_lsn` one by one; an append in progress is left for
+        the next call. ``released`` says the writer dropped the file that would hold the next
+        record (a newer manifest covers it). The log's own view (files, last LSN) advances.
+        """
+        if not self.read_only:
+            raise ReadOnlyError("read_new is for a log opened read-only; a writer knows its own log",
+                                path=self.directory)
+        cursor = self._infos[-1] if self._infos else None
+        found = read_after(self.fs, self.directory, self.last_lsn, self.uuid, cursor)
+        if found.records or found.files:
+            self._adopt(found)
+        return found
+
+    def _adopt(self, found: TailRead) -> None:
+        with self._cv:
+            first = found.files[0] if found.files else None
+            if first is not None:
+                self._infos = [i for i in self._infos if i.first_lsn < first.first_lsn] + found.files
+            if found.records:
+                self._next = found.records[-1][0] + 1
+                self._written = self._synced = self._next - 1
 
     def files(self) -> list[WalFileInfo]:
         """The log files, oldest first."""
