@@ -100,7 +100,10 @@ class DirDestination:
 
     def list(self, prefix: str) -> list[str]:
         out = []
-        for dirpath, _dirs, files in os.walk(self.root):
+        # Walk only below the prefix's directory: a follower's poll of ``<uuid>/log/`` must not
+        # cost a walk over every segment file of the archive.
+        top = os.path.join(self.root, *prefix.split("/")[:-1])
+        for dirpath, _dirs, files in os.walk(top):
             rel = os.path.relpath(dirpath, self.root)
             base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             out += [base + f for f in files if ".tmp-" not in f and (base + f).startswith(prefix)]
