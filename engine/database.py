@@ -113,12 +113,12 @@ class Database:
                 db._open()
                 return db
             except StorageError:
-                db._release_lock()
+                db._abandon()
                 if attempt == attempts - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))
             except BaseException:
-                db._release_lock()
+                db._abandon()
                 raise
         raise AssertionError("unreachable")
 
@@ -666,6 +666,18 @@ class Database:
             self.wal.close()
         self._release_lock()
         self.log.info("database closed", **{K.PATH: self.path, K.LSN: self.last_lsn})
+
+    def _abandon(self) -> None:
+        """Undo a failed open: close the log if it was opened, then release the lock.
+
+        Without this, each failed open leaked the log's file handle and, with durability
+        ``normal``, its sync thread (which ran for the life of the process).
+        """
+        if hasattr(self, "compactor"):
+            self.compactor.stop()
+        if hasattr(self, "wal"):
+            self.wal.close()
+        self._release_lock()
 
     def _release_lock(self) -> None:
         if self._lock_handle is not None:
