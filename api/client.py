@@ -3,6 +3,10 @@
 A client holds a reference to a shared engine (:mod:`sedimentdb.system`) plus the tenant and
 database it works in. Construction is not lazy, as in Chroma: the engine is opened and the
 tenant and database are checked at once, so a locked or missing directory fails here.
+
+With ``Settings(sediment_read_only=True)`` the engine is opened read-only (no writer lock):
+every engine call first catches up with the writer's files, at most once every
+``sediment_refresh_interval`` seconds, and every write raises :class:`~sedimentdb.errors.ReadOnlyError`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sedimentdb.config import CHROMA_VERSION, DEFAULT_DATABASE, DEFAULT_TENANT, 
 from sedimentdb.engine.database import Database as Engine
 from sedimentdb.engine.errors import NotFoundError as EngineNotFoundError
 from sedimentdb.engine.types import CollectionInfo, DatabaseInfo
-from sedimentdb.errors import AuthorizationError, NotFoundError, already_exists, engine_boundary
+from sedimentdb.errors import AuthorizationError, NotFoundError, already_exists, engine_boundary, read_only
 from sedimentdb.names import validate_collection_name, validate_database_name, validate_tenant_name
 from sedimentdb.types import Database, Tenant, UserIdentity
 from sedimentdb.validation import MAX_BATCH_SIZE, check_collection_metadata, copy_metadatas
@@ -27,15 +31,42 @@ from sedimentdb.validation import MAX_BATCH_SIZE, check_collection_metadata, cop
 class _SharedEngineClient:
     """Owns one reference to a shared engine; ``close()`` and ``with`` give it back."""
 
+    # Class defaults: remote clients skip this __init__ (their server decides what is writable).
+    _read_only = False
+    _refresh_interval = 0.0
+    _refreshed_at: float | None = None
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._system_key, self._database_engine = system.acquire(settings)
         self._closed = False
+        self._read_only = bool(settings.sediment_read_only)
+        self._refresh_interval = float(settings.sediment_refresh_interval)
+        self._refreshed_at: float | None = None  # monotonic time of this client's last refresh
 
     def _engine(self) -> Engine:
+        """The shared engine; a read-only one first catches up with its writer when due.
+
+        Callers run inside ``engine_boundary()``, so a refresh that fails surfaces as a Chroma error.
+        """
         if self._closed:
             raise RuntimeError("This client has been closed")
+        if self._read_only:
+            now = time.monotonic()
+            if self._refreshed_at is None or now - self._refreshed_at >= self._refresh_interval:
+                self._database_engine.refresh()
+                self._refreshed_at = now
         return self._database_engine
+
+    def _require_writable(self, operation: str) -> None:
+        """ReadOnlyError naming ``operation`` if this client was opened read-only."""
+        if self._read_only:
+            raise read_only(operation)
+
+    @property
+    def is_read_only(self) -> bool:
+        """Whether this client was opened with ``sediment_read_only=True`` (every write is refused)."""
+        return self._read_only
 
     def close(self) -> None:
         """Release this client's engine reference; the last client on a path closes the engine. Idempotent."""
@@ -96,6 +127,7 @@ class AdminClient(_SharedEngineClient):
 
     def create_tenant(self, name: str) -> None:
         """Create a tenant (names have at least three characters)."""
+        self._require_writable("create_tenant")
         validate_tenant_name(name)
         with engine_boundary():
             if self._engine().has_tenant(name):
@@ -109,6 +141,7 @@ class AdminClient(_SharedEngineClient):
 
     def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
         """Create a database in a tenant."""
+        self._require_writable("create_database")
         validate_database_name(name)
         self._require_tenant(tenant)
         with engine_boundary():
@@ -120,6 +153,7 @@ class AdminClient(_SharedEngineClient):
 
     def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
         """Delete a database and every collection in it."""
+        self._require_writable("delete_database")
         try:
             self._get_database(name, tenant)
         except NotFoundError:
@@ -174,6 +208,7 @@ class Client(_SharedEngineClient):
 
     def reset(self) -> bool:
         """Delete everything; only when the settings allow it."""
+        self._require_writable("reset")
         if not self._settings.allow_reset:
             raise AuthorizationError("Reset is disabled by config")
         with engine_boundary():
@@ -207,6 +242,8 @@ class Client(_SharedEngineClient):
         get_or_create: bool = False,
     ) -> Collection:
         """Create a collection; with ``get_or_create`` an existing one is returned unchanged."""
+        if not get_or_create:
+            self._require_writable("create_collection")
         embedding.validate_signature(embedding_function)
         configuration_ef = (configuration or {}).get("embedding_function")
         embedding.check_conflict_on_create(embedding_function, configuration_ef)
@@ -219,9 +256,10 @@ class Client(_SharedEngineClient):
         with engine_boundary():
             existing = self._find(name)
         if existing is not None:
-            if get_or_create:
+            if get_or_create:  # only reads: a read-only client may get an existing collection this way
                 return self._existing(existing, embedding_function, data_loader)
             raise already_exists(f"Collection [{name}] already exists")
+        self._require_writable("get_or_create_collection")
         chosen_ef = configuration_ef if configuration_ef is not None else embedding_function
         with engine_boundary():
             info = self._engine().create_collection(
@@ -274,6 +312,7 @@ class Client(_SharedEngineClient):
 
     def delete_collection(self, name: str) -> None:
         """Delete the named collection and its records."""
+        self._require_writable("delete_collection")
         with engine_boundary():
             info = self._find(name)
             if info is None:

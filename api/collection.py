@@ -140,6 +140,7 @@ class Collection:
         uris: Any = None,
     ) -> None:
         """Add records; an id that already exists is silently ignored (first write wins)."""
+        self._client._require_writable("add")
         with validation_context("add"):
             records = _insert_record_set(ids, embeddings, metadatas, documents, images, uris)
             validate_insert_record_set(records)
@@ -158,6 +159,7 @@ class Collection:
         uris: Any = None,
     ) -> None:
         """Update existing records (missing ids are ignored); metadata merges, ``None`` deletes a key."""
+        self._client._require_writable("update")
         with validation_context("update"):
             records = _insert_record_set(ids, embeddings, metadatas, documents, images, uris)
             validate_insert_record_set(records)
@@ -176,6 +178,7 @@ class Collection:
         uris: Any = None,
     ) -> None:
         """Insert new ids and update existing ones (their metadata merges, as in ``update``)."""
+        self._client._require_writable("upsert")
         with validation_context("upsert"):
             records = _insert_record_set(ids, embeddings, metadatas, documents, images, uris)
             validate_insert_record_set(records)
@@ -188,6 +191,7 @@ class Collection:
         self, ids: Any = None, where: Any = None, where_document: Any = None, limit: Any = None
     ) -> DeleteResult:
         """Delete by ids and/or filters (intersected). With ids alone, ``deleted`` counts the ids asked for."""
+        self._client._require_writable("delete")
         with validation_context("delete"):
             if ids is None and where is None and where_document is None:
                 raise ValueError("At least one of ids, where, or where_document must be provided")
@@ -317,6 +321,7 @@ class Collection:
 
     def modify(self, name: str | None = None, metadata: Any = None, configuration: Any = None) -> None:
         """Rename, replace the metadata (not merged), or change runtime HNSW settings."""
+        self._client._require_writable("modify")
         if metadata is not None:
             validate_metadata(metadata)
             if "hnsw:space" in metadata:

@@ -283,6 +283,32 @@ class ChromaAuthError(ChromaError):
         return "AuthError"
 
 
+class ReadOnlyError(ChromaError):
+    """A write on a client opened with ``Settings(sediment_read_only=True)`` (SedimentDB's own).
+
+    Not one of Chroma's classes: a Chroma client receiving it over HTTP raises a plain
+    ChromaError with this message.
+    """
+
+    def code(self) -> int:
+        """HTTP 403: the request is understood, and refused for what the database is."""
+        return 403
+
+    @classmethod
+    def name(cls) -> str:
+        """The wire name."""
+        return "ReadOnlyError"
+
+
+def read_only(operation: str) -> ReadOnlyError:
+    """The error for ``operation`` (e.g. ``add``) on a database opened read-only.
+
+    The message names no path: over HTTP it would tell clients where the server's files are.
+    """
+    return ReadOnlyError(f"Cannot {operation}: the database is opened read-only (sediment_read_only=True); "
+                         "write through the process that owns it")
+
+
 class _AlreadyExistsError(InternalError, UniqueConstraintError):
     """A duplicate tenant, database or collection.
 
@@ -302,7 +328,7 @@ error_types: dict[str, type[ChromaError]] = {
         InvalidUUIDError, InvalidHTTPVersion, AuthorizationError, NotFoundError, UniqueConstraintError,
         BatchSizeExceededError, VersionMismatchError, InternalError, RateLimitError, BackoffError,
         QuotaError, StaleReadError, ConditionalWriteConflictError, TransactionsNotSupportedError,
-        ChromaAuthError, ChromaError,
+        ChromaAuthError, ReadOnlyError, ChromaError,
     )
 }
 # Older servers send the short name for invalid arguments.
@@ -327,6 +353,8 @@ def translate(exc: engine_errors.StorageError) -> ChromaError:
         return NotFoundError(exc.message)
     if isinstance(exc, engine_errors.AlreadyExistsError):
         return already_exists(exc.message)
+    if isinstance(exc, engine_errors.ReadOnlyError):
+        return ReadOnlyError(exc.message)
     return InternalError(str(exc))
 
 
