@@ -1,7 +1,8 @@
-"""Regenerate the checked-in seed corpora under fuzz/corpus/ (``python fuzz/make_seeds.py``).
+"""Regenerate the checked-in seed corpora under fuzz/corpus/ (``python fuzz/make_seeds.py [TARGET ...]``).
 
 Seeds are small valid inputs of every target, produced by the engine's own writers, so the
-fuzzers start from the real formats.
+fuzzers start from the real formats. Naming targets regenerates only theirs (the engine's
+files carry a fresh database UUID each time, so a full run rewrites every binary seed).
 """
 
 from __future__ import annotations
@@ -47,8 +48,43 @@ def _small_db() -> MemoryFileSystem:
     return fs
 
 
+def _http_seeds() -> list[bytes]:
+    """Valid Chroma request bodies for each endpoint of ``http_body``, then malformed ones."""
+    ep = {name: i for i, name in enumerate(targets.HTTP_ENDPOINTS)}
+    records = {"ids": ["a", "n1"], "embeddings": [[1.0, 2.0, 3.0], [0.5, -1.0, 2.5]],
+               "documents": ["hello", None], "metadatas": [{"g": 2, "s": "u"}, None], "uris": [None, "s3://x"]}
+    bodies: list[tuple[str, object]] = [
+        ("add", records), ("add", {"ids": ["b64"], "embeddings": ["AACAPwAAAEAAAEBA"]}),
+        ("update", {"ids": ["a"], "metadatas": [{"g": None, "h": True, "l": [1, 2]}]}),
+        ("upsert", records), ("upsert", {"ids": ["z"], "embeddings": [[0, 0, 0]], "documents": ["é☃"]}),
+        ("delete", {"ids": ["b"]}), ("delete", {"where": {"g": {"$gte": 1}}, "limit": 1}),
+        ("delete", {"where_document": {"$contains": "hello"}}),
+        ("get", {}), ("get", {"ids": ["a", "c"], "include": ["embeddings", "metadatas", "documents", "uris"]}),
+        ("get", {"where": {"$and": [{"g": {"$in": [1, 2]}}, {"s": {"$ne": "t"}}]}, "limit": 2, "offset": 1}),
+        ("get", {"where": {"l": {"$contains": 1}}, "where_document": {"$regex": "^h"}}),
+        ("query", {"query_embeddings": [[1.0, 2.0, 3.0]], "n_results": 2}),
+        ("query", {"query_embeddings": [[0, 1, 2], [3, 3, 3]], "ids": ["a", "c"],
+                   "include": ["distances", "embeddings"], "where": {"g": 1}}),
+        ("create", {"name": "seed-coll", "metadata": {"k": 1}, "get_or_create": True}),
+        ("create", {"name": "seed-cos", "configuration": {"hnsw": {"space": "cosine", "ef_search": 20}}}),
+        ("modify", {"new_metadata": {"k": "v"}}), ("modify", {"new_configuration": {"hnsw": {"ef_search": 50}}}),
+        ("modify", {"new_name": "fuzz-renamed"}),
+    ]
+    out = [bytes([ep[name]]) + json.dumps(body).encode() for name, body in bodies]
+    malformed = [("add", b'{"ids": ["a"], "embeddings": [[1, 2]]}'), ("add", b'{"ids": []}'),
+                 ("update", b'{"ids": ["a", "a"], "embeddings": [[1, 2, 3], [1, 2, 3]]}'),
+                 ("upsert", b'{"ids": ["q"], "embeddings": ["not base64!"]}'),
+                 ("get", b'{"where": {"$or": []}}'), ("get", b'{"limit": -1}'),
+                 ("query", b'{"query_embeddings": [[1e400, 0, 0]]}'), ("query", b'{"query_embeddings": []}'),
+                 ("delete", b'{"where": {"a": {"$regex": 1}}}'), ("create", b'{"name": "x"}'),
+                 ("modify", b'{"new_name": 7}'), ("get", b'{"ids": [1'), ("query", b'[]'), ("add", b'')]
+    out += [bytes([ep[name]]) + body for name, body in malformed]
+    return out
+
+
 def main() -> None:
-    """Write every corpus."""
+    """Write the corpora of the targets named on the command line, or every corpus."""
+    only = set(sys.argv[1:]) or set(targets.TARGETS)
     fs = _small_db()
     seeds: dict[str, list[bytes]] = {name: [] for name in targets.TARGETS}
     logs = list_log_files(fs, "/s/wal")
@@ -80,7 +116,10 @@ def main() -> None:
                    [None, {"$regex": "^h.*d$"}], [{"a": {"$nin": [1, 1.5]}}, {"$not_contains": "b"}],
                    [{"c": {"$not_contains": 2}}, {"$or": [{"$contains": "é"}, {"$not_regex": "a+"}]}]):
         seeds["filters"].append(json.dumps(clause).encode())
+    seeds["http_body"] = _http_seeds()
     for name, blobs in seeds.items():
+        if name not in only:
+            continue
         d = os.path.join(HERE, "corpus", name)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)

@@ -18,12 +18,22 @@ exception types, see ``TARGETS``); any other exception is a bug. Targets:
 * ``filters`` — the bytes as JSON ``where`` / ``where_document`` clauses: ``compile_*`` may
   raise ValueError; evaluation must not raise, and the per-segment vectorised index must
   agree with the reference predicate on every row.
+* ``http_body`` — byte 0 picks one of the server's write/read endpoints (add, update, upsert,
+  delete, get, query, create collection, modify collection); the rest is the JSON body, sent
+  through the real FastAPI app in-process (one app per process, on a temp data directory with
+  durability ``off``). Acceptable: a 2xx with a JSON body of the route's shape, or a 4xx with
+  Chroma's error shape ``{"error": str, "message": str}``; a 5xx or a malformed answer raises
+  ``AssertionError`` (a finding), and so does anything the app lets escape.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from collections.abc import Callable
+from typing import Any
 
 import crc32c
 import numpy as np
@@ -42,6 +52,7 @@ from sedimentdb.engine.wal import codec as C
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import FileHeader, Frame, decode_file_header, parse_frame
 from sedimentdb.engine.wal.reader import scan_frames
+from sedimentdb.server import ServerConfig, create_app  # at import time, so atheris instruments it
 
 PATH = "/fuzz/file"
 RTYPES = sorted({WF.REC_CREATE_TENANT, WF.REC_CREATE_DATABASE, WF.REC_DELETE_DATABASE,
@@ -175,6 +186,139 @@ def filters(data: bytes) -> None:
     assert np.array_equal(np.asarray(got, dtype=bool), want), (where, where_doc, got, want)
 
 
+HTTP_ENDPOINTS = ("add", "update", "upsert", "delete", "get", "query", "create", "modify")
+HTTP_PREFIX = "/api/v2/tenants/default_tenant/databases/default_database"
+HTTP_RECYCLE = 256  # executions between fresh collections, so adds do not grow the state forever
+
+
+class _HttpHarness:
+    """One in-process server (app, client, event loop, temp data directory) and its collection.
+
+    Requests go straight into the ASGI app through ``httpx.ASGITransport`` on an event loop
+    this thread owns: no server thread, no socket (about 2.5x the executions/s of
+    ``TestClient``). An exception the app lets escape propagates (``raise_app_exceptions``).
+    """
+
+    def __init__(self) -> None:
+        import asyncio
+
+        import httpx
+
+        self.root = tempfile.mkdtemp(prefix="sediment-fuzz-http-")
+        self.app = create_app(ServerConfig(persist_path=self.root, durability="off"))
+        self.loop = asyncio.new_event_loop()
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://fuzz")
+        atexit.register(self.close)
+        self.execs = 0
+        self.generation = 0
+        self.collection_id = self._new_collection()
+
+    def close(self) -> None:
+        """Close the engine (log synced, lock released) and remove the data directory."""
+        self.loop.run_until_complete(self.client.aclose())
+        self.app.state.service.close()
+        self.loop.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def request(self, method: str, path: str, body: bytes | None = None, **kwargs: Any) -> Any:
+        """One request to the app; returns the ``httpx.Response``."""
+        if body is not None:
+            kwargs.update(content=body, headers={"content-type": "application/json"})
+        return self.loop.run_until_complete(self.client.request(method, HTTP_PREFIX + path, **kwargs))
+
+    def _new_collection(self) -> str:
+        self.generation += 1
+        r = self.request("POST", "/collections", json={"name": f"fuzz-{self.generation}"})
+        assert r.status_code == 200, r.text
+        cid: str = r.json()["id"]
+        self.request("POST", f"/collections/{cid}/add", json={
+            "ids": ["a", "b", "c"], "embeddings": [[0.0, 1.0, 2.0], [1.0, 0.5, -1.0], [3.0, 3.0, 3.0]],
+            "documents": ["hello world", None, "x"], "metadatas": [{"g": 1}, None, {"s": "t", "l": [1, 2]}]})
+        return cid
+
+    def drop(self, cid: str) -> None:
+        """Delete collection ``cid`` (the delete route takes its current name)."""
+        r = self.request("GET", f"/collections/by-id/{cid}")
+        if r.status_code == 200:
+            self.request("DELETE", f"/collections/{r.json()['name']}")
+
+    def recycle(self) -> None:
+        """Every ``HTTP_RECYCLE`` executions, replace the fuzz collection by a fresh one."""
+        self.execs += 1
+        if self.execs % HTTP_RECYCLE == 0:
+            self.drop(self.collection_id)
+            self.collection_id = self._new_collection()
+
+    def send(self, endpoint: str, body: bytes) -> Any:
+        """``body`` as the JSON body of ``endpoint`` on the fuzz collection."""
+        if endpoint == "create":
+            return self.request("POST", "/collections", body)
+        if endpoint == "modify":
+            return self.request("PUT", f"/collections/{self.collection_id}", body)
+        return self.request("POST", f"/collections/{self.collection_id}/{endpoint}", body)
+
+
+_http: _HttpHarness | None = None
+
+# The one 500 that is Chroma's documented behaviour, not a crash: query(ids=[...]) naming an id
+# without a vector (chroma-api.md §11.4; tests/http/test_wire.py pins it).
+HTTP_DOCUMENTED_500 = {("query", "InternalError", "Error executing plan: Internal error: Error finding id")}
+
+
+def _check_http_answer(endpoint: str, status: int, body: Any) -> None:
+    if status >= 500 and isinstance(body, dict):
+        if (endpoint, body.get("error"), body.get("message")) in HTTP_DOCUMENTED_500:
+            return
+    assert status < 500, f"{endpoint}: {status} {body!r}"
+    if status >= 400:
+        assert isinstance(body, dict) and set(body) == {"error", "message"}, f"{endpoint}: {status} {body!r}"
+        assert isinstance(body["error"], str) and isinstance(body["message"], str), body
+        return
+    assert 200 <= status < 300, f"{endpoint}: {status} {body!r}"
+    assert isinstance(body, dict), f"{endpoint}: {body!r}"
+    if endpoint in ("get", "query"):
+        assert isinstance(body.get("ids"), list) and isinstance(body.get("include"), list), body
+    elif endpoint == "create":  # modify answers {} as Chroma's does
+        assert isinstance(body.get("id"), str) and isinstance(body.get("name"), str), body
+    elif endpoint == "delete":
+        assert all(isinstance(k, str) for k in body), body
+
+
+def http_body(data: bytes) -> None:
+    """The bytes as the JSON body of one server endpoint (byte 0 picks it): 2xx or Chroma's 4xx."""
+    global _http
+    if not data:
+        return
+    if _http is None:
+        _http = _HttpHarness()
+    _http.recycle()
+    endpoint = HTTP_ENDPOINTS[data[0] % len(HTTP_ENDPOINTS)]
+    r = _http.send(endpoint, data[1:])
+    try:
+        body = r.json()
+    except ValueError as exc:
+        raise AssertionError(f"{endpoint}: {r.status_code} answered a non-JSON body {r.content[:200]!r}") from exc
+    _check_http_answer(endpoint, r.status_code, body)
+    if r.status_code < 300:
+        _read_back(_http, endpoint, body)
+
+
+HTTP_READ_ALL = b'{"include": ["embeddings", "metadatas", "documents", "uris"]}'
+
+
+def _read_back(h: _HttpHarness, endpoint: str, body: Any) -> None:
+    """What a request wrote must be readable again: an accepted write never poisons a later read."""
+    if endpoint in ("add", "update", "upsert", "delete"):
+        r = h.send("get", HTTP_READ_ALL)
+        assert r.status_code == 200, f"get after an accepted {endpoint}: {r.status_code} {r.text[:300]}"
+    elif endpoint in ("create", "modify"):
+        cid = body["id"] if endpoint == "create" else h.collection_id
+        r = h.request("GET", f"/collections/by-id/{cid}")
+        assert r.status_code == 200, f"collection after an accepted {endpoint}: {r.status_code} {r.text[:300]}"
+        if cid != h.collection_id:
+            h.drop(cid)  # keep the catalog small: every create would otherwise stay
+
+
 # name -> (function, acceptable exception types)
 TARGETS: dict[str, tuple[Callable[[bytes], None], tuple[type[BaseException], ...]]] = {
     "wal_header_frame": (wal_header_frame, ()),
@@ -184,6 +328,7 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], tuple[type[BaseException], ...
     "segment_body": (segment_body, (CorruptionError,)),
     "manifest": (manifest, (CorruptionError,)),
     "filters": (filters, ()),
+    "http_body": (http_body, ()),
 }
 
 

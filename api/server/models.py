@@ -9,13 +9,49 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Embedding = Union[list[float], str]  # numbers, or base64 of packed little-endian float32
+
+# Numbers or base64 text: the embedding decoder rejects anything else, so the walk below can
+# skip them (they are most of a large body).
+NUMERIC_FIELDS = frozenset({"embeddings", "query_embeddings"})
+
+
+def find_lone_surrogate(value: Any) -> str | None:
+    """The first string in ``value`` (keys included) holding a lone UTF-16 surrogate, or None.
+
+    JSON's ``\\ud800`` escape decodes to such a string; it cannot be encoded as UTF-8, so a
+    record holding one could be written but never answered again (every read of it failed).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(v for k, v in item.items() if k not in NUMERIC_FIELDS)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8_only(cls, data: Any) -> Any:
+        # Chroma's server (serde_json) refuses these escapes at parse time; so do we.
+        bad = find_lone_surrogate(data)
+        if bad is not None:
+            shown = bad.encode("utf-8", "backslashreplace").decode()[:64]
+            raise ValueError(f"lone surrogate in string \"{shown}\"")
+        return data
 
 
 class CreateTenant(_Body):
