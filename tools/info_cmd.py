@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import click
 
@@ -22,6 +23,7 @@ def render_info(r: InfoReport) -> str:
         f"epoch:               {r.epoch}",
         f"LSN range:           {r.first_lsn}..{r.last_lsn}",
         f"log files:           {r.log_files} ({human_bytes(r.log_bytes)})",
+        f"replication:         {render_replication(r.replication)}",
         f"manifest generation: {r.manifest_generation if r.manifest_generation is not None else '-'}"
         f" (checkpoint LSN {r.checkpoint_lsn if r.checkpoint_lsn is not None else '-'}, written {created})",
         f"segments:            {r.segments} ({human_bytes(r.segment_bytes)}); delete markers "
@@ -43,6 +45,21 @@ def render_info(r: InfoReport) -> str:
                 f"{c.space:<6} {c.segments:>4} {c.tail_rows:>7} {100 * c.deleted_fraction:>7.2f}% "
                 f"{human_bytes(c.reclaimable_bytes):>12}  {c.tenant}/{c.database}  {c.id}")
     return "\n".join(lines)
+
+
+def render_replication(st: dict[str, Any]) -> str:
+    """One line for the replication role and position (``replication_status``)."""
+    role = st.get("role", "none")
+    if "error" in st:
+        return f"{role} ({st['error']})"
+    if role == "replica":
+        return f"replica of {st['source']}: applied LSN {st['applied_lsn']}, epoch {st['epoch']}"
+    if role == "primary":
+        since = st.get("seconds_since_ship")
+        when = f", last ship {since:.1f}s ago" if since is not None else ""
+        return (f"primary shipping to {st['destination']}: shipped LSN {st['shipped_lsn']} of {st['last_lsn']} "
+                f"(lag {st['lag_records']} records{when})")
+    return "none"
 
 
 @click.command("info")

@@ -18,7 +18,7 @@ from typing import Any
 from sedimentdb.engine.database import REPLICATION_HOLD
 from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
-from sedimentdb.engine.replication.follower import read_position
+from sedimentdb.engine.replication.follower import REPLICA_FILE, read_position
 from sedimentdb.engine.wal.frames import decode_file_header
 from sedimentdb.engine.wal.reader import list_log_files, scan_frames
 
@@ -115,7 +115,11 @@ def replication_status(path: str, fs: FileSystem | None = None,
         raise StorageError(f"no such directory: {apath}", path=apath)
     last = local_last_lsn(apath, fs)
     out: dict[str, Any] = {"path": apath, "role": "none", "last_lsn": last}
-    pos = read_position(apath, fs)
+    try:
+        pos = read_position(apath, fs)
+    except (ValueError, TypeError) as exc:  # a damaged position file still says "replica"
+        out.update(role="replica", error=f"{os.path.join(apath, REPLICA_FILE)} is unreadable: {exc}")
+        return out
     if pos is not None:
         out.update(role="replica", applied_lsn=pos.lsn, epoch=pos.epoch, source=pos.source, db_uuid=pos.db_uuid)
         return out

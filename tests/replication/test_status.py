@@ -82,3 +82,30 @@ def read_hold_roundtrip(hold: Hold) -> Hold:
 def test_missing_directory_is_an_error(tmp_path):
     with pytest.raises(StorageError, match="no such directory"):
         replication_status(str(tmp_path / "nope"))
+
+
+def test_sediment_info_shows_the_replication_section(primary, archive, tmp_path):
+    from click.testing import CliRunner
+
+    from sedimentdb.tools.cli import cli
+
+    wl = Workload(primary, 5)
+    for _ in range(8):
+        wl.step()
+    Shipper(primary.path, archive).ship_round(snapshot=True)
+    wl.step()
+    runner = CliRunner()
+    res = runner.invoke(cli, ["info", primary.path, "--json"], catch_exceptions=False)
+    rep = json.loads(res.output)["replication"]
+    assert rep["role"] == "primary" and rep["lag_records"] == 1 and rep["last_lsn"] == primary.last_lsn
+    res = runner.invoke(cli, ["info", primary.path], catch_exceptions=False)
+    assert f"replication:         primary shipping to {archive.url}: shipped LSN {primary.last_lsn - 1} of " \
+           f"{primary.last_lsn} (lag 1 records, last ship" in res.output
+
+    f = Follower(archive, str(tmp_path / "replica"), options=FOLLOWER)
+    f.start()
+    f.close()
+    res = runner.invoke(cli, ["info", str(tmp_path / "replica")], catch_exceptions=False)
+    assert f"replication:         replica of {archive.url}: applied LSN {primary.last_lsn - 1}, epoch 0" in res.output
+    res = runner.invoke(cli, ["info", str(tmp_path / "replica"), "--json"], catch_exceptions=False)
+    assert json.loads(res.output)["replication"]["applied_lsn"] == primary.last_lsn - 1

@@ -10,6 +10,7 @@ import numpy as np
 
 from sedimentdb.engine.compactor import manifest as manifest_format
 from sedimentdb.engine.parts import SegmentPart, TailPart
+from sedimentdb.engine.replication.status import replication_status
 from sedimentdb.engine.segments import format as segment_format
 from sedimentdb.engine.wal import format as wal_format
 from sedimentdb.tools.ops.common import canonical_uuid, open_read_only, tree_bytes
@@ -62,6 +63,8 @@ class InfoReport:
     reclaimable_bytes: int
     total_bytes: int
     collections: list[CollectionReport] = field(default_factory=list)
+    # Role (replica/primary/none) and position: see engine/replication/status.py.
+    replication: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form."""
@@ -127,6 +130,7 @@ def database_info(path: str) -> InfoReport:
             deleted_rows=dead, deleted_fraction=round(dead / rows, 4) if rows else 0.0,
             reclaimable_bytes=sum(c.reclaimable_bytes for c in colls),
             total_bytes=tree_bytes(db.path), collections=colls,
+            replication={k: v for k, v in replication_status(db.path).items() if k != "path"},
         )
     finally:
         db.close()
