@@ -191,6 +191,31 @@ def test_follow_over_http_converges_through_a_kill(tmp_path: Path, processes: li
     assert theirs.digest == mine.digest
 
 
+def test_follower_waits_out_a_primary_restart(tmp_path: Path, processes: list[Any]) -> None:
+    """The primary's server going away is retried, not fatal: after a restart on the same port
+    the follower picks up the new writes."""
+    args = ("--replicate", str(tmp_path / "archive"), "--replicate-interval", "0.05")
+    server = ServerProcess(tmp_path / "db", tmp_path / "server.log", args=args)
+    processes.append(server.start())
+    client = ours.HttpClient(host="127.0.0.1", port=server.port)
+    write_random(client, "restarted", random.Random(5), 5)
+    client.close()
+    follower = FollowerProcess(server.url, tmp_path / "replica", tmp_path / "follow.log")
+    processes.append(follower.start())
+    follower.wait_for(status(server)["last_lsn"])
+    assert server.stop() == 0
+    time.sleep(1.5)  # the follower meets a closed port a few times
+    assert follower.process is not None and follower.process.poll() is None, follower.log_path.read_text()
+    server = ServerProcess(tmp_path / "db", tmp_path / "server.log", args=args, port=server.port)
+    processes.append(server.start())
+    client = ours.HttpClient(host="127.0.0.1", port=server.port)
+    write_random(client, "restarted2", random.Random(6), 5)
+    client.close()
+    follower.wait_for(status(server)["last_lsn"])
+    assert follower.stop() == 0 and server.stop() == 0
+    assert digest_of(tmp_path / "replica").digest == digest_of(tmp_path / "db").digest
+
+
 def test_long_poll_auth_and_read_only_destination(tmp_path: Path, processes: list[Any]) -> None:
     """The list route answers a long poll as soon as a unit is shipped; the archive sits behind the
     server's auth; HttpDestination refuses writes; bad keys and waits are 400."""
@@ -339,3 +364,40 @@ def test_background_shipper_stops_when_fenced(primary: Database, archive: DirDes
     assert state["fenced"] and "FencedError" in state["last_error"] and not state["running"]
     shipper.stop()  # no final round once fenced
     assert shipper.status()["fenced"]
+
+
+def test_read_only_server_serves_a_replica_as_it_follows(tmp_path: Path, processes: list[Any]) -> None:
+    """`sediment follow` into a directory + `sediment run --read-only` on it: an HttpClient reads
+    records as they are applied; a write is refused with 403 ReadOnlyError."""
+    primary = ServerProcess(tmp_path / "db", tmp_path / "primary.log",
+                            args=("--replicate", str(tmp_path / "archive"), "--replicate-interval", "0.05"))
+    processes.append(primary.start())
+    client = ours.HttpClient(host="127.0.0.1", port=primary.port)
+    col = client.create_collection("served", embedding_function=None)
+    col.add(ids=[f"a{i}" for i in range(10)], embeddings=[[float(i), 0.0] for i in range(10)])
+    follower = FollowerProcess(primary.url, tmp_path / "replica", tmp_path / "follow.log", interval=0.05)
+    processes.append(follower.start())
+    follower.wait_for(status(primary)["last_lsn"])
+
+    reader = ServerProcess(tmp_path / "replica", tmp_path / "reader.log", args=("--read-only",))
+    processes.append(reader.start())
+    rclient = ours.HttpClient(host="127.0.0.1", port=reader.port)
+    rcol = rclient.get_collection("served")
+    assert rcol.count() == 10
+    col.add(ids=[f"b{i}" for i in range(5)], embeddings=[[float(i), 1.0] for i in range(5)])
+    deadline = time.monotonic() + 30
+    while rcol.count() < 15:
+        assert time.monotonic() < deadline, "the read-only server never saw the new records"
+        time.sleep(0.05)
+    assert rcol.get(ids=["b4"], include=["embeddings"])["embeddings"][0].tolist() == [4.0, 1.0]
+
+    with pytest.raises(ours.errors.ChromaError, match="read-only"):
+        rcol.add(ids=["x"], embeddings=[[0.0, 0.0]])
+    raw = httpx.post(f"{reader.url}/api/v2/tenants/default_tenant/databases/default_database/collections",
+                     json={"name": "refused"}, timeout=10)
+    assert 400 <= raw.status_code < 500 and "read-only" in raw.json()["message"], raw.text
+    state = status(reader)
+    assert state["read_only"] is True and state["role"] == "replica" and state["shipper"] is None
+    rclient.close()
+    client.close()
+    assert reader.stop() == 0 and follower.stop() == 0 and primary.stop() == 0
