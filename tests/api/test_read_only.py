@@ -174,8 +174,12 @@ def test_reads_a_replica_while_the_follower_applies(tmp_path):
 
     def follow() -> None:
         try:
+            steps = 0
             while not stop.is_set():
-                follower.step()
+                if follower.step():
+                    steps += 1
+                    if steps % 5 == 0:
+                        follower.db.compact()  # the replica compacts too: readers reload
                 time.sleep(0.01)
         except BaseException as exc:  # reported by the test below
             failures.append(exc)
@@ -198,6 +202,7 @@ def test_reads_a_replica_while_the_follower_applies(tmp_path):
             seen = col.count()
             assert seen == k + 1, failures
         assert col.get(ids=["r19"])["documents"] == ["doc 19"]
+        assert reader._database_engine.manifests[-1].generation > 1  # it reloaded after replica compactions
         with pytest.raises(errors.ReadOnlyError, match="Cannot add"):
             col.add(ids=["x"], embeddings=vec(0))
     finally:
