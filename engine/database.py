@@ -107,20 +107,21 @@ class Database:
         # A reader takes no lock, so the writer may delete a file it is about to read (a log
         # file or segment a newer manifest released): start over a few times before failing.
         attempts = REFRESH_ATTEMPTS if options.read_only else 1
-        for attempt in range(attempts):
+        failed = 0
+        while True:
             db = cls(os.path.abspath(path), fs, options, clock, logger or K.get_logger("sedimentdb.engine"))
             try:
                 db._open()
                 return db
             except StorageError:
                 db._abandon()
-                if attempt == attempts - 1:
+                failed += 1
+                if failed == attempts:
                     raise
-                time.sleep(0.01 * (attempt + 1))
+                time.sleep(0.01 * failed)
             except BaseException:
                 db._abandon()
                 raise
-        raise AssertionError("unreachable")
 
     @classmethod
     def in_memory(cls, options: DatabaseOptions | None = None) -> Database:
@@ -659,8 +660,7 @@ class Database:
         """Stop the compactor, close the log, release the directory lock. Idempotent."""
         if self.closed:
             return
-        if hasattr(self, "compactor"):
-            self.compactor.stop()
+        self.compactor.stop()
         with self.lock:
             self.closed = True
             self.wal.close()

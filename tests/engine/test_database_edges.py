@@ -19,7 +19,10 @@ from sedimentdb.engine.errors import (
     InvalidArgumentError,
     NotFoundError,
     ReadOnlyError,
+    StorageError,
+    StorageIOError,
 )
+from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.wal.records import NewEpoch
 
@@ -515,3 +518,131 @@ def test_applying_an_unknown_record_type_is_a_type_error(tmp_path):
     with _open(tmp_path) as db:
         with pytest.raises(TypeError, match="unknown record object"):
             db._apply(object(), db.last_lsn + 1)
+
+
+# ---- read-only beside a writer -----------------------------------------------------------------------
+
+READER = DatabaseOptions(read_only=True, background_compaction=False)
+
+
+class FlakyReads(OsFileSystem):
+    """The real file system, but the first ``n`` reads of log files fail as if the writer had
+    just released them (a reader takes no lock, so that race is real)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def read_bytes(self, path: str) -> bytes:
+        """Fail while ``left`` lasts for a log file, else read."""
+        if path.endswith(".log") and self.left > 0:
+            self.left -= 1
+            raise StorageIOError("read failed: No such file or directory", path=path)
+        return super().read_bytes(path)
+
+
+def test_read_only_open_starts_over_after_a_race_with_the_writer(tmp_path):
+    with _open(tmp_path) as db:
+        cid, model = _fill(db)
+    fs = FlakyReads(2)
+    with Database.open(str(tmp_path), READER, fs=fs) as ro:
+        assert fs.left == 0
+        assert_matches(ro, cid, model)
+    with pytest.raises(StorageIOError, match="No such file"):
+        Database.open(str(tmp_path), READER, fs=FlakyReads(10**6))
+
+
+def test_writable_open_is_not_retried(tmp_path):
+    with _open(tmp_path) as db:
+        _fill(db)
+    fs = FlakyReads(1)
+    with pytest.raises(StorageIOError):
+        Database.open(str(tmp_path), DatabaseOptions(background_compaction=False), fs=fs)
+    assert fs.left == 0
+    with Database.open(str(tmp_path), DatabaseOptions(background_compaction=False), fs=fs):
+        pass  # the failed attempt released the lock
+
+
+def test_refresh_is_only_for_read_only_databases(tmp_path):
+    with _open(tmp_path) as db:
+        with pytest.raises(InvalidArgumentError, match="read_only=True"):
+            db.refresh()
+
+
+def test_reader_of_an_empty_directory_sees_the_database_once_created(tmp_path):
+    with Database.open(str(tmp_path), READER) as ro:
+        assert ro.refresh() is False  # still nothing there
+        with _open(tmp_path) as db:
+            cid, model = _fill(db)
+            assert ro.refresh() is True
+            assert_matches(ro, cid, model)
+            assert ro.list_tenants() == [T]
+
+
+def test_reader_follows_writes_and_compactions(tmp_path):
+    with _open(tmp_path) as db, Database.open(str(tmp_path), READER) as ro:
+        cid, model = _fill(db)
+        assert ro.refresh() is True
+        assert_matches(ro, cid, model)
+        db.compact()
+        assert ro.refresh() is False  # a new layout of the same contents
+        assert ro.manifests[-1].generation == db.manifests[-1].generation
+        db.delete(cid, ids=["c0"])
+        model.delete(["c0"])
+        db.compact()
+        assert ro.refresh() is True
+        assert_matches(ro, cid, model)
+
+
+def test_reader_never_moves_back_to_an_older_copy(tmp_path):
+    path, backup = tmp_path / "db", tmp_path / "backup"
+    with _open(path) as db:
+        cid, old_model = _fill(db)
+    shutil.copytree(path, backup)
+    with _open(path) as db:
+        db.add(cid, ["newer"], clustered(1, 4, seed=6))
+        db.compact()
+    with Database.open(str(path), READER) as ro:
+        model = Model()
+        model.rows = {**old_model.rows}
+        model.add(["newer"], clustered(1, 4, seed=6))
+        lsn = ro.last_lsn
+        shutil.rmtree(path)
+        shutil.copytree(backup, path)  # a restore of an older copy of the same database
+        with _open(path) as db:
+            db.compact()  # a newer manifest generation, so the reader reloads
+        assert ro.refresh() is False
+        assert ro.last_lsn == lsn
+        assert_matches(ro, cid, model)
+
+
+def test_reader_refuses_a_directory_that_now_holds_another_database(tmp_path):
+    with _open(tmp_path / "db") as db:
+        cid, model = _fill(db)
+    with Database.open(str(tmp_path / "db"), READER) as ro:
+        shutil.rmtree(tmp_path / "db")
+        with _open(tmp_path / "db") as other:
+            _fill(other, "x")
+            other.compact()  # a manifest newer than the reader's: it reloads and finds the stranger
+            with pytest.raises(StorageError, match="now holds database"):
+                ro.refresh()
+        assert_matches(ro, cid, model)  # the reader keeps what it had
+
+
+def test_refresh_of_a_closed_reader_is_not_retried(tmp_path, monkeypatch):
+    with _open(tmp_path) as db:
+        _fill(db)
+    ro = Database.open(str(tmp_path), READER)
+    calls = []
+
+    def closed_meanwhile():
+        calls.append(1)
+        raise ClosedError("the log is closed", path=str(tmp_path))
+
+    monkeypatch.setattr(ro.wal, "read_new", closed_meanwhile)
+    with pytest.raises(ClosedError):
+        ro.refresh()
+    assert calls == [1]
+    ro.close()
+    with pytest.raises(ClosedError):
+        ro.refresh()
