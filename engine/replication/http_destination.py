@@ -13,6 +13,7 @@ named by ``CHROMA_AUTH_TOKEN_TRANSPORT_HEADER``, e.g. ``X-Chroma-Token``).
 
 from __future__ import annotations
 
+import builtins
 import os
 from typing import Any
 from urllib.parse import quote, urlparse
@@ -66,7 +67,7 @@ class HttpDestination:
         seconds (at most :data:`MAX_WAIT_S`); whether such a key exists."""
         return self._list(prefix, after, min(max(timeout, 0.0), MAX_WAIT_S))[1]
 
-    def _list(self, prefix: str, after: str | None, wait: float) -> tuple[list[str], bool]:
+    def _list(self, prefix: str, after: str | None, wait: float) -> tuple[builtins.list[str], bool]:
         params: dict[str, Any] = {"prefix": prefix}
         if after is not None:
             params.update(after=after, wait=wait)
