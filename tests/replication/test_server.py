@@ -270,7 +270,7 @@ def test_long_poll_auth_and_read_only_destination(tmp_path: Path, processes: lis
 
 
 def test_restore_and_digest_against_a_server(tmp_path: Path, processes: list[Any]) -> None:
-    """`sediment restore --from URL` and `sediment digest --against URL` work unchanged."""
+    """`sediment restore --from URL`, `digest --against URL` and `archive-verify URL` work unchanged."""
     server = ServerProcess(tmp_path / "db", tmp_path / "server.log",
                            args=("--replicate", str(tmp_path / "archive"), "--replicate-interval", "0.05"))
     processes.append(server.start())
@@ -286,6 +286,11 @@ def test_restore_and_digest_against_a_server(tmp_path: Path, processes: list[Any
     out = subprocess.run([*cli, "restore", "--from", server.url, str(tmp_path / "copy")], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and f"at LSN {last}" in out.stdout, out.stdout + out.stderr
+    out = subprocess.run([*cli, "digest", str(tmp_path / "db"), "--against", server.url], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "EQUAL" in out.stdout, out.stdout + out.stderr
+    out = subprocess.run([*cli, "archive-verify", server.url], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "clean" in out.stdout, out.stdout + out.stderr
     assert server.stop() == 0
     assert digest_of(tmp_path / "copy").digest == digest_of(tmp_path / "db").digest
 
