@@ -406,3 +406,29 @@ def test_read_only_server_serves_a_replica_as_it_follows(tmp_path: Path, process
     rclient.close()
     client.close()
     assert reader.stop() == 0 and follower.stop() == 0 and primary.stop() == 0
+
+
+def test_archive_refuses_a_user_restricted_to_one_tenant(tmp_path: Path) -> None:
+    """The archive holds every tenant's data: a tenant-restricted token gets 403, an admin token reads it."""
+    from fastapi.testclient import TestClient
+
+    from sedimentdb import system
+    from sedimentdb.server import ServerConfig, create_app
+
+    users = tmp_path / "users.yaml"
+    users.write_text("users:\n  - id: admin\n    tokens: [admin-token]\n"
+                     "  - id: alice\n    tokens: [alice-token]\n    tenant: alice\n")
+    config = ServerConfig(persist_path=str(tmp_path / "db"), authn_provider="token",
+                          authn_credentials_file=str(users), replicate=str(tmp_path / "archive"),
+                          replicate_interval=0.05)
+    try:
+        with TestClient(create_app(config)) as http:
+            route = ROUTE + "/archive"
+            assert http.get(route).status_code == 401
+            refused = http.get(route, headers={"Authorization": "Bearer alice-token"})
+            assert refused.status_code == 403 and "every tenant" in refused.json()["message"]
+            assert http.get(route, headers={"Authorization": "Bearer admin-token"}).status_code == 200
+            state = http.get(ROUTE + "/replication", headers={"Authorization": "Bearer admin-token"}).json()
+            assert state["shipper"]["destination"] == str(tmp_path / "archive")
+    finally:
+        system.clear()
