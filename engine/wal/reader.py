@@ -211,23 +211,22 @@ def valid_frames_after(data: bytes, offset: int) -> Iterator[Frame]:
         pos = nxt
 
 
-def corruption(path: str, scan: FileScan, is_last: bool) -> CorruptionError:
-    """The error for a bad region that is not a torn tail."""
-    lsn = scan.records[-1].lsn + 1 if scan.records else scan.header.first_lsn
+def corruption(path: str, scan: FileScan, is_last: bool, base: int = 0,
+               first_lsn: int | None = None) -> CorruptionError:
+    """The error for a bad region that is not a torn tail.
+
+    ``base`` is the file offset the scanned bytes start at, ``first_lsn`` the LSN the scan
+    expected first (default: the file's first), for scans of part of a file.
+    """
+    first = scan.header.first_lsn if first_lsn is None else first_lsn
+    lsn = scan.records[-1].lsn + 1 if scan.records else first
+    offset = None if scan.bad_offset is None else base + scan.bad_offset
     where = "followed by valid records" if is_last else "in a log file that is not the newest"
     return CorruptionError(
-        f"damaged log record ({scan.bad_reason}) {where}", path=path, offset=scan.bad_offset, lsn=lsn,
+        f"damaged log record ({scan.bad_reason}) {where}", path=path, offset=offset, lsn=lsn,
         hint="acknowledged writes may sit behind it; run `sediment verify`, then `sediment repair` "
              "(truncate or salvage) or restore this file from a replica",
     )
-
-
-def decode_records(scan: FileScan, from_lsn: int, to_lsn: int | None = None) -> Iterator[tuple[int, Record]]:
-    """Decoded records of a scanned file within [from_lsn, to_lsn]."""
-    for raw in scan.records:
-        if raw.lsn < from_lsn or (to_lsn is not None and raw.lsn > to_lsn):
-            continue
-        yield raw.lsn, codec.decode(raw.rtype, raw.payload)
 
 
 def identity_problem(path: str, h: FileHeader, db_uuid: str, prev_last: int | None,
@@ -407,11 +406,13 @@ def _read_file_after(fs: FileSystem, path: str, after: int, db_uuid: str, prev_l
         begin = cursor.size if resume and cursor is not None else F.FILE_HEADER_SIZE
         f.seek(begin)
         data = f.read()
-    found = scan_frames(data, header, start=0, expected=after + 1 if resume else header.first_lsn)
+    expected = after + 1 if resume else header.first_lsn
+    found = scan_frames(data, header, start=0, expected=expected)
     if found.bad_offset is not None and not is_last:
         # The writer fills a file before it creates the next one, so a file that was not the
         # newest when listed is whole: a bad frame in it is damage, not an append in progress.
-        raise corruption(path, found, is_last=False)
+        # The scan's offsets count from where this read began, not from the file's start.
+        raise corruption(path, found, is_last=False, base=begin, first_lsn=expected)
     last = header.first_lsn - 1 if not resume else after
     end = begin
     for raw in found.records:
