@@ -85,10 +85,14 @@ def _background_shipper(config: ServerConfig, service: Service) -> BackgroundShi
     """The shipper of ``--replicate`` (None without it); it starts with the server."""
     if not config.replicate:
         return None
-    return BackgroundShipper(config.persist_path, config.replicate, interval=config.replicate_interval,
-                             snapshot_interval=config.replicate_snapshot_interval,
-                             retain_snapshots=config.replicate_retain_snapshots,
-                             local_lsn=lambda: service.engine.last_lsn)
+    try:
+        return BackgroundShipper(config.persist_path, config.replicate, interval=config.replicate_interval,
+                                 snapshot_interval=config.replicate_snapshot_interval,
+                                 retain_snapshots=config.replicate_retain_snapshots,
+                                 local_lsn=lambda: service.engine.last_lsn)
+    except engine_errors.StorageError as exc:  # e.g. s3:// without boto3: refuse to start, say why
+        service.close()
+        raise ValueError(f"cannot replicate to {config.replicate}: {exc}") from exc
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -432,3 +432,16 @@ def test_archive_refuses_a_user_restricted_to_one_tenant(tmp_path: Path) -> None
             assert state["shipper"]["destination"] == str(tmp_path / "archive")
     finally:
         system.clear()
+
+
+def test_http_destination_url_and_unreachable_server() -> None:
+    """Credentials never reach ``url`` (it is logged and stored); a closed port is UnreachableError."""
+    from sedimentdb.engine.replication.destination import UnreachableError
+    from tests.http.server_process import free_port
+
+    dest = HttpDestination("http://user:pw@127.0.0.1:8000/base/")
+    assert dest.url == "http://127.0.0.1:8000/base"
+    with pytest.raises(StorageError, match="not an http"):
+        HttpDestination("http://")
+    with pytest.raises(UnreachableError, match="cannot reach the server"):
+        HttpDestination(f"http://127.0.0.1:{free_port()}").list("")
