@@ -10,6 +10,7 @@ and a log file released while it reads just means the log is read again.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sedimentdb.engine.database import REPLICATION_HOLD
 from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.replication.follower import REPLICA_FILE, read_position
+from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import decode_file_header
 from sedimentdb.engine.wal.reader import list_log_files, scan_frames
 
@@ -66,7 +68,9 @@ def read_hold(path: str, fs: FileSystem | None = None) -> Hold | None:
 def local_last_lsn(path: str, fs: FileSystem | None = None) -> int | None:
     """The LSN of the newest complete record in the log of ``path`` (None: no log files).
 
-    Only the newest file is read; a record being appended (torn tail) is not counted.
+    Only the newest file is read, and only its bytes after what an earlier call read (a
+    status route may be polled while the live file grows to tens of MiB); a record being
+    appended (torn tail) is not counted.
     """
     fs = fs or OsFileSystem()
     wal = os.path.join(os.path.abspath(path), "wal")
@@ -75,27 +79,44 @@ def local_last_lsn(path: str, fs: FileSystem | None = None) -> int | None:
         if not paths:
             return None
         try:
-            data = fs.read_bytes(paths[-1])
-        except StorageError:
+            found = _last_lsn_of(fs, wal, paths[-1])
+        except StorageError:  # released by the writer meanwhile: list again
             if attempt == _READ_ATTEMPTS - 1:
                 raise
             continue
-        header = decode_file_header(data)
-        if isinstance(header, str):  # not a log file (yet): the previous file's end is the answer
-            return local_last_lsn_of(fs, paths[-2]) if len(paths) > 1 else 0
-        scan = scan_frames(data, header)
-        return scan.records[-1].lsn if scan.records else header.first_lsn - 1
+        if found is None:  # not a log file (yet): the previous file's end is the answer
+            return (_last_lsn_of(fs, wal, paths[-2]) or 0) if len(paths) > 1 else 0
+        return found
     return None
 
 
-def local_last_lsn_of(fs: FileSystem, log_path: str) -> int:
-    """The LSN of the newest complete record of one log file (0 if it is not a log file)."""
-    data = fs.read_bytes(log_path)
-    header = decode_file_header(data)
-    if isinstance(header, str):
-        return 0
-    scan = scan_frames(data, header)
-    return scan.records[-1].lsn if scan.records else header.first_lsn - 1
+# wal directory -> (newest file read, its header, valid end offset, last LSN there): where the
+# next call resumes. The header guards against a file replaced under the same name.
+_tails: dict[str, tuple[str, bytes, int, int]] = {}
+_tails_lock = threading.Lock()
+
+
+def _last_lsn_of(fs: FileSystem, wal: str, log_path: str) -> int | None:
+    """The newest complete record's LSN in one log file (None if its header is not valid)."""
+    with _tails_lock:
+        cached = _tails.get(wal)
+    with fs.open_read(log_path) as f:
+        head = f.read(WF.FILE_HEADER_SIZE)
+        header = decode_file_header(head)
+        if isinstance(header, str):
+            return None
+        begin, last = WF.FILE_HEADER_SIZE, header.first_lsn - 1
+        if cached is not None and cached[:2] == (log_path, head) and fs.size(log_path) >= cached[2]:
+            begin, last = cached[2], cached[3]  # a file that shrank was cut by recovery: read it all
+        f.seek(begin)
+        data = f.read()
+    scan = scan_frames(data, header, start=0, expected=last + 1)
+    if scan.records:
+        tail = scan.records[-1]
+        begin, last = begin + tail.offset + tail.size, tail.lsn
+    with _tails_lock:
+        _tails[wal] = (log_path, head, begin, last)
+    return last
 
 
 def replication_status(path: str, fs: FileSystem | None = None,

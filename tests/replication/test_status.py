@@ -109,3 +109,12 @@ def test_sediment_info_shows_the_replication_section(primary, archive, tmp_path)
     assert f"replication:         replica of {archive.url}: applied LSN {primary.last_lsn - 1}, epoch 0" in res.output
     res = runner.invoke(cli, ["info", str(tmp_path / "replica"), "--json"], catch_exceptions=False)
     assert json.loads(res.output)["replication"]["applied_lsn"] == primary.last_lsn - 1
+
+
+def test_the_last_lsn_follows_the_live_file_and_its_rolls(primary):
+    from sedimentdb.engine.replication.status import local_last_lsn
+
+    wl = Workload(primary, 6)
+    for _ in range(60):  # several rolls of the 4 KiB log files
+        wl.step()
+        assert local_last_lsn(primary.path) == primary.last_lsn
