@@ -636,6 +636,11 @@ class Database:
                                hint="it was replaced (e.g. a replica bootstrapped again); open it anew")
         if fresh.last_lsn < self.last_lsn:  # never go back: keep what we have and try again later
             fresh.close()
+            # Bytes a reader saw do not vanish from the files unless the writer lost them (a
+            # power loss before they were synced): its history may now differ from ours.
+            self.log.warning("the writer's log ends before what this reader applied",
+                             **{K.PATH: self.path, K.LSN: self.last_lsn, K.LAST_LSN: fresh.last_lsn,
+                                K.HINT: "if this persists, reopen the reader"})
             return False
         changed = fresh.last_lsn > self.last_lsn  # a compaction alone changes the layout, not the contents
         with self.lock:
