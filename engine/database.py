@@ -181,11 +181,10 @@ class Database:
         self.catalog = Catalog.from_dict(manifest.catalog)
         for cid, info in self.catalog.collections.items():
             cs = self._new_state(info)
-            entry = manifest.collections.get(cid)
-            if entry:
-                cs.checkpoint_lsn = int(entry["checkpoint_lsn"])
-                for seg in entry["segments"]:
-                    cs.add_segment(self._load_segment(seg))
+            entry = manifest.collections[cid]  # decode refused a manifest without one
+            cs.checkpoint_lsn = int(entry["checkpoint_lsn"])
+            for seg in entry["segments"]:
+                cs.add_segment(self._load_segment(seg))
         self.last_lsn = manifest.catalog_lsn
 
     def _load_segment(self, entry: dict[str, Any]) -> SegmentPart:

@@ -129,7 +129,25 @@ def _parse_payload(payload: bytes, flags: int, gen: int, path: str) -> Manifest:
     if not _well_formed(m):
         raise CorruptionError("manifest payload has the wrong shape (catalog, collections or segments)",
                               path=path, offset=HEADER_SIZE)
+    missing = _collection_without_entry(m)
+    if missing is not None:
+        raise CorruptionError(f"manifest catalog lists a collection it has no entry for: "
+                              f"no entry for collection {missing}", path=path, offset=HEADER_SIZE)
     return m
+
+
+def _collection_without_entry(m: Manifest) -> str | None:
+    """The id of a collection the catalog lists but ``collections`` lacks, if any.
+
+    The compactor writes an entry for every collection; a manifest without one would reopen
+    that collection empty and delete its segments as orphans, so it is refused instead.
+    """
+    listed = m.catalog.get("collections")
+    for info in listed if isinstance(listed, list) else []:
+        cid = info.get("id") if isinstance(info, dict) else None
+        if cid not in m.collections:
+            return str(cid)
+    return None
 
 
 def _well_formed(m: Manifest) -> bool:

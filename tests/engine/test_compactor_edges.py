@@ -176,6 +176,21 @@ def test_manifest_with_a_valid_marker_decodes():
     assert m.replay_from() == 3
 
 
+def _with_catalog(listed: list) -> dict:
+    obj = _payload({"c": {"checkpoint_lsn": 2, "segments": []}})
+    obj["catalog"] = {"tenants": [], "databases": [], "collections": listed}
+    return obj
+
+
+def test_manifest_must_have_an_entry_for_every_cataloged_collection():
+    ok = M.decode(_rehead(_with_catalog([{"id": "c"}])), "/m")
+    assert list(ok.collections) == ["c"]
+    with pytest.raises(CorruptionError, match="no entry for collection d"):
+        M.decode(_rehead(_with_catalog([{"id": "c"}, {"id": "d"}])), "/m")
+    with pytest.raises(CorruptionError, match="no entry for collection None"):
+        M.decode(_rehead(_with_catalog(["c"])), "/m")
+
+
 def _manifest(gen: int) -> M.Manifest:
     return M.Manifest(gen, "u", 0, 5, {}, {"c": {"checkpoint_lsn": 2, "segments": []}}, 1.0)
 

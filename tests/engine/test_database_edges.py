@@ -646,3 +646,30 @@ def test_refresh_of_a_closed_reader_is_not_retried(tmp_path, monkeypatch):
     ro.close()
     with pytest.raises(ClosedError):
         ro.refresh()
+
+
+def test_manifest_without_an_entry_for_a_cataloged_collection_is_refused(tmp_path):
+    """Regression: a manifest whose catalog lists a collection but which has no entry for it
+    (only a bug or a forgery writes one) opened as valid: the collection came back empty, its
+    segments were deleted as orphans and its records before the manifest's LSN were lost.
+    Now decoding refuses it, so the open falls back to the previous manifest."""
+    from sedimentdb.engine.compactor.manifest import Manifest, read_manifest, write_manifest
+
+    with _open(tmp_path) as db:
+        cid, model = _fill(db)
+        db.compact()
+    (gen, mpath), = list_manifests(db.fs, str(tmp_path))
+    good = read_manifest(db.fs, mpath)
+    forged = Manifest(gen + 1, good.db_uuid, good.epoch, good.catalog_lsn, good.catalog, {}, good.created_at)
+    forged_path = write_manifest(db.fs, str(tmp_path), forged)
+    with pytest.raises(CorruptionError, match=f"no entry for collection {cid}"):
+        read_manifest(db.fs, forged_path)
+    segments = _segment_dirs(tmp_path)
+    with _open(tmp_path) as db:
+        assert [m.generation for m in db.manifests] == [gen]
+        assert_matches(db, cid, model)
+        assert _segment_dirs(tmp_path) == segments  # nothing was deleted
+    os.unlink(mpath)  # without the good one, nothing validates: refuse rather than lose data
+    with pytest.raises(CorruptionError, match="no manifest validates"):
+        _open(tmp_path)
+    assert _segment_dirs(tmp_path) == segments
