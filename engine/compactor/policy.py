@@ -40,7 +40,7 @@ def pick_inputs(stats: list[SegmentStats], adding: int, opts: DatabaseOptions) -
     segments merge so the count drops to about half the cap (tiered merging).
     """
     chosen = {i for i, s in enumerate(stats)
-              if s.live == 0 or (s.deleted_fraction > opts.vacuum_deleted_fraction and s.rows - s.live >= 1)}
+              if s.live == 0 or s.deleted_fraction > opts.vacuum_deleted_fraction}
     remaining = len(stats) - len(chosen) + adding
     if remaining > opts.max_segments_per_collection:
         target = max(1, opts.max_segments_per_collection // 2)
