@@ -212,3 +212,37 @@ def test_reads_a_replica_while_the_follower_applies(tmp_path):
         follower.close()
         primary.close()
     assert not failures
+
+
+def test_reads_a_replica_that_sediment_follow_writes(tmp_path):
+    import os
+
+    primary_path, arch, replica = (str(tmp_path / n) for n in ("primary", "archive", "replica"))
+    primary = Database.open(primary_path, DatabaseOptions(durability="off", background_compaction=False))
+    cid = primary.create_collection("default_tenant", "default_database", "coll").id
+    shipper = Shipper(primary_path, DirDestination(arch, durable=False))
+    shipper.ship_round(snapshot=True)
+    sediment = os.path.join(os.path.dirname(sys.executable), "sediment")
+    proc = subprocess.Popen([sediment, "follow", "--from", arch, replica, "--interval", "0.05"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    reader = None
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(replica, "replication", "replica.json")):
+            assert time.monotonic() < deadline and proc.poll() is None, "the follower did not bootstrap"
+            time.sleep(0.05)
+        reader = chromadb.PersistentClient(replica, settings=reader_settings())
+        col = reader.get_collection("coll", embedding_function=None)
+        for k in range(10):
+            primary.add(cid, [f"r{k}"], np.ones((1, 4), dtype=np.float32))
+            shipper.ship_round()
+            while col.count() < k + 1:
+                assert time.monotonic() < deadline and proc.poll() is None, "the follower stopped or lagged"
+                time.sleep(0.02)
+        assert sorted(col.get()["ids"]) == sorted(f"r{k}" for k in range(10))
+    finally:
+        if reader is not None:
+            reader.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+        primary.close()
