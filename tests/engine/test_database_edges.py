@@ -27,6 +27,7 @@ from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.wal.records import NewEpoch
 
 from .helpers import Model, clustered
+from .test_compactor_edges import RecordingLogger
 from .test_database import assert_matches, snapshot
 
 T, D = DEFAULT_TENANT, DEFAULT_DATABASE
@@ -610,10 +611,14 @@ def test_reader_never_moves_back_to_an_older_copy(tmp_path):
         shutil.rmtree(path)
         shutil.copytree(backup, path)  # a restore of an older copy of the same database
         with _open(path) as db:
-            db.compact()  # a newer manifest generation, so the reader reloads
+            db.compact()
+            db.compact()  # a manifest generation newer than the reader's, so it reloads
+        ro.log = log = RecordingLogger()
         assert ro.refresh() is False
         assert ro.last_lsn == lsn
         assert_matches(ro, cid, model)
+        assert [e for lvl, e, _ in log.events if lvl == "warning"] == [
+            "the writer's log ends before what this reader applied"]
 
 
 def test_reader_refuses_a_directory_that_now_holds_another_database(tmp_path):
@@ -673,3 +678,48 @@ def test_manifest_without_an_entry_for_a_cataloged_collection_is_refused(tmp_pat
     with pytest.raises(CorruptionError, match="no manifest validates"):
         _open(tmp_path)
     assert _segment_dirs(tmp_path) == segments
+
+
+def test_refresh_reloads_when_the_log_it_would_read_was_released(tmp_path, monkeypatch):
+    import sedimentdb.engine.database as dbmod
+
+    with _open(tmp_path, wal_roll_bytes=1024) as db, Database.open(str(tmp_path), READER) as ro:
+        cid, model = _fill(db)
+        db.compact()
+        assert ro.refresh() is True
+        stale = dbmod.list_manifests(db.fs, str(tmp_path))
+        for i in range(20):  # enough to roll the log several times
+            db.add(cid, [f"n{i}"], clustered(1, 4, seed=30 + i), documents=["y" * 100])
+            model.add([f"n{i}"], clustered(1, 4, seed=30 + i), ["y" * 100])
+        db.compact()  # a new manifest, and the log the reader would read next is released
+        # The reader listed the manifests just before the writer installed its new one.
+        real, calls = dbmod.list_manifests, []
+
+        def listed_too_early(fs, path):
+            calls.append(path)
+            return stale if len(calls) == 1 else real(fs, path)
+
+        monkeypatch.setattr(dbmod, "list_manifests", listed_too_early)
+        assert ro.refresh() is True
+        assert len(calls) >= 2  # the stale listing, then the reload's own
+        assert ro.last_lsn == db.last_lsn
+        assert_matches(ro, cid, model)
+
+
+class FailingListing(OsFileSystem):
+    """The real file system, but listing the data directory raises a non-storage error."""
+
+    def listdir(self, path: str) -> list[str]:
+        """Raise for the data directory itself (the manifests' listing)."""
+        if not path.rstrip("/").endswith(("wal", "segments", "markers")):
+            raise RuntimeError("listing failed")
+        return super().listdir(path)
+
+
+def test_an_open_failing_with_a_foreign_error_releases_the_lock(tmp_path):
+    with _open(tmp_path) as db:
+        cid, model = _fill(db)
+    with pytest.raises(RuntimeError, match="listing failed"):
+        Database.open(str(tmp_path), DatabaseOptions(background_compaction=False), fs=FailingListing())
+    with _open(tmp_path) as db:  # the lock was released
+        assert_matches(db, cid, model)
