@@ -566,3 +566,35 @@ def test_merge_keeps_the_biggest_input_as_graph_seed(tmp_path):
         got = db.query(cid, q, 5)[0]
         want = model.knn(q, 5)
         assert np.allclose(got.distances, [d for _, d in want], atol=1e-5)
+
+
+def test_a_checkpointed_active_log_file_past_the_roll_size_is_sealed_and_released(tmp_path):
+    from sedimentdb.engine.compactor.compactor import ROLL_COVERED_BYTES
+
+    with _open(tmp_path) as db:
+        cid, model = _collection(db, 2)
+        for i in range(10):  # about 1.3 MiB in the one active file (64 MiB roll size)
+            # Random hex: the log compresses records, so only incompressible bytes add up.
+            big = np.random.default_rng(i).bytes(ROLL_COVERED_BYTES // 8).hex()
+            vec = clustered(1, 4, seed=60 + i)
+            db.add(cid, [f"big{i}"], vec, documents=[big])
+            model.add([f"big{i}"], vec, [big])
+        assert len(_wal_files(tmp_path)) == 1
+        assert db.wal.files()[-1].size >= ROLL_COVERED_BYTES
+        db.compact()
+        # Everything was checkpointed: the big file was sealed and released; a fresh one is active.
+        files = db.wal.files()
+        assert len(files) == 1 and files[0].first_lsn == db.last_lsn + 1
+        assert files[0].size < ROLL_COVERED_BYTES
+        assert_matches(db, cid, model)
+    with _open(tmp_path) as db:
+        assert_matches(db, cid, model)
+
+
+def test_a_small_checkpointed_active_log_file_is_kept(tmp_path):
+    with _open(tmp_path) as db:
+        cid, model = _collection(db, 3)
+        db.compact()
+        files = db.wal.files()
+        assert len(files) == 1 and files[0].first_lsn == 1  # under the roll size: not sealed
+        assert files[0].last_lsn == db.last_lsn
