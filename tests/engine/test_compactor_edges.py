@@ -598,3 +598,29 @@ def test_a_small_checkpointed_active_log_file_is_kept(tmp_path):
         files = db.wal.files()
         assert len(files) == 1 and files[0].first_lsn == 1  # under the roll size: not sealed
         assert files[0].last_lsn == db.last_lsn
+
+
+def test_failed_garbage_collection_is_reported_and_finished_by_the_next_pass():
+    fs = SimFileSystem()
+    opts = DatabaseOptions(background_compaction=False, wal_roll_bytes=1024)
+    db = Database.open("/db", opts, fs=fs, logger=NULL)
+    cid, model = _collection(db, 6)
+    db.compact()
+    old = [p for _, p in M.list_manifests(fs, "/db")]
+    _batches(db, cid, model, 10)  # several log files for the GC to release
+    fault = fs.inject("unlink", 1, persistent=True)  # every unlink fails: old manifest, log files
+    with pytest.raises(StorageIOError, match="unlink failed"):
+        db.compact()
+    assert fault.fired
+    new_gen = db.manifests[-1].generation
+    assert new_gen > int(os.path.basename(old[0])[len(M.PREFIX):])  # installed before the GC failed
+    assert all(fs.exists(p) for p in old)  # but nothing older was removed
+    assert db.wal.first_lsn == 1 and len(db.wal.files()) > 1
+    assert_matches(db, cid, model)
+    fs.clear_faults()
+    db.compact()  # the next pass collects what the failed one left
+    assert [g for g, _ in M.list_manifests(fs, "/db")] == [db.manifests[-1].generation]
+    assert db.wal.first_lsn > 1  # and the log files below the checkpoint
+    db.close()
+    with Database.open("/db", opts, fs=fs, logger=NULL) as again:
+        assert_matches(again, cid, model)
