@@ -230,7 +230,7 @@ class Database:
         """Apply one logged record to the in-memory state (live or during replay)."""
         if isinstance(record, CATALOG_RECORDS):
             if lsn > catalog_lsn:
-                return self._apply_catalog(record)
+                return self._apply_catalog(record, lsn)
             return None
         if isinstance(record, WriteBatch):
             cs = self.collections.get(record.collection_id)
@@ -251,11 +251,14 @@ class Database:
             return None
         raise TypeError(f"unknown record {type(record).__name__}")
 
-    def _apply_catalog(self, record: Record) -> None:
+    def _apply_catalog(self, record: Record, lsn: int) -> None:
         for cid in self.catalog.apply(record):
             self.collections.pop(cid, None)
         if isinstance(record, CreateCollection):
-            self._new_state(self.catalog.collections[record.id])
+            # Nothing logged before its creation belongs to it: a manifest written before its
+            # first flush must not send the next open back to LSN 1 (released, or not in a
+            # restored log).
+            self._new_state(self.catalog.collections[record.id]).checkpoint_lsn = lsn
 
     def _log_and_apply(self, record: Record) -> int:
         """Append ``record``, apply it, and wait until it is durable."""

@@ -120,3 +120,21 @@ def test_manifest_that_reads_back_different_bytes_is_refused(tmp_path):
 def test_keep_manifests_must_be_positive():
     with pytest.raises(ValueError, match="keep_manifests must be at least 1"):
         DatabaseOptions(keep_manifests=0)
+
+
+def test_an_empty_collection_does_not_pin_the_log_from_lsn_1(tmp_path):
+    # A collection that never flushed used to enter manifests with checkpoint 0: the next
+    # open replayed from LSN 1, which a released (or restored) log no longer holds.
+    with _open(tmp_path, wal_roll_bytes=64 * 1024) as db:
+        cid, model = _load_and_rewrite(db, n=1500)
+        created = db.last_lsn + 1
+        empty = db.create_collection(T, D, "empty").id
+        db.add(cid, ["late"], clustered(1, 8, seed=9))
+        model.add(["late"], clustered(1, 8, seed=9))
+        db.compact()
+        entry = db.manifests[-1].collections[empty]
+        assert entry["checkpoint_lsn"] >= created
+        assert db.manifests[-1].replay_from() > created
+    with _open(tmp_path) as db:
+        assert db.count(empty) == 0
+        assert_matches(db, cid, model)
