@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import mmap
 import os
 import shutil
 from typing import BinaryIO, Protocol
+
+import crc32c
 
 from sedimentdb.engine.errors import LockedError, StorageIOError
 
@@ -156,6 +159,18 @@ class OsFileSystem:
         except OSError as exc:
             raise _io_error("open", path, exc) from exc
 
+    def map_bytes(self, path: str) -> mmap.mmap | bytes:
+        """The content of ``path`` mapped read-only (bytes for an empty file, which cannot be
+        mapped). Pages are read on first touch and, being clean file pages, can be dropped
+        again (:func:`release_pages`), so a large immutable file costs no anonymous memory."""
+        try:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_size == 0:
+                    return b""
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise _io_error("map", path, exc if isinstance(exc, OSError) else OSError(str(exc))) from exc
+
     def size(self, path: str) -> int:
         try:
             return os.stat(path).st_size
@@ -277,3 +292,37 @@ def write_file_atomically(fs: FileSystem, path: str, data: bytes) -> None:
         f.close()
     fs.rename(tmp, path)
     fs.fsync_dir(os.path.dirname(path) or ".")
+
+
+def map_or_read(fs: FileSystem, path: str) -> mmap.mmap | bytes:
+    """``fs.map_bytes(path)`` where the file system can map files, else ``fs.read_bytes(path)``
+    (the in-memory and crash-simulating file systems of the tests)."""
+    mapper = getattr(fs, "map_bytes", None)
+    return mapper(path) if mapper is not None else fs.read_bytes(path)
+
+
+def release_pages(data: object, start: int = 0, length: int = 0) -> None:
+    """Drop the resident pages of a mapping from this process (no-op for bytes): the next
+    touch reads them back from the page cache. Keeps bulk scans of mapped files out of RSS."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED") and len(data):
+        start -= start % mmap.PAGESIZE
+        data.madvise(mmap.MADV_DONTNEED, start, length or len(data) - start)
+
+
+# Checksummed this many bytes at a time; a mapping's pages are dropped after each piece.
+CRC_CHUNK = 16 << 20
+
+
+def crc32c_of(data: mmap.mmap | bytes | memoryview, start: int = 0, end: int | None = None) -> int:
+    """CRC-32C of ``data[start:end]``; for a mapping, without leaving it resident."""
+    view = memoryview(data)  # type: ignore[arg-type]
+    end = len(view) if end is None else end
+    crc = 0
+    try:
+        for pos in range(start, end, CRC_CHUNK):
+            stop = min(pos + CRC_CHUNK, end)
+            crc = crc32c.crc32c(view[pos:stop], crc)
+            release_pages(data, pos, stop - pos)
+    finally:
+        view.release()
+    return crc

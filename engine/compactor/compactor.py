@@ -24,8 +24,10 @@ from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write
 from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush
 from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.hnsw_config import index_settings
+from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
-from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker, write_segment
+from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker
+from sedimentdb.engine.segments.writer import write_segment_keeping_graph
 
 POLL_SECONDS = 1.0
 # A fully checkpointed active log file at least this big is sealed so the next GC frees it.
@@ -135,8 +137,12 @@ class Compactor:
         plan = self._plan(cid, force)
         if plan is None:
             return False
-        self._build(plan)
-        self._install(plan)
+        try:
+            self._build(plan)
+            self._install(plan)
+        finally:
+            del plan  # the inputs' scratch (gathered rows, serialised graph) is garbage now
+            trim_heap()
         return True
 
     # ---- plan / build / install ------------------------------------------------------------------
@@ -187,15 +193,20 @@ class Compactor:
         if total == 0:
             return
         data, plan.order = gather(plan.inputs, plan.rows)
+        for part in plan.inputs:
+            if isinstance(part, SegmentPart):
+                part.segment.release_pages()  # gather read every row of the mapped inputs
         seg_id = uuid.uuid4().hex
         segdir = os.path.join(self.db.path, "segments")
         self.db.fs.makedirs(segdir)
         seed = max((p for p in plan.inputs if isinstance(p, SegmentPart)),
                    key=lambda p: p.count, default=None)
-        desc = write_segment(self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space,
-                             hnsw=plan.params, min_lsn=int(data.versions.min()),
-                             max_lsn=plan.checkpoint, seed=seed.segment if seed else None)
-        plan.output = Segment.open(self.db.fs, segdir, desc)
+        desc, graph = write_segment_keeping_graph(
+            self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space, hnsw=plan.params,
+            min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seed.segment if seed else None)
+        del data  # the output reads its vectors from the file it was written to
+        # Read back and checked like any segment; the graph just built is adopted, not loaded again.
+        plan.output = Segment.open(self.db.fs, segdir, desc, graph=graph)
         self.log.info("segment written", **{K.COLLECTION: plan.cs.id, K.SEGMENT: seg_id, K.RECORDS: total})
 
     def _install(self, plan: Plan) -> None:
@@ -271,10 +282,10 @@ class Compactor:
     def collect_garbage(self) -> None:
         """Remove files no retained manifest references; release log files below every checkpoint."""
         db = self.db
-        keep: set[str] = set()
-        for m in db.manifests:
-            keep |= m.files()
-        self._remove_unreferenced(keep, tmp_too=False)
+        # Temp files too: this runs under the job lock, so no build is in flight and a temp
+        # directory is a failed job's leftover; kept until reopen, a background loop retrying
+        # a persistent failure (ENOSPC) would pile them up.
+        self.remove_orphans()
         for gen, path in list_manifests(db.fs, db.path):
             if gen < db.manifests[0].generation:
                 db.fs.unlink(path)
@@ -291,24 +302,22 @@ class Compactor:
                 self.log.info("log files released", **{K.COUNT: len(released)})
 
     def remove_orphans(self) -> None:
-        """At open: drop leftovers of an interrupted compaction (temp dirs, unreferenced files)."""
+        """Drop leftovers of interrupted or failed jobs: temp files, files no manifest references.
+
+        Only where no job can be running: at open, and under the job lock.
+        """
         keep: set[str] = set()
         for m in self.db.manifests:
             keep |= m.files()
-        self._remove_unreferenced(keep, tmp_too=True)
-        for name in self.db.fs.listdir(self.db.path):
-            if name.startswith("MANIFEST-") and name.endswith(".tmp"):
-                self.db.fs.unlink(os.path.join(self.db.path, name))
-
-    def _remove_unreferenced(self, keep: set[str], tmp_too: bool) -> None:
         fs = self.db.fs
         for sub, remove in (("segments", fs.rmtree), ("markers", fs.unlink)):
             base = os.path.join(self.db.path, sub)
             for name in fs.listdir(base):
-                if name.endswith(".tmp") and not tmp_too:
-                    continue
                 if f"{sub}/{name}" not in keep:
                     remove(os.path.join(base, name))
+        for name in fs.listdir(self.db.path):
+            if name.startswith("MANIFEST-") and name.endswith(".tmp"):
+                fs.unlink(os.path.join(self.db.path, name))
 
 
 def _deleted(part: Part) -> np.ndarray:
@@ -335,11 +344,29 @@ def gather(inputs: list[Part], rows: list[np.ndarray]) -> tuple[SegmentData, np.
             metas.append(m)
             uris.append(u)
     versions = np.concatenate([p.versions_at(r) for p, r in zip(inputs, rows, strict=True)])  # type: ignore[attr-defined]
-    vectors = np.concatenate([p.vectors_at(r) for p, r in zip(inputs, rows, strict=True)])
     idx = order.tolist()
     data = SegmentData(
         ids=[ids[i] for i in idx], ordinals=ordinals[order].astype(np.uint64),
-        versions=versions[order].astype(np.uint64), vectors=np.ascontiguousarray(vectors[order], dtype=np.float32),
+        versions=versions[order].astype(np.uint64), vectors=_gather_vectors(inputs, rows, order),
         documents=[docs[i] for i in idx], metadatas=[metas[i] for i in idx], uris=[uris[i] for i in idx],
     )
     return data, order
+
+
+# Rows copied per step when gathering vectors: bounds the scratch memory next to the output.
+GATHER_CHUNK = 16384
+
+
+def _gather_vectors(inputs: list[Part], rows: list[np.ndarray], order: np.ndarray) -> np.ndarray:
+    """The chosen rows' vectors in output order, copied once, straight into the output array."""
+    dim = next((p.vectors_at(r[:0]).shape[1] for p, r in zip(inputs, rows, strict=True)), 0)
+    out = np.empty((len(order), dim), dtype=np.float32)
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))  # where each concatenated row lands in the output
+    base = 0
+    for part, r in zip(inputs, rows, strict=True):
+        for start in range(0, len(r), GATHER_CHUNK):
+            chunk = r[start:start + GATHER_CHUNK]
+            out[position[base + start:base + start + len(chunk)]] = part.vectors_at(chunk)
+        base += len(r)
+    return out

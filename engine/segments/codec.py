@@ -35,9 +35,10 @@ def decode_rows(path: str, body: memoryview, n: int) -> tuple[list[str], np.ndar
     return ids, ordinals, versions  # type: ignore[return-value]
 
 
-def encode_vectors(vectors: np.ndarray) -> bytes:
-    """Vectors body: n*dim little-endian float32, row-major."""
-    return np.ascontiguousarray(vectors, dtype=F.F32).tobytes()
+def encode_vectors(vectors: np.ndarray) -> memoryview:
+    """Vectors body: n*dim little-endian float32, row-major (a byte view of ``vectors``, not a
+    copy, when they are already laid out so)."""
+    return memoryview(np.ascontiguousarray(vectors, dtype=F.F32).reshape(-1)).cast("B")
 
 
 def decode_vectors(path: str, body: memoryview, n: int, dim: int) -> np.ndarray:

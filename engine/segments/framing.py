@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import crc32c
 
 from sedimentdb.engine.errors import CorruptionError, FormatVersionError
+from sedimentdb.engine.fileio import crc32c_of
 from sedimentdb.engine.segments import format as F
 
 
@@ -30,6 +31,13 @@ class Identity:
 
 def encode_file(kind: int, ident: Identity, body: bytes, version: int = F.FORMAT_VERSION) -> bytes:
     """The complete bytes of a file of ``kind`` holding ``body``, stamped with format ``version``."""
+    return b"".join(encode_file_parts(kind, ident, body, version))
+
+
+def encode_file_parts(kind: int, ident: Identity, body: bytes | memoryview,
+                      version: int = F.FORMAT_VERSION) -> list[bytes | memoryview]:
+    """:func:`encode_file` as ``[header, body, trailer]``, so a large body is written without
+    being copied into one buffer."""
     sid = ident.segment_id.encode("utf-8")
     cid = ident.collection_id.encode("utf-8")
     fixed_len = F.HEADER_FIXED.size + len(sid) + len(cid) + F.HEADER_CRC.size
@@ -41,7 +49,7 @@ def encode_file(kind: int, ident: Identity, body: bytes, version: int = F.FORMAT
     header = fixed + F.HEADER_CRC.pack(crc32c.crc32c(fixed))
     header += b"\0" * (header_size - len(header))
     trailer = F.TRAILER.pack(len(body), crc32c.crc32c(body), F.END_MAGIC)
-    return header + body + trailer
+    return [header, body, trailer]
 
 
 def decode_file(path: str, data: bytes, kind: int, expected: Identity | None) -> memoryview:
@@ -65,7 +73,7 @@ def decode_file_versioned(path: str, data: bytes, kind: int, expected: Identity 
             hint="a file was copied or swapped between segments; restore this segment from a backup "
             "or rebuild it from the log",
         )
-    return version, check_body(path, view, header_size)
+    return version, check_body(path, view, header_size, data)
 
 
 def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity, int]:
@@ -100,8 +108,9 @@ def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity, 
     return header_size, Identity(sid, cid, count, dim, min_lsn, max_lsn), version
 
 
-def check_body(path: str, view: memoryview, header_size: int) -> memoryview:
-    """Check the trailer and the body checksum; return the body."""
+def check_body(path: str, view: memoryview, header_size: int, source: object = None) -> memoryview:
+    """Check the trailer and the body checksum; return the body. ``source`` is what ``view``
+    looks at, when that is a mapping whose pages the checksum should not leave resident."""
     if len(view) < header_size + F.TRAILER.size:
         raise _corrupt(path, len(view), "file is truncated: no room for the trailer")
     tpos = len(view) - F.TRAILER.size
@@ -111,7 +120,8 @@ def check_body(path: str, view: memoryview, header_size: int) -> memoryview:
     if body_size != tpos - header_size:
         raise _corrupt(path, tpos, f"trailer says the body is {body_size} bytes, found {tpos - header_size}")
     body = view[header_size:tpos]
-    if crc32c.crc32c(body) != body_crc:
+    crc = crc32c_of(source, header_size, tpos) if source is not None else crc32c.crc32c(body)
+    if crc != body_crc:
         raise _corrupt(path, header_size, "body checksum mismatch")
     return body
 

@@ -7,12 +7,11 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import crc32c
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import CorruptionError, StorageIOError
-from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.fileio import FileSystem, crc32c_of, map_or_read, release_pages
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.codec import decode_all_metadata, decode_metadata, decode_rows, decode_vectors
@@ -49,16 +48,24 @@ class Segment:
         self._uris: StringColumn | None = None
         self._lazy_lock = threading.Lock()
         self._filter_index: FilterIndex | None = None
-        self._all_documents: list[str | None] | None = None
+        self._all_documents = _DocumentsOnce(None)
         self._norms: np.ndarray | None = None
+        self._vector_file: object = b""  # the mapping vectors.f32 is read through
 
     @classmethod
-    def open(cls, fs: FileSystem, directory: str, descriptor: SegmentDescriptor, *, verify: bool = True) -> Segment:
+    def open(cls, fs: FileSystem, directory: str, descriptor: SegmentDescriptor, *, verify: bool = True,
+             graph: Any = None) -> Segment:
         """Open ``<directory>/<segment_id>/`` as described by ``descriptor``.
 
         Every file's size (and, with ``verify``, its crc32c) is checked against the
         descriptor, and every file's own header and checksums are checked, before any byte
-        reaches hnswlib. Raises CorruptionError naming the first damaged file.
+        reaches hnswlib. Raises CorruptionError naming the first damaged file. ``graph`` is
+        the hnswlib index the segment was just written from (the compactor's): its file is
+        still checked, but not loaded a second time.
+
+        The vectors are read through a read-only mapping of ``vectors.f32``: after the
+        checks and the graph load its pages are dropped from the process, so the vectors
+        cost no memory beyond hnswlib's copy and the rows a read touches.
         """
         seg = cls(descriptor, os.path.join(directory, descriptor.segment_id))
         ident = Identity(descriptor.segment_id, descriptor.collection_id, descriptor.count, descriptor.dim,
@@ -69,23 +76,32 @@ class Segment:
                                       hint="the manifest entry for this segment is damaged")
         versioned = {name: seg._read(fs, name, ident, verify) for name in descriptor.files}
         bodies = {name: body for name, (_version, body) in versioned.items()}
-        seg.vectors = decode_vectors(seg._file(F.FILE_VECTORS), bodies[F.FILE_VECTORS], seg.count, seg.dim)
-        seg.ids, seg.ordinals, seg.versions = decode_rows(seg._file(F.FILE_ROWS), bodies[F.FILE_ROWS], seg.count)
-        seg._row_of = {id_: row for row, id_ in enumerate(seg.ids)}
-        if len(seg._row_of) != seg.count:
-            raise CorruptionError("rows file holds duplicate ids", path=seg._file(F.FILE_ROWS))
-        seg._documents = StringColumn(seg._file(F.FILE_DOCUMENTS), bodies[F.FILE_DOCUMENTS], seg.count)
-        seg._metadata = StringColumn(seg._file(F.FILE_METADATA), bodies[F.FILE_METADATA], seg.count)
-        seg._uris = StringColumn(seg._file(F.FILE_URIS), bodies[F.FILE_URIS], seg.count)
-        if F.FILE_FILTER in bodies:
-            seg._filter_index = decode_filter_index(seg._file(F.FILE_FILTER), bodies[F.FILE_FILTER], seg.count,
-                                                    seg.all_documents)
-        if F.FILE_GRAPH in bodies:
-            seg.graph = load_graph(seg._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], seg.count, seg.dim, seg.space,
-                                   version=versioned[F.FILE_GRAPH][0], vectors=seg.vectors)
-            seg.graph.set_ef(seg.search_ef)
+        try:
+            seg._fill_from(descriptor, versioned, bodies, graph)
+        finally:
+            release_pages(seg._vector_file)
         log.debug("segment opened", **{K.SEGMENT: descriptor.segment_id, K.RECORDS: seg.count})
         return seg
+
+    def _fill_from(self, descriptor: SegmentDescriptor, versioned: dict[str, tuple[int, memoryview]],
+                   bodies: dict[str, memoryview], graph: Any) -> None:
+        self.vectors = decode_vectors(self._file(F.FILE_VECTORS), bodies[F.FILE_VECTORS], self.count, self.dim)
+        self.ids, self.ordinals, self.versions = decode_rows(self._file(F.FILE_ROWS), bodies[F.FILE_ROWS], self.count)
+        self._row_of = {id_: row for row, id_ in enumerate(self.ids)}
+        if len(self._row_of) != self.count:
+            raise CorruptionError("rows file holds duplicate ids", path=self._file(F.FILE_ROWS))
+        self._documents = StringColumn(self._file(F.FILE_DOCUMENTS), bodies[F.FILE_DOCUMENTS], self.count)
+        self._all_documents = _DocumentsOnce(self._documents)
+        self._metadata = StringColumn(self._file(F.FILE_METADATA), bodies[F.FILE_METADATA], self.count)
+        self._uris = StringColumn(self._file(F.FILE_URIS), bodies[F.FILE_URIS], self.count)
+        if F.FILE_FILTER in bodies:
+            self._filter_index = decode_filter_index(self._file(F.FILE_FILTER), bodies[F.FILE_FILTER], self.count,
+                                                    self._all_documents)
+        if F.FILE_GRAPH in bodies:
+            self.graph = graph if graph is not None else load_graph(
+                self._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], self.count, self.dim, self.space,
+                version=versioned[F.FILE_GRAPH][0], vectors=self.vectors)
+            self.graph.set_ef(self.search_ef)
 
     def _file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -97,7 +113,7 @@ class Segment:
         if kind is None:
             raise CorruptionError(f"descriptor lists an unknown file {name!r}", path=path)
         try:
-            data = fs.read_bytes(path)
+            data = map_or_read(fs, path) if name == F.FILE_VECTORS else fs.read_bytes(path)
         except StorageIOError as exc:
             raise CorruptionError(f"segment file cannot be read: {exc.message}", path=path,
                                   hint="the file is missing or unreadable; restore the segment or rebuild it") from None
@@ -105,10 +121,12 @@ class Segment:
             raise CorruptionError(f"file is {len(data)} bytes, the manifest says {expected['size']}", path=path,
                                   offset=min(len(data), expected["size"]),
                                   hint="the file was truncated, extended or replaced; rebuild the segment")
-        if (verify or kind == F.KIND_GRAPH) and crc32c.crc32c(data) != expected["crc32c"]:
+        if name == F.FILE_VECTORS:
+            self._vector_file = data
+        if (verify or kind == F.KIND_GRAPH) and crc32c_of(data) != expected["crc32c"]:
             raise CorruptionError("file checksum does not match the manifest", path=path, offset=0,
                                   hint="the file is damaged; rebuild the segment from the log or a backup")
-        return decode_file_versioned(path, data, kind, ident)
+        return decode_file_versioned(path, data, kind, ident)  # type: ignore[arg-type]
 
     # -- rows -----------------------------------------------------------------------------
 
@@ -147,10 +165,7 @@ class Segment:
 
     def all_documents(self) -> list[str | None]:
         """Every row's document, decoded once and then kept."""
-        if self._all_documents is None:
-            assert self._documents is not None
-            self._all_documents = self._documents.all()
-        return self._all_documents
+        return self._all_documents()
 
     def filter_index(self) -> FilterIndex:
         """The segment's vectorised filter index: loaded from filter.idx at open, or (for a
@@ -160,7 +175,7 @@ class Segment:
                 if self._filter_index is None:
                     assert self._metadata is not None
                     metas = decode_all_metadata(self._metadata.path, self._metadata.all())
-                    self._filter_index = FilterIndex.build(metas, self.all_documents)
+                    self._filter_index = FilterIndex.build(metas, self._all_documents)
         return self._filter_index
 
     def match(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> np.ndarray:
@@ -175,7 +190,12 @@ class Segment:
         """Euclidean norms of the stored vectors (cached)."""
         if self._norms is None:
             self._norms = norms(self.vectors)
+            self.release_pages()
         return self._norms
+
+    def release_pages(self) -> None:
+        """Drop the mapped vector pages a bulk read (norms, a merge) made resident."""
+        release_pages(self._vector_file)
 
     def exact_search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -203,6 +223,22 @@ class Segment:
         if self.graph is None:
             return self.exact_search(q, k, mask)
         return graph_search(self, q, k, mask, ef or self.search_ef)
+
+
+class _DocumentsOnce:
+    """Decodes a documents column on first call and keeps the list. The filter index holds
+    this, not a bound method of the segment: a reference cycle would keep a retired segment
+    (and its hnswlib graph) alive until Python's cyclic collector happens to run."""
+
+    def __init__(self, column: StringColumn | None) -> None:
+        self._column = column
+        self._docs: list[str | None] | None = None
+
+    def __call__(self) -> list[str | None]:
+        if self._docs is None:
+            assert self._column is not None
+            self._docs = self._column.all()
+        return self._docs
 
 
 def _queries(queries: np.ndarray, dim: int) -> np.ndarray:

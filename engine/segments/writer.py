@@ -31,7 +31,7 @@ from sedimentdb.engine.segments.codec import (
 from sedimentdb.engine.segments.descriptor import HnswParams, SegmentData, SegmentDescriptor
 from sedimentdb.engine.segments.filterindex import FilterIndex
 from sedimentdb.engine.segments.filterstore import encode_filter_index
-from sedimentdb.engine.segments.framing import Identity, encode_file
+from sedimentdb.engine.segments.framing import Identity, encode_file_parts
 from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
 from sedimentdb.engine.segments.strings import encode_strings
 
@@ -68,12 +68,33 @@ def write_segment(
     largest input of a merge) lets the graph start from the seed's graph when every seed
     record is in ``data`` unchanged; otherwise it is ignored and the graph built from scratch.
     """
+    return write_segment_keeping_graph(fs, directory, segment_id, collection_id, data, space=space, hnsw=hnsw,
+                                       min_lsn=min_lsn, max_lsn=max_lsn, seed=seed,
+                                       build_graph_index=build_graph_index)[0]
+
+
+def write_segment_keeping_graph(
+    fs: FileSystem,
+    directory: str,
+    segment_id: str,
+    collection_id: str,
+    data: SegmentData,
+    *,
+    space: str,
+    hnsw: HnswParams,
+    min_lsn: int,
+    max_lsn: int,
+    seed: Segment | None = None,
+    build_graph_index: bool | None = None,
+) -> tuple[SegmentDescriptor, hnswlib.Index | None]:
+    """:func:`write_segment`, also returning the HNSW index it built (None without a graph), so
+    the caller can open the segment with it instead of loading a second copy from the file."""
     started = time.monotonic()
     vectors = _check(data, space, hnsw, segment_id, collection_id)
     n, dim = vectors.shape
     ident = Identity(segment_id, collection_id, n, dim, min_lsn, max_lsn)
     with_graph = n >= FLAT_BELOW if build_graph_index is None else build_graph_index
-    bodies = _bodies(data, vectors, hnsw, with_graph, seed)
+    bodies, graph = _bodies(data, vectors, hnsw, with_graph, seed)
     final = os.path.join(directory, segment_id)
     tmp = final + ".tmp"
     if fs.exists(final):
@@ -81,16 +102,17 @@ def write_segment(
     fs.makedirs(directory)
     fs.rmtree(tmp)  # leftovers of an interrupted write of this same segment
     fs.makedirs(tmp)
-    files = {name: _write_file(fs, tmp, name, encode_file(F.KIND_OF_FILE[name], ident, body,
-                                                          WRITE_VERSION.get(name, F.FORMAT_VERSION)))
+    files = {name: _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
+                                                                WRITE_VERSION.get(name, F.FORMAT_VERSION)))
              for name, body in bodies.items()}
+    del bodies
     descriptor = SegmentDescriptor(
         segment_id=segment_id, collection_id=collection_id, count=n, dim=dim, space=space,
         min_lsn=min_lsn, max_lsn=max_lsn, files=files, hnsw=hnsw.to_dict(),
     )
     summary = json.dumps(descriptor.to_dict(), sort_keys=True).encode("utf-8")
     files[F.FILE_SUMMARY] = _write_file(
-        fs, tmp, F.FILE_SUMMARY, encode_file(F.KIND_SUMMARY, ident, summary)
+        fs, tmp, F.FILE_SUMMARY, encode_file_parts(F.KIND_SUMMARY, ident, summary)
     )
     fs.fsync_dir(tmp)
     fs.rename(tmp, final)
@@ -98,7 +120,7 @@ def write_segment(
     log.info("segment written", **{K.SEGMENT: segment_id, K.COLLECTION: collection_id, K.RECORDS: n,
                                    K.BYTES: sum(f["size"] for f in files.values()),
                                    K.DURATION_MS: round(1000 * (time.monotonic() - started), 1)})
-    return SegmentDescriptor(**{**descriptor.__dict__, "files": files})
+    return SegmentDescriptor(**{**descriptor.__dict__, "files": files}), graph
 
 
 def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, collection_id: str) -> np.ndarray:
@@ -118,12 +140,12 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
 
 def _bodies(
     data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: Segment | None
-) -> dict[str, bytes]:
+) -> tuple[dict[str, bytes | memoryview], hnswlib.Index | None]:
     texts = metadata_texts(list(data.metadatas))
     # The filter index is built from the metadata as it will read back (JSON round trip), so
     # filtering and metadata(row) can never disagree.
     index = FilterIndex.build(decode_all_metadata("<segment being written>", texts), lambda: data.documents)
-    bodies = {
+    bodies: dict[str, bytes | memoryview] = {
         F.FILE_VECTORS: encode_vectors(vectors),
         F.FILE_ROWS: encode_rows(list(data.ids), data.ordinals, data.versions),
         F.FILE_DOCUMENTS: encode_strings(list(data.documents)),
@@ -131,9 +153,10 @@ def _bodies(
         F.FILE_URIS: encode_strings(list(data.uris)),
         F.FILE_FILTER: encode_filter_index(index),
     }
-    if with_graph:
-        bodies[F.FILE_GRAPH] = encode_graph(_graph(data, vectors, hnsw, seed), vectors, hnsw.space)
-    return bodies
+    graph = _graph(data, vectors, hnsw, seed) if with_graph else None
+    if graph is not None:
+        bodies[F.FILE_GRAPH] = encode_graph(graph, vectors, hnsw.space)
+    return bodies, graph
 
 
 def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None) -> hnswlib.Index:
@@ -150,11 +173,15 @@ def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segme
     return index
 
 
-def _write_file(fs: FileSystem, directory: str, name: str, content: bytes) -> dict[str, int]:
+def _write_file(fs: FileSystem, directory: str, name: str, parts: list[bytes | memoryview]) -> dict[str, int]:
     f = fs.create(os.path.join(directory, name))
+    size, crc = 0, 0
     try:
-        f.write(content)
+        for part in parts:
+            f.write(part)  # type: ignore[arg-type]
+            size += len(part)
+            crc = crc32c.crc32c(part, crc)
         f.sync()
     finally:
         f.close()
-    return {"size": len(content), "crc32c": crc32c.crc32c(content)}
+    return {"size": size, "crc32c": crc}
