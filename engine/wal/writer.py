@@ -80,6 +80,7 @@ class Wal:
         self._closed = False
         self._ticker: threading.Thread | None = None
         self._file_epoch: int | None = None  # epoch in the header of the newest file read at open
+        self._newest_bytes: tuple[str, bytes] | None = None  # (path, valid bytes) recovery read last
 
     # ---- open and recovery --------------------------------------------------------------------
 
@@ -136,6 +137,8 @@ class Wal:
                 self.fs.truncate(path, scan.valid_end)
         last = scan.records[-1].lsn if scan.records else header.first_lsn - 1
         self._infos.append(WalFileInfo(path, header.first_lsn, last, scan.valid_end))
+        if is_last and not self.read_only:
+            self._newest_bytes = (path, data[: scan.valid_end])
 
     def _cut_anyway(self, is_last: bool) -> bool:
         """In ``point_in_time`` mode, any damage in the newest file ends the log there.
@@ -188,11 +191,41 @@ class Wal:
             self._file.close()
         self._file = self.fs.open_append(path)
 
+    def _rewrite_newest(self) -> None:
+        """Replace the newest file by a synced copy of what recovery read, before appending to it.
+
+        Finding F-8: an earlier process of this boot may have failed to fdatasync this file.
+        The kernel can then drop the dirty pages while reads still show them, and a sync
+        through a new handle reports success without writing them, so records appended here
+        could sit after bytes that never reach the disk. A copy is a new inode whose every
+        page is written and synced now; the rename swaps it in atomically (a crash before it
+        leaves the old file and a ``.tmp`` that the next open removes). Bounded by
+        ``roll_bytes``; a file holding only its header was synced when it was created.
+        """
+        info, kept = self._infos[-1], self._newest_bytes
+        self._newest_bytes = None
+        if info.size <= F.FILE_HEADER_SIZE:
+            return
+        path = info.path
+        # Recovery kept the bytes it read, unless the file it read last was a torn new file
+        # it removed; then the newest is the one before it.
+        data = kept[1] if kept is not None and kept[0] == path else self.fs.read_bytes(path)[: info.size]
+        tmp = path + ".tmp"
+        f = self.fs.create(tmp)
+        try:
+            f.write(data)
+            f.sync()
+        finally:
+            f.close()
+        self.fs.rename(tmp, path)
+        self.fs.fsync_dir(self.directory)
+
     def _canonical_uuid(self) -> str:
         return str(uuidlib.UUID(self.uuid))
 
     def _open_active(self) -> None:
         if self._file is None:
+            self._rewrite_newest()
             self._file = self.fs.open_append(self._infos[-1].path)
         if self.durability == "normal":
             self._ticker = threading.Thread(target=self._tick, name="sedimentdb-wal-sync", daemon=True)

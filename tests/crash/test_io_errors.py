@@ -104,6 +104,8 @@ def run_with_fault(w: Workload, kind: str, k: int, flavour: str) -> dict:
         if db is not None:
             db.close()
     assert not fs.violations, fs.violations
+    # F-8 (fixed): a reopen must never fdatasync, through a new handle, a file whose sync failed
+    assert not fs.resynced_after_failure, f"{w.name}: {flavour} {kind} fault #{k}: {fs.resynced_after_failure}"
     fs.clear_faults()
     allowed = _allowed_states(w, outcome)
     for mode in ("process", "synced"):

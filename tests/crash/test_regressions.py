@@ -33,3 +33,49 @@ def test_vacuum_without_flush_keeps_records_updated_since_the_checkpoint(tmp_pat
     assert got.ids == ids
     assert got.metadatas[:5] == [{"a": i, "b": 1} for i in range(5)]
     db.close()
+
+
+def test_reopen_after_a_failed_log_sync_keeps_new_writes_durable():
+    """Finding F-8 (found by the I/O-error loops' ``reopen`` workload).
+
+    The first process's fdatasync of the log fails: the kernel may drop the dirty pages while
+    the page cache still shows them. A reopen in the same boot read the records from the cache,
+    appended new ones to the same file and fdatasynced it through a new handle, which reports
+    success without rewriting the dropped pages. After a power loss the file had a hole before
+    acknowledged records, and the next open refused it (or would have lost them). The writer
+    now rewrites the newest file into a fresh, synced file on open, so nothing it appends
+    depends on pages whose writeback failed.
+    """
+    from sedimentdb.engine.errors import StorageError
+
+    from .simfs import SimFileSystem, crash_image
+    from .workload import open_db
+
+    opts = DatabaseOptions(background_compaction=False)
+    fs = SimFileSystem()
+    db = open_db(fs, opts)
+    cid = db.create_collection(T, D, "c").id
+    vec = np.arange(8, dtype=np.float32).reshape(2, 4)
+    db.add(cid, ["a"], vec[:1])
+    fs.inject("sync", 1)  # the next fdatasync fails
+    try:
+        db.add(cid, ["lost"], vec[1:])
+    except StorageError as exc:
+        assert "fdatasync" in str(exc), exc
+    else:
+        raise AssertionError("the failed fdatasync was not reported")
+    db.close()
+    fs.clear_faults()
+    db = open_db(fs, opts)  # same boot: the page cache still holds the unsynced record
+    seen = db.get(cid).ids
+    db.add(cid, ["acked"], vec[1:])
+    db.close()
+    assert fs.resynced_after_failure == [], "a reopen fdatasynced the file whose sync had failed"
+    assert not fs.violations, fs.violations
+    for mode in ("synced", "process"):
+        cfs, _ = crash_image(fs.snapshot(), mode)
+        db = open_db(cfs, opts)
+        try:
+            assert db.get(cid).ids == [*seen, "acked"], mode
+        finally:
+            db.close()
