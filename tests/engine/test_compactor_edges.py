@@ -624,3 +624,24 @@ def test_failed_garbage_collection_is_reported_and_finished_by_the_next_pass():
     db.close()
     with Database.open("/db", opts, fs=fs, logger=NULL) as again:
         assert_matches(again, cid, model)
+
+
+def test_failed_builds_leave_no_temp_directories_once_a_pass_succeeds():
+    """Regression: the temp directory of a failed segment build stayed until the database was
+    reopened, so a background loop retrying a persistent failure (every 5 s; ENOSPC is the
+    likely one) piled up partial segments on the full disk."""
+    fs = SimFileSystem()
+    db = Database.open("/db", DatabaseOptions(background_compaction=False), fs=fs, logger=NULL)
+    cid, model = _collection(db, 6)
+    fs.inject("rename", 1, persistent=True)  # the rename of segments/<id>.tmp fails every time
+    for _ in range(3):
+        with pytest.raises(StorageIOError):
+            db.compact()
+    assert len([n for n in fs.listdir("/db/segments") if n.endswith(".tmp")]) == 3
+    fs.clear_faults()
+    db.compact()
+    names = fs.listdir("/db/segments")
+    assert not [n for n in names if n.endswith(".tmp")]
+    assert len(names) == 1
+    assert_matches(db, cid, model)
+    db.close()
