@@ -22,7 +22,6 @@ import numpy as np
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
 from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
@@ -108,9 +107,12 @@ class Compactor:
                 break
             try:
                 self.run_pass(force=False)
-            except StorageError as exc:  # logged and retried on the next pass; writes go on
+            except Exception as exc:  # logged and retried on the next pass; writes go on
+                # Not only StorageError: anything else ending the thread would silently stop
+                # every later compaction and log release.
                 self.error = exc
-                self.log.error("compaction failed", **{K.ERROR: str(exc), K.PATH: self.db.path})
+                self.log.error("compaction failed", **{K.ERROR: f"{type(exc).__name__}: {exc}",
+                                                       K.PATH: self.db.path})
                 self._stop.wait(5 * POLL_SECONDS)
 
     # ---- passes -----------------------------------------------------------------------------------

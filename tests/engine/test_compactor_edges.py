@@ -645,3 +645,30 @@ def test_failed_builds_leave_no_temp_directories_once_a_pass_succeeds():
     assert len(names) == 1
     assert_matches(db, cid, model)
     db.close()
+
+
+def test_background_loop_survives_an_unexpected_error(tmp_path):
+    """Regression: the background loop caught only StorageError; anything else (an hnswlib
+    RuntimeError, a MemoryError while building a graph) ended the thread silently, and with
+    it every later compaction and log release, while `compactor.error` stayed None."""
+    log = RecordingLogger()
+    db = Database.open(str(tmp_path), DatabaseOptions(compact_tail_records=5), logger=log)
+    build, failures = db.compactor._build, []
+
+    def build_failing_once(plan):
+        if not failures:
+            failures.append(plan)
+            raise RuntimeError("index build failed")
+        build(plan)
+
+    db.compactor._build = build_failing_once
+    with db:
+        cid, model = _collection(db, 6)
+        assert _wait_for(lambda: db.compactor.error is not None)
+        assert isinstance(db.compactor.error, RuntimeError)
+        assert any(event == "compaction failed" for _, event, _ in log.events)
+        db.compactor.notify()
+        # The thread lives on: after its back-off the next pass installs the frozen tail.
+        assert _wait_for(lambda: len(db.collections[cid].segments()) == 1, timeout=30)
+        assert db.compactor._thread is not None and db.compactor._thread.is_alive()
+        assert_matches(db, cid, model)
