@@ -586,6 +586,7 @@ def test_reader_follows_writes_and_compactions(tmp_path):
         cid, model = _fill(db)
         assert ro.refresh() is True
         assert_matches(ro, cid, model)
+        assert ro.refresh() is False  # nothing new in the log
         db.compact()
         assert ro.refresh() is False  # a new layout of the same contents
         assert ro.manifests[-1].generation == db.manifests[-1].generation
