@@ -301,3 +301,18 @@ def test_damage_after_a_live_readers_cursor_is_reported_at_its_file_offset_and_l
         reader.close()
     finally:
         writer.close()
+
+
+def test_read_after_reports_a_freshly_rolled_empty_file_at_its_header_end(tmp_path):
+    d = str(tmp_path)
+    writer = Wal.open(d, fs=FS)
+    try:
+        writer.append(batch(1))
+        writer.roll()
+        found = read_after(FS, d, 1, "")
+        assert found.records == []
+        (info,) = found.files
+        assert info.path == log_files(d)[-1] and info.first_lsn == 2 and info.last_lsn == 1
+        assert info.size == F.FILE_HEADER_SIZE
+    finally:
+        writer.close()
