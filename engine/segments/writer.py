@@ -18,7 +18,7 @@ import numpy as np
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import InvalidArgumentError
-from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.codec import (
@@ -33,6 +33,7 @@ from sedimentdb.engine.segments.filterindex import FilterIndex
 from sedimentdb.engine.segments.filterstore import encode_filter_index
 from sedimentdb.engine.segments.framing import Identity, encode_file_parts
 from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
+from sedimentdb.engine.segments.graph_native import encode_graph_via_file
 from sedimentdb.engine.segments.strings import encode_strings
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ FLAT_BELOW = 1024
 # Files written in a format version other than FORMAT_VERSION: the graph without its copy of
 # the vectors (refilled from vectors.f32 on open).
 WRITE_VERSION = {F.FILE_GRAPH: F.FORMAT_VERSION_GRAPH_STRIPPED}
+# hnswlib's own index file, written into the segment's temp directory and removed before it
+# is renamed into place (see graph_native.py).
+GRAPH_SCRATCH = "graph.hnswlib-scratch"
 
 
 def write_segment(
@@ -94,7 +98,6 @@ def write_segment_keeping_graph(
     n, dim = vectors.shape
     ident = Identity(segment_id, collection_id, n, dim, min_lsn, max_lsn)
     with_graph = n >= FLAT_BELOW if build_graph_index is None else build_graph_index
-    bodies, graph = _bodies(data, vectors, hnsw, with_graph, seed)
     final = os.path.join(directory, segment_id)
     tmp = final + ".tmp"
     if fs.exists(final):
@@ -102,6 +105,9 @@ def write_segment_keeping_graph(
     fs.makedirs(directory)
     fs.rmtree(tmp)  # leftovers of an interrupted write of this same segment
     fs.makedirs(tmp)
+    # hnswlib writes its index file only to a real path: scratch space for the graph body.
+    scratch = os.path.join(tmp, GRAPH_SCRATCH) if isinstance(fs, OsFileSystem) else None
+    bodies, graph = _bodies(data, vectors, hnsw, with_graph, seed, scratch)
     files = {name: _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
                                                                 WRITE_VERSION.get(name, F.FORMAT_VERSION)))
              for name, body in bodies.items()}
@@ -139,7 +145,8 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
 
 
 def _bodies(
-    data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: Segment | None
+    data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: Segment | None,
+    scratch: str | None = None,
 ) -> tuple[dict[str, bytes | memoryview], hnswlib.Index | None]:
     texts = metadata_texts(list(data.metadatas))
     # The filter index is built from the metadata as it will read back (JSON round trip), so
@@ -154,7 +161,9 @@ def _bodies(
         F.FILE_FILTER: encode_filter_index(index),
     }
     graph = _graph(data, vectors, hnsw, seed) if with_graph else None
-    if graph is not None:
+    if graph is not None and scratch is not None:
+        bodies[F.FILE_GRAPH] = encode_graph_via_file(graph, vectors, hnsw.space, scratch)
+    elif graph is not None:
         bodies[F.FILE_GRAPH] = encode_graph(graph, vectors, hnsw.space)
     return bodies, graph
 
