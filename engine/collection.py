@@ -6,6 +6,7 @@ checkpointed parts yields the same state, which is what makes reopen exact.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -64,9 +65,12 @@ class CollectionState:
     def add_segment(self, part: SegmentPart) -> None:
         """Attach a segment loaded from the manifest (before replay)."""
         self.parts.insert(self._segment_count(), part)
-        alive = part.alive()
-        for row in np.flatnonzero(alive):
-            self.loc[part.segment.ids[row]] = (part, int(row))
+        ids = part.segment.ids
+        rows = np.flatnonzero(part.alive()).tolist()
+        if len(rows) == len(ids):
+            self.loc.update(zip(ids, zip(repeat(part), range(len(ids))), strict=True))
+        else:
+            self.loc.update(zip([ids[r] for r in rows], zip(repeat(part), rows), strict=True))
 
     def _segment_count(self) -> int:
         return sum(1 for p in self.parts if isinstance(p, SegmentPart))

@@ -61,9 +61,12 @@ def decode_file(path: str, data: bytes, kind: int, expected: Identity | None) ->
     return decode_file_versioned(path, data, kind, expected)[1]
 
 
-def decode_file_versioned(path: str, data: bytes, kind: int, expected: Identity | None) -> tuple[int, memoryview]:
+def decode_file_versioned(path: str, data: bytes, kind: int, expected: Identity | None, *,
+                          body_checked: bool = False) -> tuple[int, memoryview]:
     """:func:`decode_file`, also returning the file's format version (at most the newest one
-    this build reads for ``kind``), for kinds whose body layout depends on it."""
+    this build reads for ``kind``), for kinds whose body layout depends on it.
+    ``body_checked``: the caller has verified the whole file against a checksum taken when
+    it was written, so the body's own checksum is not computed a second time."""
     view = memoryview(data)
     header_size, ident, version = read_header(path, view, kind)
     if expected is not None and ident != expected:
@@ -73,7 +76,7 @@ def decode_file_versioned(path: str, data: bytes, kind: int, expected: Identity 
             hint="a file was copied or swapped between segments; restore this segment from a backup "
             "or rebuild it from the log",
         )
-    return version, check_body(path, view, header_size, data)
+    return version, check_body(path, view, header_size, data, body_checked=body_checked)
 
 
 def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity, int]:
@@ -108,7 +111,8 @@ def read_header(path: str, view: memoryview, kind: int) -> tuple[int, Identity, 
     return header_size, Identity(sid, cid, count, dim, min_lsn, max_lsn), version
 
 
-def check_body(path: str, view: memoryview, header_size: int, source: object = None) -> memoryview:
+def check_body(path: str, view: memoryview, header_size: int, source: object = None, *,
+               body_checked: bool = False) -> memoryview:
     """Check the trailer and the body checksum; return the body. ``source`` is what ``view``
     looks at, when that is a mapping whose pages the checksum should not leave resident."""
     if len(view) < header_size + F.TRAILER.size:
@@ -120,6 +124,8 @@ def check_body(path: str, view: memoryview, header_size: int, source: object = N
     if body_size != tpos - header_size:
         raise _corrupt(path, tpos, f"trailer says the body is {body_size} bytes, found {tpos - header_size}")
     body = view[header_size:tpos]
+    if body_checked:
+        return body
     crc = crc32c_of(source, header_size, tpos) if source is not None else crc32c.crc32c(body)
     if crc != body_crc:
         raise _corrupt(path, header_size, "body checksum mismatch")

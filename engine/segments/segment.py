@@ -42,7 +42,7 @@ class Segment:
         self.versions = np.zeros(0, dtype=np.uint64)
         self.vectors = np.zeros((0, self.dim), dtype=np.float32)
         self.graph: Any = None
-        self._row_of: dict[str, int] = {}
+        self._row_of: dict[str, int] | None = None  # built on first use: opening stays cheap
         self._documents: StringColumn | None = None
         self._metadata: StringColumn | None = None
         self._uris: StringColumn | None = None
@@ -87,8 +87,7 @@ class Segment:
                    bodies: dict[str, memoryview], graph: Any) -> None:
         self.vectors = decode_vectors(self._file(F.FILE_VECTORS), bodies[F.FILE_VECTORS], self.count, self.dim)
         self.ids, self.ordinals, self.versions = decode_rows(self._file(F.FILE_ROWS), bodies[F.FILE_ROWS], self.count)
-        self._row_of = {id_: row for row, id_ in enumerate(self.ids)}
-        if len(self._row_of) != self.count:
+        if len(set(self.ids)) != self.count:
             raise CorruptionError("rows file holds duplicate ids", path=self._file(F.FILE_ROWS))
         self._documents = StringColumn(self._file(F.FILE_DOCUMENTS), bodies[F.FILE_DOCUMENTS], self.count)
         self._all_documents = _DocumentsOnce(self._documents)
@@ -123,15 +122,18 @@ class Segment:
                                   hint="the file was truncated, extended or replaced; rebuild the segment")
         if name == F.FILE_VECTORS:
             self._vector_file = data
-        if (verify or kind == F.KIND_GRAPH) and crc32c_of(data) != expected["crc32c"]:
+        whole = verify or kind == F.KIND_GRAPH
+        if whole and crc32c_of(data) != expected["crc32c"]:
             raise CorruptionError("file checksum does not match the manifest", path=path, offset=0,
                                   hint="the file is damaged; rebuild the segment from the log or a backup")
-        return decode_file_versioned(path, data, kind, ident)  # type: ignore[arg-type]
+        return decode_file_versioned(path, data, kind, ident, body_checked=whole)  # type: ignore[arg-type]
 
     # -- rows -----------------------------------------------------------------------------
 
     def row_of(self, id_: str) -> int | None:
         """The row holding ``id_``, or None."""
+        if self._row_of is None:
+            self._row_of = {id_: row for row, id_ in enumerate(self.ids)}
         return self._row_of.get(id_)
 
     def document(self, row: int) -> str | None:
