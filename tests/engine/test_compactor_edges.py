@@ -314,15 +314,10 @@ def test_read_only_database_installs_no_manifest_on_request(tmp_path):
     with _open(tmp_path) as db:
         _collection(db, 3)
         db.compact()
-    before = M.list_manifests(_open_ro(tmp_path).fs, str(tmp_path))
-    ro = _open_ro(tmp_path)
-    ro.compactor.request_manifest()
-    assert M.list_manifests(ro.fs, str(tmp_path)) == before
-    ro.close()
-
-
-def _open_ro(path) -> Database:
-    return _open(path, read_only=True)
+    with _open(tmp_path, read_only=True) as ro:
+        before = M.list_manifests(ro.fs, str(tmp_path))
+        ro.compactor.request_manifest()
+        assert M.list_manifests(ro.fs, str(tmp_path)) == before
 
 
 def test_delete_marker_is_reused_while_the_deleted_rows_stay_the_same(tmp_path):
