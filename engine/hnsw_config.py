@@ -48,8 +48,21 @@ def index_settings(info: CollectionInfo) -> IndexSettings:
     threads = conf.get("num_threads") or meta.get("hnsw:num_threads") or (os.cpu_count() or 1)
     return IndexSettings(
         space=str(values["space"]),
-        ef_construction=int(values["ef_construction"]),
-        ef_search=int(values["ef_search"]),
-        max_neighbors=int(values["max_neighbors"]),
-        num_threads=int(threads),
+        ef_construction=_bounded(values["ef_construction"], 1, MAX_EF),
+        ef_search=_bounded(values["ef_search"], 1, MAX_EF),
+        max_neighbors=_bounded(values["max_neighbors"], 2, MAX_NEIGHBORS),
+        num_threads=_bounded(threads, 1, MAX_THREADS),
     )
+
+
+# Chroma stores any usize (0 .. 2^64-1) for these; the index cannot be built with all of them
+# (M = 1 divides by log 1, 0 is no search at all, a size_t overflows, a huge M allocates M
+# links per row). Out-of-range values are used at the nearest bound instead, so a collection
+# Chroma accepts never wedges compaction; the stored configuration is left as given.
+MAX_EF = (1 << 31) - 1
+MAX_NEIGHBORS = 10_000  # hnswlib's own warning threshold
+MAX_THREADS = 1024
+
+
+def _bounded(value: Any, low: int, high: int) -> int:
+    return min(max(int(value), low), high)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -64,3 +65,28 @@ def test_paired_surrogate_escapes_are_one_character(app: TestClient, cid: str) -
     assert app.post(f"{DB}/collections/{cid}/add", content=body, headers=JSON).status_code == 201
     got = app.post(f"{DB}/collections/{cid}/get", json={"ids": ["\U0001F600"]}).json()
     assert got["ids"] == ["\U0001F600"] and got["documents"] == ["\U0001F600"]
+
+
+@pytest.mark.parametrize("hnsw", [
+    {"ef_search": 0}, {"ef_construction": 0}, {"max_neighbors": 0}, {"max_neighbors": 1},
+    {"ef_construction": 10**23}, {"ef_search": 2**64 - 1}, {"max_neighbors": 2**40}, {"num_threads": 0},
+])
+def test_hnsw_values_chroma_accepts_never_wedge_compaction(app: TestClient, hnsw: dict) -> None:
+    """Found while probing what ``http_body`` accepts: ``ef_search: 0`` was stored (as Chroma's
+    usize allows) and every compaction of the collection then raised "invalid HNSW parameters",
+    so its log was never checkpointed. Out-of-range values now build the index at the nearest
+    bound; the configuration still reads back as given.
+    """
+    from sedimentdb.engine.segments.writer import FLAT_BELOW
+
+    created = app.post(f"{DB}/collections", json={"name": "cfg", "configuration": {"hnsw": hnsw}})
+    assert created.status_code == 200, created.text
+    cid = created.json()["id"]
+    assert all(created.json()["configuration_json"]["hnsw"][k] == v for k, v in hnsw.items() if k != "num_threads")
+    rows = max(FLAT_BELOW, 8) + 8  # enough rows for the segment to get an HNSW graph
+    vectors = np.random.default_rng(1).random((rows, 3)).tolist()
+    assert app.post(f"{DB}/collections/{cid}/add", json={"ids": [str(i) for i in range(rows)],
+                                                         "embeddings": vectors}).status_code == 201
+    app.app.state.service.engine.compact()  # raised ValueError for 0 / 1 before the fix
+    got = app.post(f"{DB}/collections/{cid}/query", json={"query_embeddings": [vectors[5]], "n_results": 1})
+    assert got.status_code == 200 and got.json()["ids"] == [["5"]]
