@@ -189,6 +189,7 @@ def filters(data: bytes) -> None:
 HTTP_ENDPOINTS = ("add", "update", "upsert", "delete", "get", "query", "create", "modify")
 HTTP_PREFIX = "/api/v2/tenants/default_tenant/databases/default_database"
 HTTP_RECYCLE = 256  # executions between fresh collections, so adds do not grow the state forever
+HTTP_COMPACT = 64  # executions between compactions of everything
 
 
 class _HttpHarness:
@@ -243,8 +244,11 @@ class _HttpHarness:
             self.request("DELETE", f"/collections/{r.json()['name']}")
 
     def recycle(self) -> None:
-        """Every ``HTTP_RECYCLE`` executions, replace the fuzz collection by a fresh one."""
+        """Compact every ``HTTP_COMPACT`` executions (later reads then meet sealed segments, not
+        only the tail); every ``HTTP_RECYCLE``, replace the fuzz collection by a fresh one."""
         self.execs += 1
+        if self.execs % HTTP_COMPACT == 0:
+            self.app.state.service.engine.compact(self.collection_id)
         if self.execs % HTTP_RECYCLE == 0:
             self.drop(self.collection_id)
             self.collection_id = self._new_collection()
@@ -316,7 +320,19 @@ def _read_back(h: _HttpHarness, endpoint: str, body: Any) -> None:
         r = h.request("GET", f"/collections/by-id/{cid}")
         assert r.status_code == 200, f"collection after an accepted {endpoint}: {r.status_code} {r.text[:300]}"
         if cid != h.collection_id:
+            _use_new_collection(h, cid)
             h.drop(cid)  # keep the catalog small: every create would otherwise stay
+
+
+def _use_new_collection(h: _HttpHarness, cid: str) -> None:
+    """A configuration the server accepted must also serve writes, a compaction and a query."""
+    r = h.request("POST", f"/collections/{cid}/add", json={"ids": ["p", "q"], "embeddings": [[1.0, 2.0], [3.0, 4.0]]})
+    if r.status_code >= 400:  # get_or_create of an existing collection of another dimension
+        _check_http_answer("add", r.status_code, r.json())
+        return
+    h.app.state.service.engine.compact(cid)
+    r = h.request("POST", f"/collections/{cid}/query", json={"query_embeddings": [[1.0, 2.0]], "n_results": 1})
+    assert r.status_code == 200, f"query of a new collection: {r.status_code} {r.text[:300]}"
 
 
 # name -> (function, acceptable exception types)
