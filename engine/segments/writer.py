@@ -170,6 +170,8 @@ def _bodies(
 
 def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None) -> hnswlib.Index:
     mapping = seed_mapping(seed, data.ids, data.versions, vectors, hnsw) if seed is not None else None
+    if seed is not None:
+        seed.release_pages()  # the comparison read every row of the seed's mapped vectors
     if seed is None or mapping is None:
         return build_graph(vectors, hnsw)
     seed_id = seed.descriptor.segment_id
