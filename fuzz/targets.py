@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -205,7 +206,8 @@ class _HttpHarness:
 
         import httpx
 
-        self.root = tempfile.mkdtemp(prefix="sediment-fuzz-http-")
+        _remove_dead_harness_dirs()
+        self.root = tempfile.mkdtemp(prefix=f"{HTTP_DIR_PREFIX}{os.getpid()}-")
         self.app = create_app(ServerConfig(persist_path=self.root, durability="off"))
         self.loop = asyncio.new_event_loop()
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://fuzz")
@@ -216,10 +218,12 @@ class _HttpHarness:
 
     def close(self) -> None:
         """Close the engine (log synced, lock released) and remove the data directory."""
-        self.loop.run_until_complete(self.client.aclose())
-        self.app.state.service.close()
-        self.loop.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.loop.run_until_complete(self.client.aclose())
+            self.app.state.service.close()
+            self.loop.close()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def request(self, method: str, path: str, body: bytes | None = None, **kwargs: Any) -> Any:
         """One request to the app; returns the ``httpx.Response``."""
@@ -263,6 +267,26 @@ class _HttpHarness:
 
 
 _http: _HttpHarness | None = None
+HTTP_DIR_PREFIX = "sediment-fuzz-http-"
+
+
+def _remove_dead_harness_dirs() -> None:
+    """Remove data directories of harness processes that are gone.
+
+    libFuzzer ends the process with C ``exit()``, so Python's ``atexit`` (which removes the
+    directory of a normal exit) never runs under atheris; the next run cleans up instead.
+    """
+    base = tempfile.gettempdir()
+    for name in os.listdir(base):
+        pid = name[len(HTTP_DIR_PREFIX):].split("-", 1)[0]
+        if not name.startswith(HTTP_DIR_PREFIX) or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
 
 # The one 500 that is Chroma's documented behaviour, not a crash: query(ids=[...]) naming an id
 # without a vector (chroma-api.md §11.4; tests/http/test_wire.py pins it).
