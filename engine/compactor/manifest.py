@@ -122,7 +122,8 @@ def _parse_payload(payload: bytes, flags: int, gen: int, path: str) -> Manifest:
             catalog_lsn=int(obj["catalog_lsn"]), catalog=obj["catalog"],
             collections=obj["collections"], created_at=float(obj.get("created_at", 0.0)),
         )
-    except (ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, zstandard.ZstdError) as exc:
+        # OverflowError: json reads Infinity, and int(inf) overflows (found by the manifest fuzzer).
         raise CorruptionError(f"manifest payload does not parse: {exc}", path=path, offset=HEADER_SIZE) from exc
     if m.generation != gen:
         raise CorruptionError(f"manifest header says generation {gen}, payload {m.generation}", path=path)

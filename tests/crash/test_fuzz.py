@@ -90,3 +90,17 @@ def test_manifest_of_the_wrong_shape_is_corruption():
         blob = targets._wrap_manifest(f.read())
     with pytest.raises(CorruptionError, match="wrong shape"):
         M.decode(blob, "/m")
+
+
+def test_manifest_with_an_infinite_number_is_corruption():
+    """Regression (found by the brief manifest fuzz run in CI): ``"generation": Infinity``
+    parses as JSON, and ``int(inf)`` raised OverflowError instead of CorruptionError."""
+    with open(os.path.join(FUZZ, "regressions", "manifest", "generation-infinity"), "rb") as f:
+        data = f.read()
+    targets.manifest(data)  # the target's own contract: a parse or a CorruptionError only
+    from sedimentdb.engine.compactor import manifest as M
+    from sedimentdb.engine.errors import CorruptionError
+
+    payload = b'{"generation": Infinity, "db_uuid": "u", "epoch": 0, "catalog_lsn": 1, "catalog": {}, "collections": {}}'
+    with pytest.raises(CorruptionError, match="does not parse"):
+        M.decode(targets._wrap_manifest(payload), "/m")
