@@ -27,6 +27,11 @@ class DatabaseOptions:
     compact_tail_age_s: float = 600.0
     compact_min_age_records: int = 1_000
     max_segments_per_collection: int = 8
+    # No compaction job writes a segment of more rows than this (bigger outputs are split),
+    # and no job rewrites more than about this many existing rows: every job's memory
+    # (hnswlib's copy of the old and the new rows, the gathered columns) is bounded by it,
+    # whatever the collection's size. Lucene and Qdrant cap segment size for the same reason.
+    max_segment_records: int = 50_000
     # A segment is rewritten once more than this share of its rows is dead: space
     # amplification stays near 1.1, as with leveled compaction in LevelDB and RocksDB.
     vacuum_deleted_fraction: float = 0.1
@@ -47,6 +52,8 @@ class DatabaseOptions:
         for name in ("sync_interval_ms", "wal_roll_bytes", "compact_tail_records", "compact_tail_bytes"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if self.max_segment_records < 2:
+            raise ValueError(f"max_segment_records must be at least 2, got {self.max_segment_records!r}")
         if self.max_segments_per_collection < 1:
             raise ValueError("max_segments_per_collection must be at least 1")
         if not 0.0 < self.vacuum_deleted_fraction <= 1.0:

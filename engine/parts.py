@@ -177,7 +177,7 @@ class SegmentPart:
         return self.segment.versions[rows]
 
     def vectors_at(self, rows: np.ndarray) -> np.ndarray:
-        return self.segment.vectors[rows]
+        return self.segment.rows(rows)
 
     def record_at(self, row: int) -> tuple[str | None, dict[str, Any] | None, str | None]:
         s = self.segment

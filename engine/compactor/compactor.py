@@ -29,6 +29,9 @@ from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_d
 from sedimentdb.engine.segments.writer import write_segment_keeping_graph
 
 POLL_SECONDS = 1.0
+# compact_now stops after this many passes even if the policy still finds work (it cannot
+# loop forever on a policy bug; the background thread carries on).
+MAX_PASSES_NOW = 64
 # A fully checkpointed active log file at least this big is sealed so the next GC frees it.
 ROLL_COVERED_BYTES = 1 << 20
 
@@ -43,7 +46,7 @@ class Plan:
     checkpoint: int
     flush: bool
     params: HnswParams
-    output: Segment | None = None
+    outputs: list[Segment] = field(default_factory=list)
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
@@ -118,8 +121,13 @@ class Compactor:
     # ---- passes -----------------------------------------------------------------------------------
 
     def compact_now(self, collection_id: str | None = None) -> None:
-        """Flush every tail (or one collection's), merge as the policy says, install a manifest."""
-        self.run_pass(force=True, only=collection_id)
+        """Flush every tail (or one collection's), merge and vacuum until the policy is
+        satisfied (a job rewrites at most ``max_segment_records`` rows), install a manifest."""
+        force = True
+        for _ in range(MAX_PASSES_NOW):
+            if not self.run_pass(force=force, only=collection_id):
+                return
+            force = False
 
     def run_pass(self, force: bool, only: str | None = None) -> bool:
         """One pass over the collections; returns whether anything changed."""
@@ -159,7 +167,10 @@ class Compactor:
             flush = self._want_flush(tail, force)
             segs = cs.segments()
             stats = [SegmentStats(p.count, int(np.count_nonzero(p.alive()))) for p in segs]
-            picked = [segs[i] for i in pick_inputs(stats, 1 if flush else 0, db.options)]
+            # A flush is a job of its own: merges and vacuums wait for the next one, so no job
+            # holds a big tail and a cap of rewritten rows at once.
+            picked = [] if flush else [segs[i] for i in _within_cap(pick_inputs(stats, 0, db.options), stats,
+                                                                    db.options.max_segment_records)]
             frozen = [p for p in cs.parts if isinstance(p, TailPart) and p.frozen]
             if (picked or frozen) and not flush and tail.count:
                 # A rewrite drops rows deleted after the checkpoint; replay from that checkpoint
@@ -194,22 +205,32 @@ class Compactor:
         total = sum(len(r) for r in plan.rows)
         if total == 0:
             return
-        data, plan.order = gather(plan.inputs, plan.rows)
-        for part in plan.inputs:
-            if isinstance(part, SegmentPart):
-                part.segment.release_pages()  # gather read every row of the mapped inputs
-        seg_id = uuid.uuid4().hex
+        plan.order = output_order(plan.inputs, plan.rows)
         segdir = os.path.join(self.db.path, "segments")
         self.db.fs.makedirs(segdir)
+        cap = self.db.options.max_segment_records
+        # More than one output: each a bounded slice of the rows in insertion order, written
+        # and opened one after the other, so a job's scratch is bounded by the cap.
+        for start in range(0, total, cap):
+            plan.outputs.append(self._build_one(plan, start, min(total, start + cap), single=total <= cap))
+
+    def _build_one(self, plan: Plan, start: int, end: int, single: bool) -> Segment:
+        data = gather(plan.inputs, plan.rows, plan.order[start:end])
+        for part in plan.inputs:
+            if isinstance(part, SegmentPart):
+                part.segment.release_pages()  # gather read rows of the mapped inputs
+        seg_id = uuid.uuid4().hex
+        segdir = os.path.join(self.db.path, "segments")
+        # A seed graph is reused only when one output takes every input row.
         seed = max((p for p in plan.inputs if isinstance(p, SegmentPart)),
-                   key=lambda p: p.count, default=None)
+                   key=lambda p: p.count, default=None) if single else None
         desc, graph = write_segment_keeping_graph(
             self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space, hnsw=plan.params,
             min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seed.segment if seed else None)
         del data  # the output reads its vectors from the file it was written to
+        self.log.info("segment written", **{K.COLLECTION: plan.cs.id, K.SEGMENT: seg_id, K.RECORDS: end - start})
         # Read back and checked like any segment; the graph just built is adopted, not loaded again.
-        plan.output = Segment.open(self.db.fs, segdir, desc, graph=graph)
-        self.log.info("segment written", **{K.COLLECTION: plan.cs.id, K.SEGMENT: seg_id, K.RECORDS: total})
+        return Segment.open(self.db.fs, segdir, desc, graph=graph)
 
     def _install(self, plan: Plan) -> None:
         db = self.db
@@ -219,23 +240,29 @@ class Compactor:
                 return  # deleted meanwhile; GC removes the orphan output
             keep = [p for p in cs.parts if not any(p is q for q in plan.inputs)]
             nseg = sum(1 for p in keep if isinstance(p, SegmentPart))
-            if plan.output is not None:
-                out = self._adopt(plan)
-                keep.insert(nseg, out)
+            keep[nseg:nseg] = self._adopt(plan)
             cs.parts = keep
             if plan.flush:
                 cs.checkpoint_lsn = plan.checkpoint
 
-    def _adopt(self, plan: Plan) -> SegmentPart:
-        assert plan.output is not None
-        dead = np.concatenate([_deleted(p)[r] for p, r in zip(plan.inputs, plan.rows, strict=True)])
-        dead = dead[plan.order].astype(np.uint64)
-        out = SegmentPart(plan.output, dead, None)
-        ids = plan.output.ids
-        for row in np.flatnonzero(dead == 0):
-            out_row = int(row)
-            self.db.collections[plan.cs.id].loc[ids[out_row]] = (out, out_row)
-        return out
+    def _adopt(self, plan: Plan) -> list[SegmentPart]:
+        """The outputs as parts, with the rows deleted while the job ran marked dead; live
+        ids now point at them."""
+        if not plan.outputs:
+            return []
+        dead_all = np.concatenate([_deleted(p)[r] for p, r in zip(plan.inputs, plan.rows, strict=True)])
+        dead_all = dead_all[plan.order].astype(np.uint64)
+        loc = self.db.collections[plan.cs.id].loc
+        parts, start = [], 0
+        for output in plan.outputs:
+            dead = dead_all[start:start + output.count]
+            start += output.count
+            out = SegmentPart(output, dead, None)
+            ids = output.ids
+            for row in np.flatnonzero(dead == 0).tolist():
+                loc[ids[row]] = (out, row)
+            parts.append(out)
+        return parts
 
     # ---- manifests and garbage ---------------------------------------------------------------------
 
@@ -245,9 +272,11 @@ class Compactor:
             if db.closed:
                 return
             # Past every manifest file too: an install whose rename landed but whose directory
-            # fsync failed left its file behind, and manifests are write-once.
+            # fsync failed left its file behind, and manifests are write-once. Past every
+            # marker's generation as well: a failed install can leave markers named after it.
             gen = max([m.generation for m in db.manifests]
-                      + [g for g, _ in list_manifests(db.fs, db.path)], default=0) + 1
+                      + [g for g, _ in list_manifests(db.fs, db.path)]
+                      + _marker_generations(db.fs, os.path.join(db.path, "markers")), default=0) + 1
             markers: list[tuple[SegmentPart, dict[str, Any], np.ndarray]] = []
             entries = {cid: self._entry(cs, gen, markers) for cid, cs in db.collections.items()}
             manifest = Manifest(gen, db.uuid, db.epoch, db.last_lsn, db.catalog.to_dict(), entries,
@@ -322,53 +351,80 @@ class Compactor:
                 fs.unlink(os.path.join(self.db.path, name))
 
 
+def _marker_generations(fs: Any, directory: str) -> list[int]:
+    """The generations named by delete-marker files (``<segment>.<generation>.del``)."""
+    out = []
+    for name in fs.listdir(directory):
+        parts = name.split(".")
+        if len(parts) == 3 and parts[2] == "del" and parts[1].isdigit():
+            out.append(int(parts[1]))
+    return out
+
+
 def _deleted(part: Part) -> np.ndarray:
     dead = part.deleted_at
     return dead.view() if isinstance(part, TailPart) else dead
 
 
-def gather(inputs: list[Part], rows: list[np.ndarray]) -> tuple[SegmentData, np.ndarray]:
-    """Columns of the chosen rows of every input, sorted by insertion order.
-
-    Returns the data and the permutation applied to the concatenated rows.
-    """
+def output_order(inputs: list[Part], rows: list[np.ndarray]) -> np.ndarray:
+    """The permutation that sorts the inputs' concatenated chosen rows by insertion order."""
     ordinals = np.concatenate([p.ordinals_at(r) for p, r in zip(inputs, rows, strict=True)])
-    order = np.argsort(ordinals, kind="stable")
+    return np.argsort(ordinals, kind="stable")
+
+
+def gather(inputs: list[Part], rows: list[np.ndarray], picks: np.ndarray | None = None) -> SegmentData:
+    """Columns of some of the chosen rows of every input: ``picks`` are positions in the
+    inputs' concatenated chosen rows (default: all of them, in insertion order)."""
+    if picks is None:
+        picks = output_order(inputs, rows)
+    owner = np.repeat(np.arange(len(inputs)), [len(r) for r in rows])[picks]
+    local = np.concatenate(rows)[picks] if rows else np.zeros(0, dtype=np.int64)
     ids: list[str] = []
     docs: list[Any] = []
     metas: list[Any] = []
     uris: list[Any] = []
-    for p, r in zip(inputs, rows, strict=True):
-        for row in r.tolist():
-            ids.append(p.id_at(row))
-            d, m, u = p.record_at(row)
-            docs.append(d)
-            metas.append(m)
-            uris.append(u)
-    versions = np.concatenate([p.versions_at(r) for p, r in zip(inputs, rows, strict=True)])  # type: ignore[attr-defined]
-    idx = order.tolist()
-    data = SegmentData(
-        ids=[ids[i] for i in idx], ordinals=ordinals[order].astype(np.uint64),
-        versions=versions[order].astype(np.uint64), vectors=_gather_vectors(inputs, rows, order),
-        documents=[docs[i] for i in idx], metadatas=[metas[i] for i in idx], uris=[uris[i] for i in idx],
-    )
-    return data, order
+    for i, row in zip(owner.tolist(), local.tolist(), strict=True):
+        p = inputs[i]
+        ids.append(p.id_at(row))
+        d, m, u = p.record_at(row)
+        docs.append(d)
+        metas.append(m)
+        uris.append(u)
+    ordinals = np.empty(len(picks), dtype=np.uint64)
+    versions = np.empty(len(picks), dtype=np.uint64)
+    for i, p in enumerate(inputs):
+        mine = owner == i
+        ordinals[mine] = p.ordinals_at(local[mine])
+        versions[mine] = p.versions_at(local[mine])  # type: ignore[attr-defined]
+    return SegmentData(ids=ids, ordinals=ordinals, versions=versions, vectors=_gather_vectors(inputs, owner, local),
+                       documents=docs, metadatas=metas, uris=uris)
 
 
 # Rows copied per step when gathering vectors: bounds the scratch memory next to the output.
 GATHER_CHUNK = 16384
 
 
-def _gather_vectors(inputs: list[Part], rows: list[np.ndarray], order: np.ndarray) -> np.ndarray:
-    """The chosen rows' vectors in output order, copied once, straight into the output array."""
-    dim = next((p.vectors_at(r[:0]).shape[1] for p, r in zip(inputs, rows, strict=True)), 0)
-    out = np.empty((len(order), dim), dtype=np.float32)
-    position = np.empty(len(order), dtype=np.int64)
-    position[order] = np.arange(len(order))  # where each concatenated row lands in the output
-    base = 0
-    for part, r in zip(inputs, rows, strict=True):
-        for start in range(0, len(r), GATHER_CHUNK):
-            chunk = r[start:start + GATHER_CHUNK]
-            out[position[base + start:base + start + len(chunk)]] = part.vectors_at(chunk)
-        base += len(r)
+def _gather_vectors(inputs: list[Part], owner: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The vectors of (input ``owner[j]``, row ``local[j]``) for every j, copied once, straight
+    into the output array, a bounded number of rows at a time."""
+    dim = next((p.vectors_at(np.zeros(0, dtype=np.int64)).shape[1] for p in inputs), 0)
+    out = np.empty((len(owner), dim), dtype=np.float32)
+    for i, p in enumerate(inputs):
+        where = np.flatnonzero(owner == i)
+        for start in range(0, len(where), GATHER_CHUNK):
+            at = where[start:start + GATHER_CHUNK]
+            out[at] = p.vectors_at(local[at])
+    return out
+
+
+def _within_cap(picked: list[int], stats: list[SegmentStats], cap: int) -> list[int]:
+    """The first of ``picked`` whose live rows together stay within ``cap`` (at least one):
+    the rest wait for the next job, so a job never holds more than about a cap of rows."""
+    out: list[int] = []
+    total = 0
+    for i in picked:
+        if out and total + stats[i].live > cap:
+            break
+        out.append(i)
+        total += stats[i].live
     return out

@@ -35,16 +35,18 @@ def should_flush(live_rows: int, rows: int, nbytes: int, age_s: float, opts: Dat
 def pick_inputs(stats: list[SegmentStats], adding: int, opts: DatabaseOptions) -> list[int]:
     """Indices of segments to merge into the next output.
 
-    Empty segments and those past the vacuum threshold are always rewritten. When the
-    segment count (including ``adding`` new outputs) exceeds the cap, the smallest
-    segments merge so the count drops to about half the cap (tiered merging).
+    Empty segments and those past the vacuum threshold are always rewritten. When the count
+    of small segments (live rows under half of ``max_segment_records``; bigger ones are done
+    growing), including ``adding`` new outputs, exceeds the cap, the smallest merge so the
+    count drops to about half the cap (tiered merging).
     """
     chosen = {i for i, s in enumerate(stats)
               if s.live == 0 or s.deleted_fraction > opts.vacuum_deleted_fraction}
-    remaining = len(stats) - len(chosen) + adding
+    small = [i for i in range(len(stats)) if i not in chosen and stats[i].live < opts.max_segment_records // 2]
+    remaining = len(small) + adding
     if remaining > opts.max_segments_per_collection:
         target = max(1, opts.max_segments_per_collection // 2)
-        by_size = sorted((i for i in range(len(stats)) if i not in chosen), key=lambda i: stats[i].live)
+        by_size = sorted(small, key=lambda i: stats[i].live)
         extra = remaining - target + 1
         chosen.update(by_size[: max(2, extra)])
     return sorted(chosen)

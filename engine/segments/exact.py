@@ -68,11 +68,13 @@ def exact_knn(
     k: int,
     candidates: np.ndarray | None = None,
     vector_norms: np.ndarray | None = None,
+    pool: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` rows of ``vectors`` (restricted to ``candidates`` if given) per query."""
+    """Exact top-``k`` rows of ``vectors`` (restricted to ``candidates`` if given) per query.
+    ``pool``: the candidates' vectors, when the caller has read them already."""
     m = len(queries)
     if candidates is not None:
-        pool = vectors[candidates]
+        pool = vectors[candidates] if pool is None else pool
         pool_norms = vector_norms[candidates] if vector_norms is not None else None
     else:
         pool, pool_norms = vectors, vector_norms

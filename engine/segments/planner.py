@@ -108,7 +108,7 @@ def _finish(seg: Segment, q: np.ndarray, k: int, kk: int, candidates: list[np.nd
     dists = np.full((m, k), np.inf, dtype=np.float32)
     for i, cand in enumerate(candidates):
         # Candidates may be more than kk (a deeper hnswlib query); exact re-ranking keeps kk.
-        r, d = exact_knn(seg.space, q[i:i + 1], seg.vectors, kk, cand, seg.row_norms())
+        r, d = exact_knn(seg.space, q[i:i + 1], seg.vectors, kk, cand, seg.row_norms(), pool=seg.rows(cand))
         rows[i, :kk], dists[i, :kk] = r[0], d[0]
     return rows, dists
 

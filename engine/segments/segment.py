@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
 from collections.abc import Sequence
@@ -51,6 +52,8 @@ class Segment:
         self._all_documents = _DocumentsOnce(None)
         self._norms: np.ndarray | None = None
         self._vector_file: object = b""  # the mapping vectors.f32 is read through
+        self._vector_reader: Any = None  # the same file for pread (None: read the mapping)
+        self._vector_offset = 0  # where the rows start in vectors.f32
 
     @classmethod
     def open(cls, fs: FileSystem, directory: str, descriptor: SegmentDescriptor, *, verify: bool = True,
@@ -122,6 +125,9 @@ class Segment:
                                   hint="the file was truncated, extended or replaced; rebuild the segment")
         if name == F.FILE_VECTORS:
             self._vector_file = data
+            self._vector_offset = len(data) - F.TRAILER.size - 4 * self.count * self.dim
+            if isinstance(data, mmap.mmap):
+                self._vector_reader = fs.open_read(path)
         whole = verify or kind == F.KIND_GRAPH
         if whole and crc32c_of(data) != expected["crc32c"]:
             raise CorruptionError("file checksum does not match the manifest", path=path, offset=0,
@@ -195,6 +201,27 @@ class Segment:
             self.release_pages()
         return self._norms
 
+    def rows(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The vectors of ``rows`` (a new float32 array). A few rows are read with pread: a
+        touch of the mapping would map the kernel's fault-around window (64 KiB) around each
+        one, and after a few hundred queries the whole file would be resident. Many rows go
+        through the mapping, whose pages are dropped again afterwards."""
+        idx = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if self._vector_reader is None or len(idx) > PREAD_ROWS:
+            out = np.array(self.vectors[idx], dtype=np.float32)
+            if len(idx) > PREAD_ROWS:
+                self.release_pages()
+            return out
+        if idx.size and (int(idx.min()) < -self.count or int(idx.max()) >= self.count):
+            raise IndexError(f"row out of range for a segment of {self.count} rows")
+        size = 4 * self.dim
+        out = np.empty((len(idx), self.dim), dtype="<f4")
+        fd = self._vector_reader.fileno()
+        for i, row in enumerate((idx % max(self.count, 1)).tolist()):
+            if os.preadv(fd, [memoryview(out[i]).cast("B")], self._vector_offset + row * size) != size:
+                raise CorruptionError("vectors file is shorter than its rows", path=self._file(F.FILE_VECTORS))
+        return out.astype(np.float32, copy=False)
+
     def release_pages(self) -> None:
         """Drop the mapped vector pages a bulk read (norms, a merge) made resident."""
         release_pages(self._vector_file)
@@ -204,8 +231,12 @@ class Segment:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-``k`` rows per query among ``allowed`` rows (all if None), -1/inf padded."""
         q = _queries(queries, self.dim)
-        candidates = None if allowed is None else np.flatnonzero(_mask(allowed, self.count))
-        return exact_knn(self.space, q, self.vectors, k, candidates, self.row_norms())
+        if allowed is None:
+            found = exact_knn(self.space, q, self.vectors, k, None, self.row_norms())
+            self.release_pages()  # a scan of every row
+            return found
+        candidates = np.flatnonzero(_mask(allowed, self.count))
+        return exact_knn(self.space, q, self.vectors, k, candidates, self.row_norms(), pool=self.rows(candidates))
 
     def search(
         self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None, ef: int | None = None
@@ -225,6 +256,10 @@ class Segment:
         if self.graph is None:
             return self.exact_search(q, k, mask)
         return graph_search(self, q, k, mask, ef or self.search_ef)
+
+
+# Up to this many rows are read with pread rather than through the mapping (see Segment.rows).
+PREAD_ROWS = 512
 
 
 class _DocumentsOnce:

@@ -21,7 +21,7 @@ def options() -> DatabaseOptions:
     """Durability full, compaction on, small thresholds so compactions and merges happen often."""
     return DatabaseOptions(durability="full", background_compaction=True, compact_tail_records=60,
                            compact_tail_age_s=0.2, max_segments_per_collection=3,
-                           wal_roll_bytes=64 * 1024)
+                           max_segment_records=150, wal_roll_bytes=64 * 1024)
 
 
 def make_op(seed: int, i: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ settings.register_profile("long", max_examples=env_int("SEDIMENT_HYPOTHESIS_EXAM
 PROFILE = os.environ.get("SEDIMENT_HYPOTHESIS_PROFILE", "ci")
 
 OPTS = DatabaseOptions(background_compaction=False, compact_tail_records=12, compact_tail_age_s=3600,
-                       max_segments_per_collection=3, wal_roll_bytes=4096)
+                       max_segments_per_collection=3, max_segment_records=10, wal_roll_bytes=4096)
 DIM = 4
 NAME = "sm"
 CID = cid_of(NAME)

@@ -344,6 +344,14 @@ def canonical_workloads(scale: int = 1) -> list[Workload]:
     b.delete_ids("m", [f"r{i}" for i in range(0, 24 * s, 2)]).compact()
     out.append(b.w)
 
+    # Jobs split their output and rewrite at most a cap of rows: several outputs per flush,
+    # vacuums one segment at a time.
+    b = Builder("split", _opts(max_segment_records=8), seed=6)
+    b.create("s").add("s", 20 * s).compact()
+    b.delete_ids("s", [f"r{i}" for i in range(0, 20 * s, 3)]).write("update", "s", ["r1", "r4"]).compact()
+    b.add("s", 6 * s).compact()
+    out.append(b.w)
+
     b = Builder("roll", _opts(wal_roll_bytes=1024), seed=4)
     b.create("r")
     for _ in range(5):

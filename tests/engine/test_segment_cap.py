@@ -1,0 +1,96 @@
+"""max_segment_records: outputs are split at the cap, a job rewrites about a cap of rows at
+most, and segments that reached half the cap are not merged again (no churn)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sedimentdb.engine.compactor.compactor import _within_cap
+from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs
+from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
+from sedimentdb.engine.options import DatabaseOptions
+
+from .helpers import Model, clustered
+from .test_database import assert_matches
+
+T, D = DEFAULT_TENANT, DEFAULT_DATABASE
+CAP = 500
+
+
+def _open(path, **kw) -> Database:
+    return Database.open(str(path), DatabaseOptions(**{"background_compaction": False,
+                                                       "max_segment_records": CAP, **kw}))
+
+
+def _load(db: Database, n: int) -> tuple[str, Model, np.ndarray]:
+    vecs = clustered(n, 8, seed=5)
+    cid = db.create_collection(T, D, "c").id
+    ids = [f"r{i}" for i in range(n)]
+    metas = [{"i": i} for i in range(n)]
+    db.add(cid, ids, vecs, metadatas=metas)
+    model = Model("l2")
+    model.add(ids, vecs, metas=metas)
+    return cid, model, vecs
+
+
+def test_a_flush_bigger_than_the_cap_is_split_in_insertion_order(tmp_path):
+    with _open(tmp_path) as db:
+        cid, model, vecs = _load(db, 1800)
+        db.compact()
+        segs = db.collections[cid].segments()
+        assert [p.count for p in segs] == [500, 500, 500, 300]
+        ordinals = np.concatenate([p.segment.ordinals for p in segs])
+        assert np.all(np.diff(ordinals.astype(np.int64)) > 0)  # one run of insertion order
+        assert_matches(db, cid, model)
+        got = db.query(cid, vecs[7:8], 10)[0]
+        assert len(set(got.ids) & {i for i, _ in model.knn(vecs[7], 10)}) >= 9
+    with _open(tmp_path) as db:
+        assert_matches(db, cid, model)
+
+
+def test_vacuum_rewrites_at_most_a_cap_of_rows_per_job_and_finishes_in_one_compact(tmp_path):
+    with _open(tmp_path) as db:
+        cid, model, vecs = _load(db, 2000)
+        db.compact()
+        gone = [f"r{i}" for i in range(0, 2000, 4)]
+        db.delete(cid, ids=gone)
+        model.delete(gone)
+        db.update(cid, ["r1", "r2"], embeddings=vecs[1:3] * 3)
+        model.update(["r1", "r2"], vecs[1:3] * 3)
+        rewritten: list[int] = []
+        real_build = db.compactor._build_one
+
+        def counting(plan, start, end, single):
+            rewritten.append(sum(len(r) for r in plan.rows))
+            return real_build(plan, start, end, single)
+
+        db.compactor._build_one = counting
+        db.compact()
+        assert rewritten and max(rewritten) <= CAP + 2  # one segment's live rows (+ the tail)
+        for part in db.collections[cid].segments():
+            assert part.count <= CAP
+            assert part.count - int(part.alive().sum()) <= db.options.vacuum_deleted_fraction * part.count
+        assert_matches(db, cid, model)
+    with _open(tmp_path) as db:
+        assert_matches(db, cid, model)
+
+
+def test_segments_past_half_the_cap_are_not_merged_again():
+    opts = DatabaseOptions(max_segments_per_collection=2, max_segment_records=100)
+    full = [SegmentStats(100, 100)] * 5 + [SegmentStats(60, 60)]
+    assert pick_inputs(full, 1, opts) == []
+    mixed = full + [SegmentStats(10, 10), SegmentStats(20, 20)]
+    assert pick_inputs(mixed, 1, opts) == [6, 7]
+
+
+def test_a_job_takes_picks_up_to_the_cap():
+    stats = [SegmentStats(100, 90), SegmentStats(100, 80), SegmentStats(100, 70), SegmentStats(100, 0)]
+    assert _within_cap([0, 1, 2, 3], stats, 200) == [0, 1]
+    assert _within_cap([2, 3, 0], stats, 60) == [2]  # at least one, even past the cap
+    assert _within_cap([], stats, 60) == []
+
+
+def test_max_segment_records_is_validated():
+    with pytest.raises(ValueError, match="max_segment_records must be at least 2"):
+        DatabaseOptions(max_segment_records=1)
