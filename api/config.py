@@ -129,6 +129,14 @@ class Settings:
     sediment_compact_tail_bytes: int = 64 * 1024 * 1024
     sediment_compact_tail_age_s: float = 600.0
     sediment_max_segments_per_collection: int = 8
+    # No compaction job writes or rewrites more than about this many records at once (its
+    # memory is bounded by it); bigger outputs are split into several segments.
+    sediment_max_segment_records: int = 50_000
+    # A segment is rewritten once more than this share of its rows is deleted or superseded.
+    sediment_vacuum_deleted_fraction: float = 0.1
+    # Manifest generations kept; 2 or more keeps a fallback for a damaged newest one at the
+    # cost of the previous generation's segments and log on disk.
+    sediment_keep_manifests: int = 1
     sediment_wal_roll_bytes: int = 64 * 1024 * 1024
     sediment_retain_wal: bool = False
     sediment_recovery_mode: str = "strict"

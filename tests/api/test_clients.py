@@ -449,3 +449,18 @@ def test_shared_system_client_and_batches(client: Client) -> None:
     assert col.count() == 6000
     SharedSystemClient.clear_system_cache()
     assert chromadb.EphemeralClient().list_collections() == []
+
+
+def test_every_engine_setting_defaults_to_the_engine_default() -> None:
+    import dataclasses
+
+    from sedimentdb.engine.options import DatabaseOptions
+
+    engine = {f.name: f.default for f in dataclasses.fields(DatabaseOptions)}
+    settings = Settings()
+    mapped = {f.name[len("sediment_"):] for f in dataclasses.fields(Settings) if f.name.startswith("sediment_")}
+    assert mapped - {"refresh_interval"} <= set(engine)
+    for name in mapped - {"refresh_interval"}:
+        assert getattr(settings, f"sediment_{name}") == engine[name], name
+    options = Settings(sediment_max_segment_records=1000, sediment_keep_manifests=2).engine_options()
+    assert (options.max_segment_records, options.keep_manifests) == (1000, 2)
