@@ -46,6 +46,7 @@ class Plan:
     checkpoint: int
     flush: bool
     params: HnswParams
+    build_threads: int
     outputs: list[Segment] = field(default_factory=list)
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -125,17 +126,17 @@ class Compactor:
         satisfied (a job rewrites at most ``max_segment_records`` rows), install a manifest."""
         force = True
         for _ in range(MAX_PASSES_NOW):
-            if not self.run_pass(force=force, only=collection_id):
+            if not self.run_pass(force=force, only=collection_id, foreground=True):
                 return
             force = False
 
-    def run_pass(self, force: bool, only: str | None = None) -> bool:
+    def run_pass(self, force: bool, only: str | None = None, foreground: bool = False) -> bool:
         """One pass over the collections; returns whether anything changed."""
         with self._job:
             did = False
             ids = [only] if only is not None else list(self.db.collections)
             for cid in ids:
-                did |= self._run_job(cid, force)
+                did |= self._run_job(cid, force, foreground)
             if did or force or self._manifest_wanted:
                 self._manifest_wanted = max(self._manifest_wanted, 1)
                 while self._manifest_wanted > 0:
@@ -143,8 +144,8 @@ class Compactor:
                     self._install_manifest()
             return did
 
-    def _run_job(self, cid: str, force: bool) -> bool:
-        plan = self._plan(cid, force)
+    def _run_job(self, cid: str, force: bool, foreground: bool = False) -> bool:
+        plan = self._plan(cid, force, foreground)
         if plan is None:
             return False
         try:
@@ -157,7 +158,7 @@ class Compactor:
 
     # ---- plan / build / install ------------------------------------------------------------------
 
-    def _plan(self, cid: str, force: bool) -> Plan | None:
+    def _plan(self, cid: str, force: bool, foreground: bool = False) -> Plan | None:
         db = self.db
         with db.lock:
             cs = db.collections.get(cid)
@@ -190,7 +191,8 @@ class Compactor:
             s = index_settings(db.catalog.collections[cid])
             params = HnswParams(space=s.space, M=s.max_neighbors, construction_ef=s.ef_construction,
                                 search_ef=s.ef_search, num_threads=s.num_threads)
-            return Plan(cs, inputs, rows, db.last_lsn, flush, params)
+            threads = s.num_threads if foreground else background_threads(s.num_threads)
+            return Plan(cs, inputs, rows, db.last_lsn, flush, params, threads)
 
     def _want_flush(self, tail: TailPart, force: bool) -> bool:
         if tail.count == 0:
@@ -226,7 +228,8 @@ class Compactor:
                    key=lambda p: p.count, default=None) if single else None
         desc, graph = write_segment_keeping_graph(
             self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space, hnsw=plan.params,
-            min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seed.segment if seed else None)
+            min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seed.segment if seed else None,
+            build_threads=plan.build_threads)
         del data  # the output reads its vectors from the file it was written to
         self.log.info("segment written", **{K.COLLECTION: plan.cs.id, K.SEGMENT: seg_id, K.RECORDS: end - start})
         # Read back and checked like any segment; the graph just built is adopted, not loaded again.
@@ -349,6 +352,13 @@ class Compactor:
         for name in fs.listdir(self.db.path):
             if name.startswith("MANIFEST-") and name.endswith(".tmp"):
                 fs.unlink(os.path.join(self.db.path, name))
+
+
+def background_threads(configured: int) -> int:
+    """Graph-building threads for a background job: one core fewer than the machine has (at
+    least one), so writers are never starved by compaction — what RocksDB's
+    max_background_jobs is for. compact() on demand uses all the collection allows."""
+    return max(1, min(configured, (os.cpu_count() or 2) - 1))
 
 
 def _marker_generations(fs: Any, directory: str) -> list[int]:

@@ -7,6 +7,7 @@ descriptor, published in a manifest, makes the segment part of the database.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -90,9 +91,12 @@ def write_segment_keeping_graph(
     max_lsn: int,
     seed: Segment | None = None,
     build_graph_index: bool | None = None,
+    build_threads: int | None = None,
 ) -> tuple[SegmentDescriptor, hnswlib.Index | None]:
     """:func:`write_segment`, also returning the HNSW index it built (None without a graph), so
-    the caller can open the segment with it instead of loading a second copy from the file."""
+    the caller can open the segment with it instead of loading a second copy from the file.
+    ``build_threads`` overrides ``hnsw.num_threads`` for building only (the descriptor keeps
+    the collection's setting, which queries use)."""
     started = time.monotonic()
     vectors = _check(data, space, hnsw, segment_id, collection_id)
     n, dim = vectors.shape
@@ -107,7 +111,8 @@ def write_segment_keeping_graph(
     fs.makedirs(tmp)
     # hnswlib writes its index file only to a real path: scratch space for the graph body.
     scratch = os.path.join(tmp, GRAPH_SCRATCH) if isinstance(fs, OsFileSystem) else None
-    bodies, graph = _bodies(data, vectors, hnsw, with_graph, seed, scratch)
+    builder = hnsw if build_threads is None else dataclasses.replace(hnsw, num_threads=build_threads)
+    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch)
     files = {name: _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
                                                                 WRITE_VERSION.get(name, F.FORMAT_VERSION)))
              for name, body in bodies.items()}

@@ -94,3 +94,34 @@ def test_a_job_takes_picks_up_to_the_cap():
 def test_max_segment_records_is_validated():
     with pytest.raises(ValueError, match="max_segment_records must be at least 2"):
         DatabaseOptions(max_segment_records=1)
+
+
+def test_background_jobs_leave_a_core_to_writers_and_compact_uses_all(tmp_path, monkeypatch):
+    import os
+
+    from sedimentdb.engine.compactor import compactor as C
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert C.background_threads(2) == 1
+    assert C.background_threads(8) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert C.background_threads(4) == 4
+    assert C.background_threads(64) == 15
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert C.background_threads(4) == 1
+    seen: list[int] = []
+    real = C.write_segment_keeping_graph
+
+    def spy(*a, **kw):
+        seen.append(kw["build_threads"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(C, "write_segment_keeping_graph", spy)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    with _open(tmp_path) as db:
+        cid, _model, _vecs = _load(db, 1200)
+        db.compactor.run_pass(force=True)  # what the background thread runs
+        db.add(cid, ["x"], clustered(1, 8, seed=1))
+        db.compact()  # on demand
+        configured = db.collections[cid].segments()[0].segment.descriptor.hnsw["num_threads"]
+    assert seen[0] == 1 and seen[-1] == configured
