@@ -44,6 +44,9 @@ class Part(Protocol):
     def record_at(self, row: int) -> tuple[str | None, dict[str, Any] | None, str | None]:
         """(document, metadata, uri) of ``row``."""
 
+    def stored_record_at(self, row: int) -> tuple[str | None, dict[str, Any] | str | None, str | None]:
+        """:meth:`record_at` with the metadata as stored (a segment's JSON text), for copying."""
+
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
         """Boolean mask of rows whose metadata/document satisfy the filters."""
 
@@ -126,6 +129,9 @@ class TailPart:
     def record_at(self, row: int) -> tuple[str | None, dict[str, Any] | None, str | None]:
         return self.documents[row], self.metadatas[row], self.uris[row]
 
+    def stored_record_at(self, row: int) -> tuple[str | None, dict[str, Any] | str | None, str | None]:
+        return self.record_at(row)
+
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
         mask = np.ones(self.count, dtype=bool)
         if where:
@@ -182,6 +188,10 @@ class SegmentPart:
     def record_at(self, row: int) -> tuple[str | None, dict[str, Any] | None, str | None]:
         s = self.segment
         return s.document(row), s.metadata(row), s.uri(row)
+
+    def stored_record_at(self, row: int) -> tuple[str | None, dict[str, Any] | str | None, str | None]:
+        s = self.segment
+        return s.document(row), s.metadata_text(row), s.uri(row)
 
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
         if not where and not where_document:

@@ -396,7 +396,7 @@ def gather(inputs: list[Part], rows: list[np.ndarray], picks: np.ndarray | None 
     for i, row in zip(owner.tolist(), local.tolist(), strict=True):
         p = inputs[i]
         ids.append(p.id_at(row))
-        d, m, u = p.record_at(row)
+        d, m, u = p.stored_record_at(row)
         docs.append(d)
         metas.append(m)
         uris.append(u)

@@ -52,13 +52,15 @@ def decode_vectors(path: str, body: memoryview, n: int, dim: int) -> np.ndarray:
     return arr
 
 
-def metadata_texts(metadatas: list[dict[str, Any] | None]) -> list[str | None]:
-    """One JSON text per row (None = no metadata).
+def metadata_texts(metadatas: list[dict[str, Any] | str | None]) -> list[str | None]:
+    """One JSON text per row (None = no metadata); an entry that is already a segment's
+    stored text (a ``str``, see :meth:`SegmentData`) is kept as it is.
 
     JSON keeps int vs float (``1`` vs ``1.0``), bools, nesting and key order, and Python
     writes floats with ``repr``, so values round-trip exactly (NaN/Infinity included).
     """
-    return [json.dumps(m, ensure_ascii=False, separators=(",", ":")) if m is not None else None for m in metadatas]
+    return [m if m is None or isinstance(m, str) else json.dumps(m, ensure_ascii=False, separators=(",", ":"))
+            for m in metadatas]
 
 
 def encode_metadatas(texts: list[str | None]) -> bytes:

@@ -46,7 +46,9 @@ class SegmentData:
     """The records a segment is written from, as columns (row i of each belongs together).
 
     ``ordinals`` orders records by insertion; ``versions`` is the LSN of each record's last
-    write. ``documents``, ``metadatas`` and ``uris`` entries may be None.
+    write. ``documents``, ``metadatas`` and ``uris`` entries may be None. A ``metadatas``
+    entry may also be the JSON text a segment stores for it (what a merge copies from a
+    segment: decoding it to a dict only to encode it again would cost memory and time).
     """
 
     ids: list[str]
@@ -54,7 +56,7 @@ class SegmentData:
     versions: np.ndarray
     vectors: np.ndarray
     documents: list[str | None]
-    metadatas: list[dict[str, Any] | None]
+    metadatas: list[dict[str, Any] | str | None]
     uris: list[str | None]
 
     def __len__(self) -> int:

@@ -152,6 +152,11 @@ class Segment:
         assert self._metadata is not None
         return decode_metadata(self._metadata.path, self._metadata.get(row))
 
+    def metadata_text(self, row: int) -> str | None:
+        """The stored JSON text of ``row``'s metadata (None when it has none)."""
+        assert self._metadata is not None
+        return self._metadata.get(row)
+
     def uri(self, row: int) -> str | None:
         """The URI of ``row``."""
         assert self._uris is not None
