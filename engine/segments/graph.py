@@ -18,6 +18,7 @@ be exactly the state that was written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import crc32c
@@ -33,7 +34,13 @@ from sedimentdb.engine.segments.descriptor import HnswParams
 RANDOM_SEED = 100
 
 
-def build_graph(vectors: np.ndarray, params: HnswParams) -> hnswlib.Index:
+# Rows handed to hnswlib per add_items call: ``after_chunk`` runs between calls (the writer
+# drops the mapped pages just read, so a build never holds a second copy of the rows).
+ADD_CHUNK = 8192
+
+
+def build_graph(vectors: np.ndarray, params: HnswParams,
+                after_chunk: Callable[[], None] | None = None) -> hnswlib.Index:
     """An HNSW index over ``vectors`` with labels 0..n-1."""
     n, dim = vectors.shape
     index = hnswlib.Index(space=params.space, dim=dim)
@@ -41,8 +48,11 @@ def build_graph(vectors: np.ndarray, params: HnswParams) -> hnswlib.Index:
         max_elements=max(n, 1), M=params.M, ef_construction=params.construction_ef, random_seed=RANDOM_SEED
     )
     index.set_num_threads(params.num_threads)
-    if n:
-        index.add_items(vectors, np.arange(n, dtype=np.uint64), num_threads=params.num_threads)
+    for start in range(0, n, ADD_CHUNK):
+        stop = min(n, start + ADD_CHUNK)
+        index.add_items(vectors[start:stop], np.arange(start, stop, dtype=np.uint64), num_threads=params.num_threads)
+        if after_chunk is not None:
+            after_chunk()
     index.set_ef(params.search_ef)
     return index
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import crc32c
@@ -42,24 +43,31 @@ DELETED_BYTE = 2
 
 
 def encode_graph_via_file(index: hnswlib.Index, vectors: np.ndarray, space: str, scratch: str, *,
-                          allow_replace_deleted: bool = False) -> bytes:
+                          allow_replace_deleted: bool = False,
+                          after_chunk: Callable[[], None] | None = None) -> bytes:
     """The format-version-2 body :func:`graph.encode_graph` would produce for ``index``,
-    going through hnswlib's file at ``scratch`` (removed afterwards) instead of a copy."""
+    going through hnswlib's file at ``scratch`` (removed afterwards) instead of a copy.
+    ``after_chunk`` runs after each block of rows is read (to drop mapped pages)."""
     index.save_index(scratch)
     try:
         with open(scratch, "rb") as f:
-            return _encode(f, index, vectors, space, allow_replace_deleted)
+            return _encode(f, index, vectors, space, allow_replace_deleted, after_chunk or _nothing)
     finally:
         os.unlink(scratch)
 
 
-def _encode(f: BinaryIO, index: hnswlib.Index, vectors: np.ndarray, space: str, replace_deleted: bool) -> bytes:
+def _nothing() -> None:
+    """Nothing to drop."""
+
+
+def _encode(f: BinaryIO, index: hnswlib.Index, vectors: np.ndarray, space: str, replace_deleted: bool,
+            after_chunk: Callable[[], None]) -> bytes:
     state = _scalars(f, index, space, replace_deleted)
     rows, per, off, size = _layout(state, vectors.shape[1], f.name if hasattr(f, "name") else "<graph>")
     count = int(state["cur_element_count"])
     if rows != count:
         raise ValueError(f"index holds {count} of {rows} elements; a segment graph is full")
-    factors = hnswlib_norm_factors(vectors) if space == "cosine" else np.zeros(0, dtype="<f4")
+    factors = _factors(vectors, after_chunk) if space == "cosine" else np.zeros(0, dtype="<f4")
     links = np.empty((rows, per - size), dtype=np.uint8)
     labels = np.empty(rows, dtype="<u8")
     crc, deleted, patches = 0, False, []
@@ -72,6 +80,7 @@ def _encode(f: BinaryIO, index: hnswlib.Index, vectors: np.ndarray, space: str, 
         labels[start:start + n] = _labels(records, off + size)
         deleted |= bool((records[:, DELETED_BYTE] & 1).any())
         patches += _patches(records, labels[start:start + n], start, count, vectors, factors, off, size)
+        after_chunk()
     levels, upper = _upper_levels(f, count, int(state["size_links_per_element"]))
     state["has_deletions"] = deleted
     state[STRIP_KEY] = {"crc32c": crc, "vector_offset": off, "vector_size": size}
@@ -88,6 +97,16 @@ def _encode(f: BinaryIO, index: hnswlib.Index, vectors: np.ndarray, space: str, 
         ("patch_vectors", patch_vectors.reshape(-1)),
     ]
     return pack(state, arrays)
+
+
+def _factors(vectors: np.ndarray, after_chunk: Callable[[], None]) -> np.ndarray:
+    """:func:`graph.hnswlib_norm_factors`, a block of rows at a time (each row's factor depends
+    on that row alone)."""
+    out = np.empty(len(vectors), dtype="<f4")
+    for start in range(0, len(vectors), REFILL_CHUNK):
+        out[start:start + REFILL_CHUNK] = hnswlib_norm_factors(vectors[start:start + REFILL_CHUNK])
+        after_chunk()
+    return out
 
 
 def _scalars(f: BinaryIO, index: hnswlib.Index, space: str, replace_deleted: bool) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import crc32c
@@ -19,7 +20,7 @@ import numpy as np
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import InvalidArgumentError
-from sedimentdb.engine.fileio import FileSystem, OsFileSystem
+from sedimentdb.engine.fileio import FileSystem, OsFileSystem, map_or_read, release_pages
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.codec import (
@@ -96,7 +97,9 @@ def write_segment_keeping_graph(
     """:func:`write_segment`, also returning the HNSW index it built (None without a graph), so
     the caller can open the segment with it instead of loading a second copy from the file.
     ``build_threads`` overrides ``hnsw.num_threads`` for building only (the descriptor keeps
-    the collection's setting, which queries use)."""
+    the collection's setting, which queries use). On a real file system ``data.vectors`` is
+    replaced by a read-only view of the written ``vectors.f32``, so the caller's array can be
+    freed while the graph is built."""
     started = time.monotonic()
     vectors = _check(data, space, hnsw, segment_id, collection_id)
     n, dim = vectors.shape
@@ -112,10 +115,17 @@ def write_segment_keeping_graph(
     # hnswlib writes its index file only to a real path: scratch space for the graph body.
     scratch = os.path.join(tmp, GRAPH_SCRATCH) if isinstance(fs, OsFileSystem) else None
     builder = hnsw if build_threads is None else dataclasses.replace(hnsw, num_threads=build_threads)
-    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch)
-    files = {name: _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
-                                                                WRITE_VERSION.get(name, F.FORMAT_VERSION)))
-             for name, body in bodies.items()}
+    files: dict[str, dict[str, int]] = {}
+    release: Callable[[], None] = _nothing
+    if scratch is not None:
+        # The vectors go to disk first; from here on the build reads them through a mapping
+        # whose pages it drops as it goes, and the caller's copy can be freed.
+        files[F.FILE_VECTORS], vectors, release = _vectors_through_file(fs, tmp, ident, vectors)
+        data.vectors = vectors
+    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch, release)
+    files |= {name: _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
+                                                                 WRITE_VERSION.get(name, F.FORMAT_VERSION)))
+              for name, body in bodies.items() if name not in files}
     del bodies
     descriptor = SegmentDescriptor(
         segment_id=segment_id, collection_id=collection_id, count=n, dim=dim, space=space,
@@ -149,9 +159,24 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
     return vectors
 
 
+def _nothing() -> None:
+    """No pages to drop (vectors in memory)."""
+
+
+def _vectors_through_file(fs: FileSystem, directory: str, ident: Identity,
+                          vectors: np.ndarray) -> tuple[dict[str, int], np.ndarray, Callable[[], None]]:
+    """Write ``vectors.f32``; return its size/crc, the rows read back through a mapping, and
+    a function that drops the mapping's resident pages."""
+    parts = encode_file_parts(F.KIND_VECTORS, ident, encode_vectors(vectors))
+    info = _write_file(fs, directory, F.FILE_VECTORS, parts)
+    mapping = map_or_read(fs, os.path.join(directory, F.FILE_VECTORS))
+    mapped = np.frombuffer(mapping, dtype=F.F32, count=vectors.size, offset=len(parts[0])).reshape(vectors.shape)
+    return info, mapped.astype(np.float32, copy=False), lambda: release_pages(mapping)
+
+
 def _bodies(
     data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: Segment | None,
-    scratch: str | None = None,
+    scratch: str | None = None, release: Callable[[], None] = _nothing,
 ) -> tuple[dict[str, bytes | memoryview], hnswlib.Index | None]:
     texts = metadata_texts(list(data.metadatas))
     # The filter index is built from the metadata as it will read back (JSON round trip), so
@@ -165,26 +190,29 @@ def _bodies(
         F.FILE_URIS: encode_strings(list(data.uris)),
         F.FILE_FILTER: encode_filter_index(index),
     }
-    graph = _graph(data, vectors, hnsw, seed) if with_graph else None
+    graph = _graph(data, vectors, hnsw, seed, release) if with_graph else None
     if graph is not None and scratch is not None:
-        bodies[F.FILE_GRAPH] = encode_graph_via_file(graph, vectors, hnsw.space, scratch)
+        bodies[F.FILE_GRAPH] = encode_graph_via_file(graph, vectors, hnsw.space, scratch, after_chunk=release)
     elif graph is not None:
         bodies[F.FILE_GRAPH] = encode_graph(graph, vectors, hnsw.space)
     return bodies, graph
 
 
-def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None) -> hnswlib.Index:
+def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segment | None,
+           release: Callable[[], None] = _nothing) -> hnswlib.Index:
     mapping = seed_mapping(seed, data.ids, data.versions, vectors, hnsw) if seed is not None else None
     if seed is not None:
         seed.release_pages()  # the comparison read every row of the seed's mapped vectors
+        release()
     if seed is None or mapping is None:
-        return build_graph(vectors, hnsw)
+        return build_graph(vectors, hnsw, after_chunk=release)
     seed_id = seed.descriptor.segment_id
     try:
         index = build_seeded_graph(vectors, hnsw, seed, mapping)
     except (ValueError, RuntimeError) as exc:
         log.warning("seed graph unusable, building from scratch", **{K.SEGMENT: seed_id, K.ERROR: str(exc)})
-        return build_graph(vectors, hnsw)
+        return build_graph(vectors, hnsw, after_chunk=release)
+    release()
     log.info("segment graph seeded", **{K.SEGMENT: seed_id, K.RECORDS: len(vectors), K.COUNT: len(mapping)})
     return index
 
