@@ -149,7 +149,9 @@ class TailPart:
         m = len(queries)
         if rows.size == 0 or self._vectors is None:
             return np.full((m, 0), -1, dtype=np.int64), np.zeros((m, 0), dtype=np.float32)
-        d = distances(space, queries, self._vectors.view()[rows])
+        every = self._vectors.view()
+        # All rows allowed (the common unfiltered case): no copy of the whole tail per query.
+        d = distances(space, queries, every if rows.size == len(every) else every[rows])
         kk = min(k, rows.size)
         idx = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < rows.size else np.tile(
             np.arange(rows.size), (m, 1)
