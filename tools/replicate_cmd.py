@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 import tempfile
 from typing import Any
@@ -80,11 +81,24 @@ def replicate_command(path: str, dest: str | None, once: bool, interval: float, 
             click.echo(f"shipped {r.records} records in {r.units} units ({r.bytes} bytes); "
                        f"archive at LSN {r.head}{snap}")
 
+    _stop_on_signals()
     try:
         replicate(path, open_destination(dest), once=once, interval=interval,
                   snapshot_interval=snapshot_interval, retain_snapshots=retain_snapshots, on_round=report)
     except KeyboardInterrupt:
         pass
+
+
+def _stop_on_signals() -> None:
+    """SIGINT and SIGTERM end a long-running command cleanly (the database is closed, the
+    position kept). Set explicitly: a process started from a shell's background job inherits
+    SIGINT ignored, and Python then installs no handler of its own."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @click.command("follow")
@@ -106,6 +120,7 @@ def follow_command(path: str, source: str, interval: float, once: bool, rebootst
         if n or once:
             click.echo(f"applied {n} records; replica at LSN {pos.lsn} (epoch {pos.epoch})")
 
+    _stop_on_signals()
     try:
         follow(open_destination(source), path, interval=interval, once=once, on_step=report,
                rebootstrap=rebootstrap)
