@@ -27,7 +27,7 @@ from sedimentdb.engine.errors import (
     StorageError,
     WriterFailedError,
 )
-from sedimentdb.engine.fileio import FileSystem, WritableFile
+from sedimentdb.engine.fileio import FileSystem, WritableFile, write_file_atomically
 from sedimentdb.engine.options import DURABILITY_MODES
 from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as F
@@ -176,16 +176,9 @@ class Wal:
         path = os.path.join(self.directory, F.file_name(first_lsn))
         # Header under a temporary name, synced, then renamed: a crash can never leave a log
         # file whose header is half written (which, for a fresh database, nothing could tell
-        # apart from damage).
-        tmp = path + ".tmp"
-        f = self.fs.create(tmp)
-        try:
-            f.write(encode_file_header(FileHeader(self._canonical_uuid(), self.epoch, first_lsn, first_lsn - 1)))
-            f.sync()
-        finally:
-            f.close()
-        self.fs.rename(tmp, path)
-        self.fs.fsync_dir(self.directory)  # the new name must survive before it holds acknowledged data
+        # apart from damage); the new name survives (directory synced) before it holds data.
+        write_file_atomically(self.fs, path, encode_file_header(
+            FileHeader(self._canonical_uuid(), self.epoch, first_lsn, first_lsn - 1)))
         self._infos.append(WalFileInfo(path, first_lsn, first_lsn - 1, F.FILE_HEADER_SIZE))
         if self._file is not None:
             self._file.close()
@@ -210,15 +203,7 @@ class Wal:
         # Recovery kept the bytes it read, unless the file it read last was a torn new file
         # it removed; then the newest is the one before it.
         data = kept[1] if kept is not None and kept[0] == path else self.fs.read_bytes(path)[: info.size]
-        tmp = path + ".tmp"
-        f = self.fs.create(tmp)
-        try:
-            f.write(data)
-            f.sync()
-        finally:
-            f.close()
-        self.fs.rename(tmp, path)
-        self.fs.fsync_dir(self.directory)
+        write_file_atomically(self.fs, path, data)
 
     def _canonical_uuid(self) -> str:
         return str(uuidlib.UUID(self.uuid))
