@@ -107,7 +107,8 @@ class ValueColumn:
             raise ValueError("value column has a different number of odd values than tags")
         self.other: list[tuple[int, Any]] = list(zip(other_slots, stored.others, strict=True))
         self.ints_as_float = self.ints.astype(np.float64)
-        self.ints_exact = bool((np.abs(stored.ints.astype(np.float64)) <= EXACT_FLOAT_INT).all())
+        # Compared as int64: converted to float first, 2**53 + 1 rounds to 2**53 and passes.
+        self.ints_exact = bool(((stored.ints >= -EXACT_FLOAT_INT) & (stored.ints <= EXACT_FLOAT_INT)).all())
 
     @classmethod
     def build(cls, size: int, slots: Sequence[int], values: Sequence[Any]) -> ValueColumn:

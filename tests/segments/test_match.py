@@ -97,6 +97,22 @@ def test_match_agrees_with_compile_where(records, wheres, where_documents):
             assert rebuilt.match(where, wd).tolist() == expected, (where, wd)
 
 
+@pytest.mark.parametrize("where, expected", [
+    ({"c": {"$gt": 2.0**53}}, [True, False]),
+    ({"c": {"$gte": 2.0**53}}, [True, True]),
+    ({"c": {"$eq": 2.0**53}}, [False, True]),
+    ({"c": {"$lte": 2.0**53}}, [False, True]),
+])
+def test_an_int_just_past_float_precision_compares_exactly_with_a_float(where, expected):
+    # Found by test_match_agrees_with_compile_where: 2**53 + 1 was taken for a float-exact
+    # int (the check itself went through float64, where it rounds to 2**53), so the
+    # persisted index said it was not greater than 2.0**53.
+    metadatas = [{"c": 2**53 + 1}, {"c": 2**53}]
+    assert [compile_where(where)(m) for m in metadatas] == expected
+    segment = _segment("/a", metadatas, [None, None], fs=MemoryFileSystem())
+    assert segment.match(where, None).tolist() == expected
+
+
 def test_match_without_filters_is_all_rows(tmp_path):
     seg = _segment(str(tmp_path), [None, {"a": 1}], ["x", None])
     assert seg.match(None, None).tolist() == [True, True]
