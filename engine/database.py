@@ -8,9 +8,10 @@ Layout of a data directory::
     markers/<seg>.<gen>.del   write-once delete markers of sealed segments
     MANIFEST-<generation>     numbered, write-once manifests (engine/compactor/FORMAT.md)
 
-Every mutation is appended to the log and then applied to the in-memory state; the caller
-is answered once the log record is durable (per the durability mode). Open = newest valid
-manifest + its segments + replay of the log after its checkpoints.
+Every mutation is appended to the log, and applied to the in-memory state only once the log
+record is durable (per the durability mode): readers never see a write that a failed
+fdatasync could still take back (finding F-9). Open = newest valid manifest + its segments +
+replay of the log after its checkpoints.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class Database:
         self.uuid = ""
         self.closed = False
         self._failed: StorageError | None = None
+        # Logged but not yet durable, in LSN order: applied by the first writer whose wait
+        # covers them. A failed sync leaves its records here, never applied.
+        self._unapplied: list[tuple[int, Record]] = []
         self._lock_handle: object | None = None
         self._refresh_lock = threading.Lock()
         self._manifest_seen = 0  # newest manifest generation listed when the state was loaded
@@ -261,9 +265,26 @@ class Database:
             self._new_state(self.catalog.collections[record.id]).checkpoint_lsn = lsn
 
     def _log_and_apply(self, record: Record) -> int:
-        """Append ``record``, apply it, and wait until it is durable."""
+        """Append ``record``, wait until it is durable, and apply it."""
         with self.lock:
             return int(self._log_locked(record))
+
+    def _submit(self, record: Record) -> int:
+        """Give ``record`` its LSN and queue it for the log and, once durable, for the state."""
+        lsn = self.wal.submit(record)
+        if isinstance(record, NewEpoch):
+            # Log files the coming flush creates must already name the new epoch.
+            self.wal.epoch = max(self.wal.epoch, record.epoch)
+        self._unapplied.append((lsn, record))
+        return lsn
+
+    def _apply_through(self, lsn: int) -> None:
+        """Apply the queued records up to ``lsn`` (durable now), in LSN order."""
+        queue = self._unapplied
+        while queue and queue[0][0] <= lsn:
+            rec_lsn, record = queue.pop(0)
+            self._apply(record, rec_lsn)
+            self.last_lsn = rec_lsn
 
     def _wait(self, lsn: int) -> None:
         try:
@@ -299,23 +320,26 @@ class Database:
             self._log_locked(CreateTenant(name))
 
     def _log_locked(self, record: Record, result: Callable[[], Any] | None = None) -> Any:
-        """Log and apply ``record`` for a caller that validated it under ``self.lock``.
+        """Log ``record`` for a caller that validated it under ``self.lock``; apply it once durable.
 
-        The lock is let go while waiting for durability, so concurrent writers share one
-        fdatasync (group commit). ``result`` is evaluated right after the apply, under the
-        lock, and returned (the LSN when not given).
+        For a write batch or delete the lock is let go while waiting, so concurrent writers
+        share one fdatasync (group commit); their validation sees the queued records through
+        :meth:`_dimension` and :meth:`_exists`. A catalog change keeps the lock until it is
+        applied, as the catalog checks of the next caller depend on it. ``result`` is evaluated
+        right after the apply, under the lock, and returned (the LSN when not given).
         """
         self._check_writable()
-        lsn = self.wal.submit(record)
-        self._apply(record, lsn)
-        self.last_lsn = lsn
-        value = result() if result is not None else lsn
-        self.lock.release()
-        try:
+        lsn = self._submit(record)
+        if isinstance(record, (WriteBatch, DeleteRecords)):
+            self.lock.release()
+            try:
+                self._wait(lsn)
+            finally:
+                self.lock.acquire()
+        else:
             self._wait(lsn)
-        finally:
-            self.lock.acquire()
-        return value
+        self._apply_through(lsn)
+        return result() if result is not None else lsn
 
     def has_tenant(self, name: str) -> bool:
         """Whether tenant ``name`` exists."""
@@ -446,9 +470,38 @@ class Database:
             return
         if embeddings.ndim != 2:
             raise InvalidArgumentError(f"embeddings must be a 2-D array, got shape {embeddings.shape}")
-        if cs.dim is not None and embeddings.shape[1] != cs.dim:
+        dim = self._dimension(cs)
+        if dim is not None and embeddings.shape[1] != dim:
             raise InvalidArgumentError(
-                f"Collection expecting embedding with dimension of {cs.dim}, got {embeddings.shape[1]}")
+                f"Collection expecting embedding with dimension of {dim}, got {embeddings.shape[1]}")
+
+    def _queued_for(self, cs: CollectionState) -> list[Record]:
+        """Records of ``cs`` logged by other writers and not yet applied, in LSN order."""
+        return [r for _, r in self._unapplied
+                if isinstance(r, (WriteBatch, DeleteRecords)) and r.collection_id == cs.id]
+
+    def _dimension(self, cs: CollectionState) -> int | None:
+        """The collection's dimension once the queued records are applied.
+
+        The first add or upsert with embeddings into a collection without a dimension sets
+        it (such a collection holds no record, so every id of that batch is new).
+        """
+        if cs.dim is not None:
+            return cs.dim
+        for r in self._queued_for(cs):
+            if isinstance(r, WriteBatch) and r.op != WriteOp.UPDATE and r.embeddings is not None and r.ids:
+                return int(r.embeddings.shape[1])
+        return None
+
+    def _exists(self, cs: CollectionState, ids: list[str]) -> dict[str, bool]:
+        """Whether each id will be live once the queued records are applied."""
+        live = {i: i in cs.loc for i in ids}
+        for r in self._queued_for(cs):
+            if isinstance(r, DeleteRecords):
+                live.update((i, False) for i in r.ids if i in live)
+            elif r.op != WriteOp.UPDATE and r.embeddings is not None:
+                live.update((i, True) for i in r.ids if i in live)
+        return live
 
     def _write(self, op: WriteOp, collection_id: str, ids: list[str], embeddings: Any,
                documents: Any, metadatas: Any, uris: Any) -> int:
@@ -460,9 +513,10 @@ class Database:
         if emb is not None and len(emb) != n:
             raise InvalidArgumentError(f"embeddings has {len(emb)} rows for {n} ids")
         with self.lock:
+            self._check_writable()
             cs = self._state(collection_id)
             self._check_dim(cs, emb)
-            if emb is None and op != WriteOp.UPDATE and any(i not in cs.loc for i in ids):
+            if emb is None and op != WriteOp.UPDATE and not all(self._exists(cs, ids).values()):
                 raise InvalidArgumentError(f"{op.name.lower()} of a new record needs an embedding")
             batch = WriteBatch(op, cs.id, list(ids), emb,
                                None if documents is None else list(documents),
@@ -489,8 +543,13 @@ class Database:
 
     def delete(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,
                where_document: dict | None = None, limit: int | None = None) -> int:
-        """Delete by ids and/or filters (intersected); returns how many records were deleted."""
+        """Delete by ids and/or filters (intersected); returns how many records were deleted.
+
+        Refused on a database that cannot write, even when nothing matches: after a failed
+        write, what would match is not known until the database is reopened.
+        """
         with self.lock:
+            self._check_writable()
             cs = self._state(collection_id)
             if where is None and where_document is None:
                 targets = list(dict.fromkeys(i for i in (ids or []) if i in cs.loc))
@@ -552,11 +611,11 @@ class Database:
                     raise CorruptionError(f"replicated record has LSN {lsn}, this log expects "
                                           f"{self.wal.last_lsn + 1}", path=self.path, lsn=lsn,
                                           hint="a follower applies records strictly in LSN order")
-                self.wal.submit(record)
-                self._apply(record, lsn)
-                self.last_lsn = lsn
-            last = self.last_lsn
+                self._submit(record)
+        last = records[-1][0]
         self._wait(last)
+        with self.lock:
+            self._apply_through(last)
         return last
 
     def begin_epoch(self, epoch: int) -> int:
@@ -659,8 +718,14 @@ class Database:
     # ---- maintenance ----------------------------------------------------------------------------
 
     def compact(self, collection_id: str | None = None) -> None:
-        """Compact now (all collections, or one) and wait until the new manifest is installed."""
+        """Compact now (all collections, or one) and wait until the new manifest is installed.
+
+        NotFoundError if ``collection_id`` names no collection.
+        """
         self._check_writable()
+        if collection_id is not None:
+            with self.lock:
+                collection_id = self._state(collection_id).id
         self.compactor.compact_now(collection_id)
 
     def close(self) -> None:

@@ -25,7 +25,6 @@ class DatabaseOptions:
     compact_tail_records: int = 20_000
     compact_tail_bytes: int = 64 * 1024 * 1024
     compact_tail_age_s: float = 600.0
-    compact_min_age_records: int = 1_000
     max_segments_per_collection: int = 8
     # No compaction job writes a segment of more rows than this (bigger outputs are split),
     # and no job rewrites more than about this many existing rows: every job's memory

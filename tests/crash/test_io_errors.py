@@ -191,8 +191,6 @@ def test_compaction_after_a_failed_manifest_directory_fsync_installs_a_new_gener
     db.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="finding F-9: a write is applied in memory before its fdatasync; when "
-                   "the sync fails the batch stays visible to readers until reopen, then vanishes")
 def test_a_write_whose_sync_failed_is_not_visible_to_readers():
     w = WORKLOADS["records"]
     fs = SimFileSystem()

@@ -19,7 +19,7 @@ import pytest
 from sedimentdb.engine.compactor import manifest as M
 from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, REPLICATION_HOLD, Database
-from sedimentdb.engine.errors import CorruptionError, StorageIOError
+from sedimentdb.engine.errors import CorruptionError, NotFoundError, StorageIOError
 from sedimentdb.engine.options import DatabaseOptions
 from tests.crash.simfs import SimFileSystem
 from tests.crash.workload import NULL
@@ -291,12 +291,17 @@ def test_flushing_a_tail_whose_records_are_all_deleted_writes_no_segment(tmp_pat
         assert db.get(cid).ids == []
 
 
-def test_compacting_an_unknown_collection_changes_nothing(tmp_path):
+def test_compacting_an_unknown_collection_is_not_found_and_changes_nothing(tmp_path):
     with _open(tmp_path) as db:
         cid, model = _collection(db, 3)
-        db.compact("no-such-collection")
+        manifests = M.list_manifests(db.fs, db.path)
+        with pytest.raises(NotFoundError, match="no-such-collection"):
+            db.compact("no-such-collection")
         assert db.collections[cid].segments() == []
+        assert M.list_manifests(db.fs, db.path) == manifests
         assert_matches(db, cid, model)
+        db.compact(cid)
+        assert db.collections[cid].segments()
 
 
 def test_closed_database_runs_no_job_and_installs_no_manifest(tmp_path):

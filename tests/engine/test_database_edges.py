@@ -725,3 +725,4 @@ def test_an_open_failing_with_a_foreign_error_releases_the_lock(tmp_path):
         Database.open(str(tmp_path), DatabaseOptions(background_compaction=False), fs=FailingListing())
     with _open(tmp_path) as db:  # the lock was released
         assert_matches(db, cid, model)
+
