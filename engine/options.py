@@ -28,8 +28,11 @@ class DatabaseOptions:
     max_segments_per_collection: int = 8
     # No compaction job writes a segment of more rows than this (bigger outputs are split),
     # and no job rewrites more than about this many existing rows: every job's memory
-    # (hnswlib's copy of the old and the new rows, the gathered columns) is bounded by it,
-    # whatever the collection's size. Lucene and Qdrant cap segment size for the same reason.
+    # (hnswlib's copy of the old and the new rows, the gathered columns) is bounded by it.
+    # Lucene and Qdrant cap segment size for the same reason. Past
+    # max_segments_per_collection × this many live rows the cap is the collection's live
+    # rows / max_segments_per_collection instead, so a query's fan-out stays bounded too
+    # (compactor/policy.py: segment_cap).
     max_segment_records: int = 50_000
     # A segment is rewritten once more than this share of its rows is dead: space
     # amplification stays near 1.1, as with leveled compaction in LevelDB and RocksDB.

@@ -21,7 +21,7 @@ import numpy as np
 
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
-from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush
+from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, segment_cap, should_flush
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
@@ -47,6 +47,7 @@ class Plan:
     flush: bool
     params: HnswParams
     build_threads: int
+    cap: int
     outputs: list[Segment] = field(default_factory=list)
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -123,7 +124,7 @@ class Compactor:
 
     def compact_now(self, collection_id: str | None = None) -> None:
         """Flush every tail (or one collection's), merge and vacuum until the policy is
-        satisfied (a job rewrites at most ``max_segment_records`` rows), install a manifest."""
+        satisfied (a job rewrites at most a cap of rows, see ``segment_cap``), install a manifest."""
         force = True
         for _ in range(MAX_PASSES_NOW):
             if not self.run_pass(force=force, only=collection_id, foreground=True):
@@ -170,8 +171,9 @@ class Compactor:
             stats = [SegmentStats(p.count, int(np.count_nonzero(p.alive()))) for p in segs]
             # A flush is a job of its own: merges and vacuums wait for the next one, so no job
             # holds a big tail and a cap of rewritten rows at once.
-            picked = [] if flush else [segs[i] for i in _within_cap(pick_inputs(stats, 0, db.options), stats,
-                                                                    db.options.max_segment_records)]
+            cap = segment_cap(cs.count(), db.options)
+            picked = [] if flush else [segs[i] for i in _within_cap(pick_inputs(stats, 0, db.options, cap),
+                                                                    stats, cap)]
             frozen = [p for p in cs.parts if isinstance(p, TailPart) and p.frozen]
             if (picked or frozen) and not flush and tail.count:
                 # A rewrite drops rows deleted after the checkpoint; replay from that checkpoint
@@ -192,7 +194,7 @@ class Compactor:
             params = HnswParams(space=s.space, M=s.max_neighbors, construction_ef=s.ef_construction,
                                 search_ef=s.ef_search, num_threads=s.num_threads)
             threads = s.num_threads if foreground else background_threads(s.num_threads)
-            return Plan(cs, inputs, rows, db.last_lsn, flush, params, threads)
+            return Plan(cs, inputs, rows, db.last_lsn, flush, params, threads, cap)
 
     def _want_flush(self, tail: TailPart, force: bool) -> bool:
         if tail.count == 0:
@@ -210,7 +212,7 @@ class Compactor:
         plan.order = output_order(plan.inputs, plan.rows)
         segdir = os.path.join(self.db.path, "segments")
         self.db.fs.makedirs(segdir)
-        cap = self.db.options.max_segment_records
+        cap = plan.cap
         # More than one output: each a bounded slice of the rows in insertion order, written
         # and opened one after the other, so a job's scratch is bounded by the cap.
         for start in range(0, total, cap):

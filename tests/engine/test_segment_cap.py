@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.compactor.compactor import _within_cap
-from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs
+from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, segment_cap
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
 from sedimentdb.engine.options import DatabaseOptions
 
@@ -125,3 +125,40 @@ def test_background_jobs_leave_a_core_to_writers_and_compact_uses_all(tmp_path, 
         db.compact()  # on demand
         configured = db.collections[cid].segments()[0].segment.descriptor.hnsw["num_threads"]
     assert seen[0] == 1 and seen[-1] == configured
+
+
+def test_the_cap_grows_with_the_collection_so_a_query_searches_a_bounded_number_of_graphs():
+    opts = DatabaseOptions(max_segments_per_collection=4, max_segment_records=500)
+    assert segment_cap(0, opts) == 500
+    assert segment_cap(2000, opts) == 500
+    assert segment_cap(2001, opts) == 501
+    assert segment_cap(20_000, opts) == 5000
+    # Five 150-row segments are done growing under a cap of 200, small (merged) under 500.
+    stats = [SegmentStats(150, 150)] * 5
+    small_cap = DatabaseOptions(max_segments_per_collection=4, max_segment_records=200)
+    assert pick_inputs(stats, 0, small_cap) == []
+    assert pick_inputs(stats, 0, small_cap, cap=500) == [0, 1, 2, 3]
+
+
+def test_loading_in_many_flushes_converges_to_a_bounded_number_of_segments(tmp_path):
+    with _open(tmp_path, max_segments_per_collection=4) as db:
+        vecs = clustered(8000, 8, seed=7)
+        cid = db.create_collection(T, D, "c").id
+        model = Model("l2")
+        for start in range(0, 8000, 400):  # 20 flushes of 400 rows
+            ids = [f"r{i}" for i in range(start, start + 400)]
+            db.add(cid, ids, vecs[start:start + 400])
+            model.add(ids, vecs[start:start + 400])
+            db.compact()
+        segs = db.collections[cid].segments()
+        cap = segment_cap(8000, db.options)
+        assert cap == 2000
+        # A fixed cap of 500 would leave 16 segments; tiered merging under the grown cap
+        # keeps about max_segments_per_collection of them.
+        assert len(segs) <= 2 * 4, [p.count for p in segs]
+        assert all(p.count <= cap for p in segs)
+        assert_matches(db, cid, model)
+        got = db.query(cid, vecs[11:12], 10)[0]
+        assert len(set(got.ids) & {i for i, _ in model.knn(vecs[11], 10)}) >= 9
+    with _open(tmp_path, max_segments_per_collection=4) as db:
+        assert_matches(db, cid, model)
