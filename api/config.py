@@ -130,7 +130,8 @@ class Settings:
     sediment_compact_tail_age_s: float = 600.0
     sediment_max_segments_per_collection: int = 8
     # No compaction job writes or rewrites more than about this many records at once (its
-    # memory is bounded by it); bigger outputs are split into several segments.
+    # memory is bounded by it); bigger outputs are split into several segments. Past
+    # max_segments_per_collection times this, the cap is live records / that count instead.
     sediment_max_segment_records: int = 50_000
     # A segment is rewritten once more than this share of its rows is deleted or superseded.
     sediment_vacuum_deleted_fraction: float = 0.1
