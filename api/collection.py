@@ -24,6 +24,7 @@ from sedimentdb.validation import (
     check_batch_size,
     check_ids_server,
     check_metadatas_server,
+    check_utf8,
     copy_metadatas,
     maybe_many,
     normalize_embeddings,
@@ -222,6 +223,8 @@ class Collection:
         check_ids_server(records["ids"])
         matrix = None if records["embeddings"] is None else stack_embeddings(records["embeddings"])
         check_metadatas_server(records["metadatas"], op)
+        for field in ("ids", "documents", "metadatas", "uris"):
+            check_utf8(field, records[field])
         return matrix
 
     # ---- reading --------------------------------------------------------------------------
@@ -324,6 +327,7 @@ class Collection:
         self._client._require_writable("modify")
         if metadata is not None:
             validate_metadata(metadata)
+            check_utf8("metadata", [metadata])
             if "hnsw:space" in metadata:
                 raise ValueError(
                     "Changing the distance function of a collection once it is created is not supported currently."

@@ -318,6 +318,36 @@ def check_ids_server(ids: list[str]) -> None:
         raise errors.InvalidArgumentError("Empty ID, ID must have at least one character")
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """The strings in a field value: itself, a list's items, a dict's keys and values."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+
+
+def check_utf8(field: str, values: list[Any] | None) -> None:
+    """Strings UTF-8 cannot encode (lone surrogates) are refused, as Chroma's bindings refuse them.
+
+    Such a string could be stored and read back in-process, but never served over HTTP or
+    exported as JSON: a record holding one would become unreadable there (finding F-10).
+    The error is the ``UnicodeEncodeError`` Chroma raises, with the field and index added.
+    """
+    for index, value in enumerate(values or []):
+        for text in _strings(value):
+            if text.isascii():
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise UnicodeEncodeError(exc.encoding, exc.object, exc.start, exc.end,
+                                         f"{exc.reason} (in {field}[{index}])") from None
+
+
 def stack_embeddings(embeddings: list[np.ndarray], check_finite: bool = True) -> np.ndarray:
     """The server's checks on a batch of vectors, then the float32 (n, dim) array the engine takes.
 
@@ -376,3 +406,4 @@ def check_collection_metadata(metadata: Any) -> None:
             raise TypeError("argument 'metadata': Cannot convert Python object to MetadataValue")
         if key == "" or key[0] in "#$":
             raise errors.InvalidArgumentError(f"Validation error: metadata: Metadata key cannot start with '#' or '$': {key}")
+    check_utf8("metadata", [metadata])

@@ -158,6 +158,25 @@ CASES: list[Case] = [
      ValueError, "limit must be a non-negative integer in delete."),
     ("delete non-int limit", lambda c: c.delete(where={"k": 1}, limit="2"),
      TypeError, "limit must be a non-negative integer in delete."),
+    # lone surrogates: Chroma's bindings raise UnicodeEncodeError; ours names the field too
+    ("lone surrogate in an id", lambda c: c.add(ids=["ok", "\ud800"], embeddings=E2 * 2),
+     UnicodeEncodeError,
+     "'utf-8' codec can't encode character '\\ud800' in position 0: surrogates not allowed (in ids[1])"),
+    ("lone surrogate in a document", lambda c: c.upsert(ids=["d"], embeddings=E2, documents=["x\udc00"]),
+     UnicodeEncodeError,
+     "'utf-8' codec can't encode character '\\udc00' in position 1: surrogates not allowed (in documents[0])"),
+    ("lone surrogate in a metadata key", lambda c: c.update(ids=["seed"], metadatas=[{"\ud800k": 1}]),
+     UnicodeEncodeError,
+     "'utf-8' codec can't encode character '\\ud800' in position 0: surrogates not allowed (in metadatas[0])"),
+    ("lone surrogate in a metadata list", lambda c: c.add(ids=["m"], embeddings=E2, metadatas=[{"k": ["a", "\ud800"]}]),
+     UnicodeEncodeError,
+     "'utf-8' codec can't encode character '\\ud800' in position 0: surrogates not allowed (in metadatas[0])"),
+    ("lone surrogate in a uri", lambda c: c.add(ids=["u"], embeddings=E2, uris=["\udfff"]),
+     UnicodeEncodeError,
+     "'utf-8' codec can't encode character '\\udfff' in position 0: surrogates not allowed (in uris[0])"),
+    ("lone surrogate in collection metadata", lambda c: c.modify(metadata={"k": "\ud800"}),
+     UnicodeEncodeError,
+     "'utf-8' codec can't encode character '\\ud800' in position 0: surrogates not allowed (in metadata[0])"),
     # batch size
     ("batch too large", lambda c: c.add(ids=[str(i) for i in range(5462)], embeddings=np.ones((5462, 2))),
      errors.InternalError, "ValueError: Batch size of 5462 is greater than max batch size of 5461"),
@@ -217,3 +236,16 @@ def test_embedding_forms_are_accepted(collection: Collection, embeddings: Any) -
     collection.add(ids=["a", "b"], embeddings=embeddings)
     got = collection.get(include=["embeddings"])
     np.testing.assert_allclose(got["embeddings"], np.asarray(embeddings, dtype=np.float32))
+
+
+def test_a_collection_with_a_lone_surrogate_in_its_metadata_is_not_created(client) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnicodeEncodeError, match=r"surrogates not allowed \(in metadata\[0\]\)"):
+        client.create_collection("surrogates", metadata={"\udc80": "x"})
+    assert "surrogates" not in [c.name for c in client.list_collections()]
+
+
+def test_non_ascii_text_that_utf8_encodes_is_stored(collection: Collection) -> None:
+    text = "é 日本 \U0001f600"
+    collection.add(ids=[text], embeddings=E2, documents=[text], metadatas=[{text: [text]}], uris=[text])
+    got = collection.get(ids=[text], include=["documents", "metadatas", "uris"])
+    assert (got["documents"], got["metadatas"], got["uris"]) == ([text], [{text: [text]}], [text])
