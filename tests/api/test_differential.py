@@ -111,7 +111,8 @@ def clients() -> Any:
     try:
         theirs = reference.EphemeralClient()
     except RuntimeError as exc:  # chromadb-client, the HTTP-only package, has no local mode
-        pytest.skip(f"the installed chromadb cannot run in-process (HTTP-only client?): {exc}")
+        pytest.skip(f"the installed chromadb cannot run in-process (HTTP-only client?); `make differential` runs "
+                    f"these against the full chromadb: {exc}")
     return sedimentdb.EphemeralClient(), theirs
 
 
