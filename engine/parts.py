@@ -53,7 +53,8 @@ class Part(Protocol):
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate rows (m, k) for each query, -1 padded; approximate for segments."""
+        """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order;
+        approximate for segments. The caller scores them exactly (one distance function)."""
 
 
 class TailPart:
@@ -204,4 +205,6 @@ class SegmentPart:
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         allowed_arg = None if bool(allowed.all()) else allowed
-        return self.segment.search(queries, k, allowed=allowed_arg)
+        # The collection scores every part's candidates exactly when it merges them
+        # (CollectionState._merge_one); scoring them here as well cost half of a search.
+        return self.segment.search(queries, k, allowed=allowed_arg, rerank=False)

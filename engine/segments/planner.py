@@ -41,9 +41,12 @@ MAX_EF_BOOST = 2.0
 
 
 def graph_search(
-    seg: Segment, q: np.ndarray, k: int, mask: np.ndarray | None, ef: int
+    seg: Segment, q: np.ndarray, k: int, mask: np.ndarray | None, ef: int, rerank: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` rows among ``mask`` (all if None) of a segment that has a graph."""
+    """Top-``k`` rows among ``mask`` (all if None) of a segment that has a graph.
+
+    ``rerank=False`` returns the graph's allowed candidates unscored (see Segment.search).
+    """
     m = len(q)
     allowed_count = seg.count if mask is None else int(np.count_nonzero(mask))
     if allowed_count == 0:
@@ -58,7 +61,18 @@ def graph_search(
         candidates = list(labels.astype(np.int64))
     else:
         candidates = _filtered_candidates(seg, q, kk, mask, allowed_count, ef)
+    if not rerank:
+        return _padded(candidates, k)
     return _finish(seg, q, k, kk, candidates)
+
+
+def _padded(candidates: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows per query as one (m, width) array, -1 padded; distances inf."""
+    width = max(k, max((len(c) for c in candidates), default=0))
+    rows = np.full((len(candidates), width), -1, dtype=np.int64)
+    for i, cand in enumerate(candidates):
+        rows[i, :len(cand)] = cand
+    return rows, np.full(rows.shape, np.inf, dtype=np.float32)
 
 
 def _filtered_candidates(

@@ -244,7 +244,8 @@ class Segment:
         return exact_knn(self.space, q, self.vectors, k, candidates, self.row_norms(), pool=self.rows(candidates))
 
     def search(
-        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None, ef: int | None = None
+        self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None, ef: int | None = None,
+        rerank: bool = True,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Approximate top-``k`` rows per query among ``allowed`` rows, nearest first.
 
@@ -253,6 +254,10 @@ class Segment:
         exactly; broad masks over-fetch and post-filter, or filter inside the graph walk (see
         planner.py). ``ef`` widens the graph search; values below the segment's ``search_ef``
         have no effect. Safe to call from several threads at once.
+
+        ``rerank=False``: a graph search returns its allowed candidates as they are (at least
+        ``k`` of them when the mask allows that many, unordered, -1 padded, distances inf),
+        for a caller that scores the candidates of several segments itself.
         """
         q = _queries(queries, self.dim)
         if k < 1:
@@ -260,7 +265,7 @@ class Segment:
         mask = None if allowed is None else _mask(allowed, self.count)
         if self.graph is None:
             return self.exact_search(q, k, mask)
-        return graph_search(self, q, k, mask, ef or self.search_ef)
+        return graph_search(self, q, k, mask, ef or self.search_ef, rerank=rerank)
 
 
 # Up to this many rows are read with pread rather than through the mapping (see Segment.rows).

@@ -175,3 +175,35 @@ def test_broad_mask_is_answered_by_post_filtering(fs, tmp_path, h, monkeypatch):
     assert allowed[rows].all()
     recall = np.mean([len(set(r) & set(t)) / 10 for r, t in zip(rows.tolist(), truth.tolist(), strict=True)])
     assert recall >= 0.99, recall
+
+
+@pytest.mark.parametrize("fraction", [None, 0.2, 0.7], ids=["unfiltered", "filtered-20", "filtered-70"])
+def test_unscored_candidates_hold_the_scored_top_k(fs, tmp_path, h, fraction):
+    # rerank=False (what a collection asks for, as it scores every part's candidates once):
+    # allowed rows only, -1 padded, and among them every row the scored search returns.
+    # 25k rows: a 20% mask allows more than planner.EXACT_MAX_ROWS, so every case walks the graph
+    vectors = h.clustered(25_000, 16, clusters=30, seed=11)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="cosine")
+    allowed = None if fraction is None else np.random.default_rng(12).random(25_000) < fraction
+    queries = h.clustered(40, 16, clusters=30, seed=13)
+    rows, dists = seg.search(queries, 10, allowed=allowed)
+    cands, cand_dists = seg.search(queries, 10, allowed=allowed, rerank=False)
+    assert cands.shape[0] == 40 and cands.shape[1] >= 10
+    assert np.isinf(cand_dists).all()
+    for scored, found in zip(rows.tolist(), cands.tolist(), strict=True):
+        found = [r for r in found if r >= 0]
+        assert len(found) >= 10 and len(set(found)) == len(found)
+        assert set(scored) <= set(found)
+        if allowed is not None:
+            assert allowed[found].all()
+
+
+def test_unscored_candidates_of_a_selective_mask_are_the_exact_answer(fs, tmp_path, h):
+    vectors = h.clustered(3000, 16, clusters=10, seed=14)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="l2")
+    allowed = np.zeros(3000, dtype=bool)
+    allowed[::300] = True  # 10 rows: answered by exact search, scored
+    rows, dists = seg.search(vectors[:3], 5, allowed=allowed, rerank=False)
+    want, want_d = _exact_top(h, "l2", vectors[:3], vectors, 5, allowed)
+    np.testing.assert_array_equal(rows, want)
+    np.testing.assert_allclose(dists, want_d, rtol=1e-5, atol=1e-4)
