@@ -1,12 +1,13 @@
 """Shipping a database's log and snapshots to an archive (``sediment replicate``).
 
 Each round: (1) record the LSN shipped so far in ``replication/hold`` so the primary's
-compactor keeps every log file not yet shipped; (2) read the complete records after the
-archive's head from the log files (sealed files and the live tail alike) and ship them as
-log units, cut at log-file boundaries, before a NewEpoch record and at a size limit; (3) if
-the newest manifest is covered by the shipped log and not archived yet, ship its segment
-files and markers, then the snapshot object that lists them (so a snapshot never names a
-file that is not there). The shipper works from the files, in the primary's process or in
+compactor keeps every log file not yet shipped, and those holding the archive's newest unit
+(a restarted shipper checks that unit against the local log); (2) read the complete records
+after the archive's head from the log files (sealed files and the live tail alike) and ship
+them as log units, cut before a NewEpoch record and at a size limit (a unit may span log
+files); (3) if the newest manifest is covered by the shipped log and not archived yet, ship
+its segment files and markers, then the snapshot object that lists them (so a snapshot never
+names a file that is not there). The shipper works from the files, in the primary's process or in
 another one: it takes no lock and writes nothing in the data directory but the hold.
 """
 
@@ -95,7 +96,8 @@ class Shipper:
         self.db_uuid = ""
         self.state = ShipperState()
         self._started = False
-        self._hold = -1
+        self._hold: tuple[int, int] | None = None  # (shipped LSN, release LSN) last written
+        self._head_first = 1  # first LSN of the archive's newest unit (the head's)
         self._cursor: tuple[str, int, int, int] = ("", 0, 0, 0)  # (file, offset, next LSN, epoch) read so far
         self._shipped_files: dict[str, dict[str, Any]] = {}  # segment files are immutable: ship once
 
@@ -112,6 +114,7 @@ class Shipper:
         if top is not None:
             unit = read_unit(self.dest, top, self.db_uuid)
             self.state.head = Head(top.last_lsn, unit.header.checksum, top.epoch)
+            self._head_first = unit.header.first_lsn
             self._check_local_matches(unit)
         if listing.snapshots:
             snap = listing.snapshots[-1]
@@ -227,7 +230,7 @@ class Shipper:
         """Ship everything new; a snapshot when due (``snapshot`` True forces, False skips)."""
         if not self._started:
             self._start()
-        self._write_hold(self.state.head.lsn)
+        self._write_hold()
         self._check_fence()
         result = RoundResult()
         records = self._read_records(self.state.head.lsn + 1)
@@ -238,7 +241,7 @@ class Shipper:
                                hint="log was released before it was shipped; ship to a new destination")
         for unit in _cut_units(records):
             self._ship_unit(unit, result)
-        self._write_hold(self.state.head.lsn)
+        self._write_hold()
         result.head = self.state.head.lsn
         result.local_lsn = records[-1][0].lsn if records else self.state.head.lsn
         if snapshot is not False:
@@ -270,18 +273,24 @@ class Shipper:
                               self.state.head.checksum, self.clock())
         self.dest.put_once(log_name(self.db_uuid, first, last, epoch), encode_object(header, body))
         self.state.head = Head(last, header.checksum, epoch)
+        self._head_first = first
         result.units += 1
         result.records += len(unit)
         result.bytes += len(body)
 
-    def _write_hold(self, lsn: int) -> None:
-        if lsn == self._hold:
+    def _write_hold(self) -> None:
+        # The log is kept from the head unit's first record, not only after the head: a
+        # restarted shipper compares that whole unit with the local log (_check_local_matches),
+        # and a unit may span log files, so a checkpoint could otherwise release its start.
+        hold = (self.state.head.lsn, min(self.state.head.lsn, self._head_first - 1))
+        if hold == self._hold:
             return
-        self._hold = lsn
+        self._hold = hold
         path = os.path.join(self.path, REPLICATION_HOLD)
         self.fs.makedirs(os.path.dirname(path))
         # The time lets `replication_status` report how long ago the shipped LSN was reached.
-        write_file_atomically(self.fs, path, encode_hold(Hold(lsn, self.dest.url, self.clock())))
+        write_file_atomically(self.fs, path, encode_hold(Hold(hold[0], self.dest.url, self.clock(),
+                                                              release_lsn=hold[1])))
 
     # ---- snapshots --------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 A directory is a *replica* when ``replication/replica.json`` exists (written by the
 follower), a *primary* when ``replication/hold`` exists (written by the shipper: the LSN
-shipped so far, the destination, and when that LSN was shipped), and neither otherwise.
+through which the log may be released, the destination, when the LSN shipped so far was
+shipped, and that LSN), and neither otherwise.
 :func:`replication_status` works beside a live writer, follower or shipper: it only reads,
 and a log file released while it reads just means the log is read again.
 """
@@ -34,12 +35,20 @@ class Hold:
     shipped_lsn: int
     destination: str
     shipped_at: float | None  # when shipped_lsn was reached (None: written by an older shipper)
+    # The highest LSN whose log may be released (None: shipped_lsn). The shipper keeps the
+    # archive's newest unit too: a restarted shipper compares it with the local log.
+    release_lsn: int | None = None
 
 
 def encode_hold(hold: Hold) -> bytes:
-    """The hold file's bytes: one value per line, the LSN first (the compactor reads only it)."""
+    """The hold file's bytes: one value per line, the release LSN first (the compactor reads only it).
+
+    Then the destination, the time, and the shipped LSN when it differs from the first line.
+    """
     at = "" if hold.shipped_at is None else repr(float(hold.shipped_at))
-    return f"{hold.shipped_lsn}\n{hold.destination}\n{at}\n".encode()
+    if hold.release_lsn is None:
+        return f"{hold.shipped_lsn}\n{hold.destination}\n{at}\n".encode()
+    return f"{hold.release_lsn}\n{hold.destination}\n{at}\n{hold.shipped_lsn}\n".encode()
 
 
 def read_hold(path: str, fs: FileSystem | None = None) -> Hold | None:
@@ -62,7 +71,13 @@ def read_hold(path: str, fs: FileSystem | None = None) -> Hold | None:
         at: float | None = float(lines[2]) if len(lines) > 2 and lines[2] else None
     except ValueError:
         at = None
-    return Hold(lsn, dest, at)
+    try:
+        shipped = int(lines[3]) if len(lines) > 3 and lines[3] else None
+    except ValueError:
+        shipped = None
+    if shipped is None:
+        return Hold(lsn, dest, at)
+    return Hold(shipped, dest, at, release_lsn=lsn)
 
 
 def local_last_lsn(path: str, fs: FileSystem | None = None) -> int | None:

@@ -142,6 +142,8 @@ def test_log_is_kept_until_shipped(primary, archive):
     primary.compact()
     assert primary.wal.files()[0].first_lsn <= shipped + 1, "unshipped log was released"
     shipper.ship_round()
+    wl.step()
+    shipper.ship_round()  # the log of the archive's newest unit is kept, so ship past it
     primary.compact()
     primary.compact()
     assert primary.wal.files()[0].first_lsn > shipped + 1, "shipped log should be released again"

@@ -37,8 +37,9 @@ def test_primary_reports_shipped_position_and_lag(primary, archive):
     assert st["lag_records"] == primary.last_lsn - shipped > 0
     assert st["last_ship_at"] == 1000.0 and st["seconds_since_ship"] == 12.5
     json.dumps(st)
-    # the compactor still reads the LSN from the first line
-    assert primary.log_release_limit() == shipped
+    # the compactor reads the release LSN from the first line: the archive's newest unit (here
+    # LSN 1..shipped) stays in the log, for a restarted shipper to check
+    assert primary.log_release_limit() == read_hold(primary.path).release_lsn == 0
 
 
 def test_replica_reports_applied_position(primary, archive, tmp_path):
@@ -65,6 +66,8 @@ def test_hold_of_an_older_shipper_has_no_time(primary):
     st = replication_status(primary.path)
     assert st["shipped_lsn"] == 7 and st["seconds_since_ship"] is None
     assert read_hold_roundtrip(Hold(9, "s3://b/p", 12.25)) == Hold(9, "s3://b/p", 12.25)
+    assert read_hold_roundtrip(Hold(9, "s3://b/p", 12.25, 4)) == Hold(9, "s3://b/p", 12.25, 4)
+    assert read_hold_roundtrip(Hold(9, "s3://b/p", None, 4)) == Hold(9, "s3://b/p", None, 4)
 
 
 def read_hold_roundtrip(hold: Hold) -> Hold:
