@@ -629,8 +629,9 @@ class Database:
     def log_release_limit(self) -> int | None:
         """The highest LSN whose log may be released while replication is on (None: no hold).
 
-        A replicator, in this process or another, records the LSN shipped so far in
-        ``replication/hold``; the log after it is kept so nothing unshipped is lost.
+        A replicator, in this process or another, records in ``replication/hold`` the LSN
+        before the archive's newest unit (its first line); the log after it is kept, so
+        nothing unshipped is lost and a restarted shipper can still verify that unit.
         """
         path = os.path.join(self.path, REPLICATION_HOLD)
         if not self.fs.exists(path):
