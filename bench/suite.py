@@ -94,6 +94,14 @@ def wait_indexed(module_name: str, client: Any) -> None:
         engine().compact()
 
 
+def segment_count(module_name: str, client: Any) -> int | None:
+    """How many segments a SedimentDB query searches (query latency grows with it)."""
+    engine = getattr(client, "_engine", None)
+    if module_name != "sedimentdb" or engine is None:
+        return None
+    return sum(len(cs.segments()) for cs in engine().collections.values())
+
+
 def timed_queries(col: Any, queries: np.ndarray, k: int, **kw: Any) -> tuple[list[list[str]], list[float]]:
     """One query per call; returns ids and latencies."""
     out, lat = [], []
@@ -122,6 +130,7 @@ def run_worker(module_name: str, n: int, dim: int, path: str, nq: int) -> dict[s
     res["ingest_rps"] = n / (t1 - t0)
     res["indexed_s"] = t2 - t0
     res["disk_bytes_load"] = dir_bytes(path)
+    res["segments"] = segment_count(module_name, client)
     truth = exact_topk(vecs, queries, 10)
     got, lat = timed_queries(col, queries, 10)
     res["query"] = pct(lat) | {"recall10": recall(got, truth)}
@@ -200,6 +209,7 @@ FIGURES = [
     ("ingest_rps", "acknowledged ingest, records/s", True),
     ("indexed_s", "ingest until fully indexed, s", False),
     ("reopen_first_query_s", "reopen to first query, s", False),
+    ("segments", "segments after indexing (SedimentDB)", False),
     ("query.p50_ms", "query p50, ms", False),
     ("query.p95_ms", "query p95, ms", False),
     ("query.p99_ms", "query p99, ms", False),
@@ -228,7 +238,7 @@ def lookup(res: dict[str, Any], key: str) -> float | None:
         if not isinstance(cur, dict) or part not in cur:
             return None
         cur = cur[part]
-    return float(cur)
+    return None if cur is None else float(cur)
 
 
 def spawn(module_name: str, n: int, dim: int, nq: int) -> dict[str, Any]:
