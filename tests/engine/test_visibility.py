@@ -17,6 +17,7 @@ from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Databas
 from sedimentdb.engine.errors import InvalidArgumentError, StorageIOError, WriterFailedError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.wal.records import DeleteRecords, WriteBatch, WriteOp
 
 WAIT = 10.0  # seconds; a timeout here is a hang, reported as a failure
 
@@ -178,3 +179,24 @@ def test_an_upsert_without_embeddings_sees_queued_adds_and_deletes(tmp_path):
     again = Database.open(str(tmp_path / "db"), DatabaseOptions(background_compaction=False))
     assert again.get(cid).documents == ["updated"]
     again.close()
+
+
+def test_queued_records_that_set_nothing_are_passed_over(tmp_path):
+    # White-box: what concurrent writers' checks read from the queue, record kind by kind.
+    db = Database.open(str(tmp_path / "db"), DatabaseOptions(background_compaction=False))
+    cid = db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, "c").id
+    cs = db.collections[cid]
+    update = WriteBatch(WriteOp.UPDATE, cid, ["x"], _vecs(1, dim=7), None, None, None)
+    no_vectors = WriteBatch(WriteOp.UPSERT, cid, ["y"], None, ["doc"], None, None)
+    delete = DeleteRecords(cid, ["z"])
+    add = WriteBatch(WriteOp.ADD, cid, ["x", "z"], _vecs(2, dim=4), None, None, None)
+    db._unapplied[:] = [(100, update), (101, no_vectors), (102, delete)]
+    assert db._dimension(cs) is None  # an update of nothing and a delete set no dimension
+    assert db._exists(cs, ["x", "y", "z"]) == {"x": False, "y": False, "z": False}
+    db._unapplied.append((103, add))
+    assert db._dimension(cs) == 4
+    assert db._exists(cs, ["x", "y", "z"]) == {"x": True, "y": False, "z": True}
+    db._unapplied.append((104, DeleteRecords(cid, ["x"])))
+    assert db._exists(cs, ["x", "z"]) == {"x": False, "z": True}
+    db._unapplied.clear()
+    db.close()
