@@ -2,12 +2,20 @@
 
 This folder (``api/`` in the repository) *is* the package ``sedimentdb``; ``engine/`` is
 ``sedimentdb.engine`` and ``tools/`` is ``sedimentdb.tools``. Users write
-``import sedimentdb as chromadb`` and Chroma code runs.
+``import sedimentdb as chromadb`` and Chroma code runs; code that says ``import chromadb``
+(LangChain, LlamaIndex) runs on SedimentDB after :func:`install_as_chromadb` or with
+``SEDIMENTDB_AS_CHROMADB=1`` in the environment (docs/DROP-IN.md).
 """
 
 __version__ = "0.1.0"
 
+import enum  # noqa: E402
+
 from sedimentdb import errors  # noqa: E402
+from sedimentdb.alias import install_as_chromadb  # noqa: E402
+from sedimentdb.api import AdminAPI, ClientAPI, ReadLevel  # noqa: E402
+from sedimentdb.client import AdminClient as AdminClientCreator  # noqa: E402
+from sedimentdb.client import Client as ClientCreator  # noqa: E402
 from sedimentdb.collection import Collection  # noqa: E402
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings  # noqa: E402
 from sedimentdb.factories import (  # noqa: E402
@@ -18,7 +26,24 @@ from sedimentdb.factories import (  # noqa: E402
     configure,
     get_settings,
 )
+from sedimentdb.schema import (  # noqa: E402
+    BoolInvertedIndexConfig,
+    Cmek,
+    FloatInvertedIndexConfig,
+    FtsIndexConfig,
+    HnswIndexConfig,
+    IntInvertedIndexConfig,
+    Schema,
+    SpannIndexConfig,
+    SparseVector,
+    SparseVectorIndexConfig,
+    StringInvertedIndexConfig,
+    VectorIndexConfig,
+)
+from sedimentdb.search import K, Key, Knn, Rrf, Search  # noqa: E402
 from sedimentdb.types import (  # noqa: E402
+    URI,
+    CollectionMetadata,
     Documents,
     Embeddings,
     GetResult,
@@ -26,13 +51,74 @@ from sedimentdb.types import (  # noqa: E402
     Include,
     IncludeEnum,
     Metadata,
+    Metadatas,
     QueryResult,
+    UpdateCollectionMetadata,
+    UpdateMetadata,
+    URIs,
     UserIdentity,
     Where,
     WhereDocument,
 )
+from sedimentdb.unimplemented import declare as _declare  # noqa: E402
+
+SparseVectors = list[SparseVector]
+
+
+def is_in_colab() -> bool:
+    """Whether this runs in Google Colab (Chroma uses it to pick a default client)."""
+    import sys
+
+    return "google.colab" in sys.modules
+
+
+IN_COLAB = is_in_colab()
+
+
+def is_client() -> bool:
+    """Whether this is Chroma's HTTP-only client package: SedimentDB is the full database."""
+    return False
+
+
+class TokenTransportHeader(str, enum.Enum):
+    """The header a token travels in: ``Authorization: Bearer …`` or ``X-Chroma-Token``."""
+
+    AUTHORIZATION = "Authorization"
+    X_CHROMA_TOKEN = "X-Chroma-Token"
+
+
+# The async client classes, the Rust bindings and Chroma Cloud's client arguments.
+_declare(globals(), "chromadb", "AsyncClientAPI AsyncClientCreator CloudClientArg RustClient")
 
 __all__ = [
+    "BoolInvertedIndexConfig",
+    "Cmek",
+    "CollectionMetadata",
+    "FloatInvertedIndexConfig",
+    "FtsIndexConfig",
+    "HnswIndexConfig",
+    "IntInvertedIndexConfig",
+    "K",
+    "Key",
+    "Knn",
+    "Metadatas",
+    "ReadLevel",
+    "Rrf",
+    "Schema",
+    "Search",
+    "SpannIndexConfig",
+    "SparseEmbeddingFunction",
+    "SparseVector",
+    "SparseVectorIndexConfig",
+    "SparseVectors",
+    "StringInvertedIndexConfig",
+    "TokenTransportHeader",
+    "URI",
+    "URIs",
+    "UpdateCollectionMetadata",
+    "UpdateMetadata",
+    "VectorIndexConfig",
+    "install_as_chromadb",
     "DEFAULT_DATABASE",
     "DEFAULT_TENANT",
     "AdminClient",
@@ -65,10 +151,10 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """``EmbeddingFunction`` is loaded on first use, with the embedding-function package."""
-    if name == "EmbeddingFunction":
-        from sedimentdb.utils.embedding_functions import EmbeddingFunction
+    if name in ("EmbeddingFunction", "SparseEmbeddingFunction"):
+        from sedimentdb.utils import embedding_functions
 
-        return EmbeddingFunction
+        return getattr(embedding_functions, name)
     if name in ("HttpClient", "AsyncHttpClient", "CloudClient"):
         # Loaded on first use: the HTTP clients need httpx, which embedded users may not have.
         from sedimentdb.http import factories

@@ -209,3 +209,37 @@ class Settings:
             if f.name.startswith(_ENGINE_PREFIX) and f.name[len(_ENGINE_PREFIX):] in option_names:
                 chosen[f.name[len(_ENGINE_PREFIX):]] = getattr(self, f.name)
         return DatabaseOptions(**chosen)
+
+
+# ---- the rest of ``chromadb.config``'s public names ---------------------------------------------
+
+C = typing.TypeVar("C")
+T = typing.TypeVar("T")
+
+
+def get_fqn(cls: type) -> str:
+    """``module.ClassName`` of a class (Chroma names its components this way in settings)."""
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def get_class(fqn: str, type: type) -> type:  # noqa: A002 - Chroma's parameter name
+    """The class a fully qualified name designates."""
+    import importlib
+
+    module_name, _, class_name = fqn.rpartition(".")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+def is_thin_client() -> bool:
+    """Whether this is Chroma's HTTP-only client package: SedimentDB is the full database."""
+    return False
+
+
+def _declare_unimplemented() -> None:
+    from sedimentdb.unimplemented import declare
+
+    # Chroma's dependency-injection system; SedimentDB's clients wire themselves.
+    declare(globals(), "chromadb.config", "APIVersion Component RoutingMode System")
+
+
+_declare_unimplemented()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sedimentdb.client import Client as BaseAPI  # noqa: F401  (Chroma's annotation of ``api``)
+from sedimentdb.types import Documents, Embeddings, IDs, Metadatas  # noqa: F401
+
 
 def create_batches(
     api: Any,

@@ -1,10 +1,14 @@
 """Embedding functions: Chroma's protocol, a registry, and the functions SedimentDB ships.
 
-``from chromadb.utils import embedding_functions`` works unchanged after
-``import sedimentdb as chromadb``. Importing this package never imports onnxruntime,
-tokenizers or the model: the default function loads them on first use.
+This is ``chromadb.utils.embedding_functions`` once the ``chromadb`` alias is on
+(:func:`sedimentdb.install_as_chromadb`); with ``import sedimentdb as chromadb`` it is
+``chromadb.utils.embedding_functions`` as an attribute, but ``from chromadb.utils import ...``
+needs the alias. Importing this package never imports onnxruntime, tokenizers or the model:
+the default function loads them on first use. Chroma's provider functions (OpenAI, Cohere, …)
+are declared, and raise ``NotImplementedError`` when constructed.
 """
 
+from sedimentdb.unimplemented import declare
 from sedimentdb.utils.embedding_functions.base import EmbeddingFunction, validate_embedding_function
 from sedimentdb.utils.embedding_functions.default import DefaultEmbeddingFunction
 from sedimentdb.utils.embedding_functions.errors import EXTRA_INSTALL_COMMAND, EmbeddingExtraMissingError
@@ -15,10 +19,39 @@ from sedimentdb.utils.embedding_functions.registry import (
     known_embedding_functions,
     register_embedding_function,
 )
+from sedimentdb.utils.embedding_functions.sparse import (
+    SparseEmbeddingFunction,
+    register_sparse_embedding_function,
+    sparse_known_embedding_functions,
+)
 from sedimentdb.utils.embedding_functions.types import Document, Documents, Embedding, Embeddings, Space
 from sedimentdb.utils.embedding_functions.validation import normalize_embeddings, validate_embeddings
 
+
+
+def get_builtins() -> set[str]:
+    """The names of the embedding functions this package ships."""
+    return {"default", "onnx_mini_lm_l6_v2", "sediment_hashing"}
+
+
+declare(globals(), "chromadb.utils.embedding_functions", """
+    AmazonBedrockEmbeddingFunction BasetenEmbeddingFunction Bm25EmbeddingFunction ChromaBm25EmbeddingFunction
+    ChromaCloudQwenEmbeddingFunction ChromaCloudSpladeEmbeddingFunction ChromaLangchainEmbeddingFunction
+    CloudflareWorkersAIEmbeddingFunction CohereEmbeddingFunction FastembedSparseEmbeddingFunction
+    GoogleGeminiEmbeddingFunction GoogleGenaiEmbeddingFunction GoogleGenerativeAiEmbeddingFunction
+    GooglePalmEmbeddingFunction GoogleVertexEmbeddingFunction HuggingFaceEmbeddingFunction
+    HuggingFaceEmbeddingServer HuggingFaceSparseEmbeddingFunction InstructorEmbeddingFunction
+    JinaEmbeddingFunction JinaQueryConfig MistralEmbeddingFunction MorphEmbeddingFunction NomicEmbeddingFunction
+    NomicQueryConfig OllamaEmbeddingFunction OpenAIEmbeddingFunction OpenCLIPEmbeddingFunction
+    PerplexityEmbeddingFunction RoboflowEmbeddingFunction SentenceTransformerEmbeddingFunction
+    Text2VecEmbeddingFunction TogetherAIEmbeddingFunction VoyageAIEmbeddingFunction
+""")
+
 __all__ = [
+    "SparseEmbeddingFunction",
+    "get_builtins",
+    "register_sparse_embedding_function",
+    "sparse_known_embedding_functions",
     "EXTRA_INSTALL_COMMAND",
     "DefaultEmbeddingFunction",
     "Document",
