@@ -361,6 +361,26 @@ class Collection:
         """Chroma Cloud only."""
         raise NotImplementedError("Search is not implemented for Local Chroma")
 
+    def fork_count(self) -> int:
+        """Chroma Cloud only."""
+        raise NotImplementedError("Collection fork count is not implemented for Local Chroma")
+
+    def get_indexing_status(self) -> Any:
+        """Chroma Cloud only."""
+        raise NotImplementedError("Indexing status is not implemented for Local Chroma")
+
+    def attach_function(self, *args: Any, **kwargs: Any) -> Any:
+        """Chroma Cloud only (collection functions)."""
+        raise NotImplementedError("Attached functions are not implemented for Local Chroma")
+
+    def detach_function(self, *args: Any, **kwargs: Any) -> Any:
+        """Chroma Cloud only (collection functions)."""
+        raise NotImplementedError("Attached functions are not implemented for Local Chroma")
+
+    def get_attached_function(self, *args: Any, **kwargs: Any) -> Any:
+        """Chroma Cloud only (collection functions)."""
+        raise NotImplementedError("Attached functions are not implemented for Local Chroma")
+
     # ---- embedding ------------------------------------------------------------------------
 
     def _embed(self, inputs: list[Any], field: str, is_query: bool) -> list[np.ndarray]:

@@ -63,3 +63,21 @@ def declare(namespace: dict[str, Any], chroma_module: str, names: str) -> None:
             obj = _function(qualname)
         namespace[name] = obj
         DECLARED.setdefault(chroma_module, []).append(name)
+
+
+# The SedimentDB modules behind the chromadb modules whose names are declared here.
+_DECLARING_MODULES = ("sedimentdb", "sedimentdb.api", "sedimentdb.api.types", "sedimentdb.api.client",
+                      "sedimentdb.api.models.Collection", "sedimentdb.config", "sedimentdb.utils.embedding_functions")
+
+
+def markdown() -> str:
+    """The declared names as the Markdown list docs/DROP-IN.md carries.
+
+    ``python -c "from sedimentdb.unimplemented import markdown; print(markdown(), end='')"``
+    """
+    import importlib
+
+    for module in _DECLARING_MODULES:
+        importlib.import_module(module)
+    return "\n".join(f"- `{module}`: " + ", ".join(f"`{name}`" for name in names)
+                     for module, names in sorted(DECLARED.items())) + "\n"

@@ -3,7 +3,12 @@
 Run it with the FULL chromadb installed (not chromadb-client, not SedimentDB's alias)::
 
     python3 -m venv /tmp/chroma159 && /tmp/chroma159/bin/pip install chromadb==1.5.9
-    /tmp/chroma159/bin/python tests/compat/record_chromadb_names.py > tests/compat/chromadb_names.json
+    /tmp/chroma159/bin/python tests/compat/record_chromadb_names.py names > tests/compat/chromadb_names.json
+    /tmp/chroma159/bin/python tests/compat/record_chromadb_names.py schemas > tests/compat/chromadb_schemas.json
+    /tmp/chroma159/bin/python tests/compat/record_chromadb_names.py search > tests/compat/chromadb_search.json
+
+``schemas`` records ``Schema.serialize_to_json()`` of a few schemas, for the JSON tests of
+:mod:`sedimentdb.schema`.
 
 A public name is one without a leading underscore that chromadb defines or re-exports as its
 own: names in ``__all__``, and objects that did not come from another package (``Dict``,
@@ -17,6 +22,7 @@ import json
 import logging
 import sys
 import types
+from typing import Any
 
 # chromadb's top level, the submodules langchain-chroma 1.1.0 and llama-index-vector-stores-chroma
 # 0.6.0 import (and their tests), and the ones the drop-in promises by name.
@@ -84,6 +90,43 @@ def record() -> dict[str, object]:
     }
 
 
+def record_schemas() -> dict[str, object]:
+    """Chroma's JSON for a default schema and a few changed ones (the same list the tests rebuild)."""
+    import chromadb as c
+
+    return {
+        "default": c.Schema().serialize_to_json(),
+        "vector_cosine": c.Schema().create_index(
+            c.VectorIndexConfig(space="cosine", hnsw=c.HnswIndexConfig(ef_search=50))).serialize_to_json(),
+        "no_color_index": c.Schema().delete_index(c.StringInvertedIndexConfig(), key="color").serialize_to_json(),
+        "no_fts": c.Schema().delete_index(c.FtsIndexConfig(), key="#document").serialize_to_json(),
+        "int_off_globally": c.Schema().delete_index(c.IntInvertedIndexConfig()).serialize_to_json(),
+    }
+
+
+def record_search(c: Any = None) -> dict[str, object]:
+    """``to_dict()`` of a few search expressions; the tests build the same ones with SedimentDB's
+    classes (``c`` is the module to take them from: chromadb here, the alias in the tests)."""
+    if c is None:
+        import chromadb as c
+    K, Knn = c.K, c.Knn
+    val = importlib.import_module(c.Search.__module__.rsplit(".", 1)[0] + ".operator").Val \
+        if c.__name__ == "chromadb" else importlib.import_module("sedimentdb.search").Val
+    return {
+        "knn_where": c.Search(where=(K("status") == "active") & (K("n") > 3), rank=Knn(query=[0.1, 0.2]),
+                              limit=10, select=["#document", "#score"]).to_dict(),
+        "rrf": c.Search().rank(c.Rrf([Knn(query=[0.1, 0.2], return_rank=True),
+                                      Knn(query="hello", key="sparse", return_rank=True)],
+                                     weights=[2.0, 1.0], k=100)).to_dict(),
+        "arith": (Knn(query=[1.0, 0.0]) * 0.8 + val(0.5) * 0.2).to_dict(),
+        "builder": c.Search().where(K.DOCUMENT.contains("x") | K("tag").is_in(["a", "b"]))
+                    .limit(5, offset=2).select(K.DOCUMENT, "title").to_dict(),
+        "sparse": c.SparseVector(indices=[1, 5], values=[0.5, 0.25], labels=["a", "b"]).to_dict(),
+    }
+
+
 if __name__ == "__main__":
-    json.dump(record(), sys.stdout, indent=1, sort_keys=True)
+    what = sys.argv[1] if len(sys.argv) > 1 else "names"
+    recorders = {"names": record, "schemas": record_schemas, "search": record_search}
+    json.dump(recorders[what](), sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
