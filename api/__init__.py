@@ -91,6 +91,10 @@ class TokenTransportHeader(str, enum.Enum):
 _declare(globals(), "chromadb", "AsyncClientAPI AsyncClientCreator CloudClientArg RustClient")
 
 __all__ = [
+    "AdminAPI",
+    "AdminClientCreator",
+    "ClientAPI",
+    "ClientCreator",
     "BoolInvertedIndexConfig",
     "Cmek",
     "CollectionMetadata",

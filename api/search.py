@@ -385,7 +385,7 @@ class Rrf(Rank):
         if self.normalize:
             total = sum(weights)
             weights = [w / total for w in weights]
-        terms = [Val(w) / (Val(float(self.k)) + r) for w, r in zip(weights, self.ranks)]
+        terms = [Val(w) / (Val(float(self.k)) + r) for w, r in zip(weights, self.ranks, strict=True)]
         return (-(Sum(terms) if len(terms) > 1 else terms[0])).to_dict()
 
 

@@ -11,7 +11,8 @@ in step).
 
 from __future__ import annotations
 
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 DECLARED: dict[str, list[str]] = {}  # chromadb module -> names declared there, in order
 

@@ -80,6 +80,6 @@ def test_the_full_chromadb_package_is_not_installed() -> None:
 
     with pytest.raises(metadata.PackageNotFoundError):
         metadata.version("chromadb")
-    for dist in ("pypika", "kubernetes", "opentelemetry-exporter-otlp-proto-grpc"):
+    for dist in ("pypika", "kubernetes", "mmh3"):
         with pytest.raises(metadata.PackageNotFoundError):
             metadata.version(dist)

@@ -28,7 +28,6 @@ from sedimentdb.utils.embedding_functions.types import Document, Documents, Embe
 from sedimentdb.utils.embedding_functions.validation import normalize_embeddings, validate_embeddings
 
 
-
 def get_builtins() -> set[str]:
     """The names of the embedding functions this package ships."""
     return {"default", "onnx_mini_lm_l6_v2", "sediment_hashing"}

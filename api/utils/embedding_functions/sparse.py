@@ -7,7 +7,8 @@ no sparse function and does not search sparse vectors yet (``Collection.search``
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 D = TypeVar("D", contravariant=True)
 SEF = TypeVar("SEF", bound=type)
