@@ -59,12 +59,16 @@ $(LC_VENV)/.installed: pyproject.toml setup.py
 	$(LC_VENV)/bin/python -m pip install -q --no-deps langchain-chroma==1.1.0
 	touch $@
 
+# The two tests that assert on a client's private `_server` being Chroma's Rust engine
+# (docs/DROP-IN.md); every other failure shows.
+LC_PRIVATE := $(foreach t,test_chroma_with_persistence test_chroma_with_persistence_with_client_settings,\
+	--deselect tests/integration_tests/test_vectorstores.py::$(t))
 langchain-suite: $(LC_VENV)/.installed
 	rm -rf $(LC_DIR) && mkdir -p $(LC_DIR)
 	$(LC_VENV)/bin/python -m pip download -q --no-binary :all: --no-deps langchain-chroma==1.1.0 -d $(LC_DIR)
 	tar xzf $(LC_DIR)/langchain_chroma-1.1.0.tar.gz -C $(LC_DIR)
 	cd $(LC_DIR)/langchain_chroma-1.1.0 && SEDIMENTDB_AS_CHROMADB=1 "$(CURDIR)/$(LC_VENV)/bin/python" -m pytest \
-		-p no:cacheprovider -q -rfE tests/unit_tests tests/integration_tests $(LC_ARGS)
+		-p no:cacheprovider -q -rfEs tests/unit_tests tests/integration_tests $(LC_PRIVATE) $(LC_ARGS)
 
 test: lint unit
 

@@ -68,7 +68,7 @@ def declare(namespace: dict[str, Any], chroma_module: str, names: str) -> None:
 
 # The SedimentDB modules behind the chromadb modules whose names are declared here.
 _DECLARING_MODULES = ("sedimentdb", "sedimentdb.api", "sedimentdb.api.types", "sedimentdb.api.client",
-                      "sedimentdb.api.models.Collection", "sedimentdb.config", "sedimentdb.utils.embedding_functions")
+                      "sedimentdb.api.models.Collection", "sedimentdb.api.rust", "sedimentdb.config", "sedimentdb.utils.embedding_functions")
 
 
 def markdown() -> str:

@@ -75,12 +75,12 @@ print(sum(isinstance(f, alias.ChromadbAliasFinder) for f in sys.meta_path), sys.
 
 
 def test_a_chroma_module_sedimentdb_lacks_is_a_clear_module_not_found() -> None:
-    """``chromadb.api.rust`` is Chroma's internals: the error names it and the doc, and never
+    """``chromadb.api.async_api`` is Chroma's internals: the error names it and the doc, and never
     falls through to the chromadb-client files installed next to us."""
     done = run_python("""
 import sedimentdb
 sedimentdb.install_as_chromadb()
-for name in ("chromadb.api.rust", "chromadb.telemetry", "chromadb.engine"):
+for name in ("chromadb.api.async_api", "chromadb.telemetry", "chromadb.engine"):
     try:
         __import__(name)
     except ModuleNotFoundError as exc:
@@ -90,7 +90,7 @@ for name in ("chromadb.api.rust", "chromadb.telemetry", "chromadb.engine"):
 """)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
-    assert [line.split(" |")[0] for line in lines] == ["chromadb.api.rust", "chromadb.telemetry", "chromadb.engine"]
+    assert [line.split(" |")[0] for line in lines] == ["chromadb.api.async_api", "chromadb.telemetry", "chromadb.engine"]
     assert all("does not provide this Chroma module" in line and "DROP-IN.md" in line for line in lines)
 
 
