@@ -1,6 +1,7 @@
 """The start-up hook ships in the wheel and works from it, in a fresh venv (not only in the editable dev install).
 
-The wheel is built from this checkout; the fresh venv gets it with ``--no-deps`` and borrows its
+The wheel is built the way pip builds one from PyPI's sdist: sdist from this checkout, wheel from
+the unpacked sdist (so a hook left out of the sdist fails here); the fresh venv gets it with ``--no-deps`` and borrows its
 dependencies from the test venv through a path file (that directory is added to ``sys.path`` but
 is not a site directory, so the test venv's own .pth files, the editable install among them, stay off).
 """
@@ -11,6 +12,7 @@ import json
 import site
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -23,8 +25,14 @@ from tests.compat.helpers import REPO, run_python
 def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A new venv's python with the freshly built SedimentDB wheel installed."""
     root = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(root)!r})"],
+                   check=True, capture_output=True, cwd=str(REPO))
+    sdist = next(root.glob("sedimentdb-*.tar.gz"))
+    with tarfile.open(sdist) as archive:
+        archive.extractall(root / "src", filter="data")
+    source = next((root / "src").iterdir())
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(root / "dist"), str(REPO)], check=True, capture_output=True)
+                    str(root / "dist"), str(source)], check=True, capture_output=True)
     wheel = next((root / "dist").glob("sedimentdb-*.whl"))
     assert "sedimentdb-as-chromadb.pth" in zipfile.ZipFile(wheel).namelist()
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
