@@ -140,7 +140,7 @@ class Cmek:
 
 
 class _Config:
-    """Shared behaviour: keyword-only construction that names an unknown field, and JSON out."""
+    """Shared behaviour of the config dataclasses: their JSON."""
 
     def to_json(self) -> dict[str, Any]:
         """The fields that are set (Chroma's ``model_dump(exclude_none=True)``)."""
@@ -158,50 +158,32 @@ class _Config:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
 
-def _config_class(cls: type) -> type:
-    """A keyword-only dataclass whose unknown fields are refused with the field's name."""
-    cls = dataclass(kw_only=True)(cls)
-    fields_ = {f.name for f in dataclasses.fields(cls)}
-    init = cls.__init__
-
-    def __init__(self: Any, **kwargs: Any) -> None:
-        unknown = [k for k in kwargs if k not in fields_]
-        if unknown:
-            raise ValueError(f"'{unknown[0]}' is not a valid field for {cls.__name__}. "
-                             f"Valid fields: {sorted(fields_) or 'none'}")
-        init(self, **kwargs)
-
-    __init__.__doc__ = init.__doc__
-    cls.__init__ = __init__  # type: ignore[misc]
-    return cls
-
-
-@_config_class
+@dataclass(kw_only=True)
 class FtsIndexConfig(_Config):
     """Full-text search index (no parameters)."""
 
 
-@_config_class
+@dataclass(kw_only=True)
 class StringInvertedIndexConfig(_Config):
     """Inverted index over string metadata (no parameters)."""
 
 
-@_config_class
+@dataclass(kw_only=True)
 class IntInvertedIndexConfig(_Config):
     """Inverted index over integer metadata (no parameters)."""
 
 
-@_config_class
+@dataclass(kw_only=True)
 class FloatInvertedIndexConfig(_Config):
     """Inverted index over float metadata (no parameters)."""
 
 
-@_config_class
+@dataclass(kw_only=True)
 class BoolInvertedIndexConfig(_Config):
     """Inverted index over boolean metadata (no parameters)."""
 
 
-@_config_class
+@dataclass(kw_only=True)
 class HnswIndexConfig(_Config):
     """HNSW parameters of a vector index."""
 
@@ -214,7 +196,7 @@ class HnswIndexConfig(_Config):
     resize_factor: Optional[float] = None
 
 
-@_config_class
+@dataclass(kw_only=True)
 class SpannIndexConfig(_Config):
     """SPANN parameters of a vector index (Chroma distributed; a single node keeps only ``space``)."""
 
@@ -241,7 +223,7 @@ def _source_key(value: Any) -> Optional[str]:
     return value
 
 
-@_config_class
+@dataclass(kw_only=True)
 class VectorIndexConfig(_Config):
     """A dense vector index: distance ``space``, embedding function, ``source_key``, HNSW or SPANN."""
 
@@ -267,7 +249,7 @@ class VectorIndexConfig(_Config):
         return out
 
 
-@_config_class
+@dataclass(kw_only=True)
 class SparseVectorIndexConfig(_Config):
     """A sparse vector index on one metadata key, with its sparse embedding function."""
 
@@ -444,7 +426,17 @@ def _config_from_json(config_cls: type, data: dict[str, Any]) -> Any:
         data["embedding_function"] = _ef_from_json(data["embedding_function"])
     for sub, sub_cls in (("hnsw", HnswIndexConfig), ("spann", SpannIndexConfig)):
         if isinstance(data.get(sub), dict):
-            data[sub] = sub_cls(**data[sub])
+            data[sub] = _build(sub_cls, data[sub])
+    return _build(config_cls, data)
+
+
+def _build(config_cls: type, data: dict[str, Any]) -> Any:
+    """``config_cls(**data)``; an unknown field is a ``ValueError`` naming it and the valid ones."""
+    valid = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(data) - valid)
+    if unknown:
+        raise ValueError(f"'{unknown[0]}' is not a valid field for {config_cls.__name__}. "
+                         f"Valid fields: {sorted(valid) or 'none'}")
     return config_cls(**data)
 
 

@@ -75,22 +75,88 @@ class _Compare(Where):
         return {self.key: {self._op: self.value}}
 
 
-def _comparison(name: str, op: str, doc: str) -> type:
-    return type(name, (_Compare,), {"_op": op, "__doc__": doc, "__module__": __name__})
+@dataclass
+class Eq(_Compare):
+    """``key`` equals ``value``."""
+
+    _op = "$eq"
 
 
-Eq = dataclass(_comparison("Eq", "$eq", "``key`` equals ``value``."))
-Ne = dataclass(_comparison("Ne", "$ne", "``key`` differs from ``value``."))
-Gt = dataclass(_comparison("Gt", "$gt", "``key`` is greater than ``value``."))
-Gte = dataclass(_comparison("Gte", "$gte", "``key`` is at least ``value``."))
-Lt = dataclass(_comparison("Lt", "$lt", "``key`` is less than ``value``."))
-Lte = dataclass(_comparison("Lte", "$lte", "``key`` is at most ``value``."))
-In = dataclass(_comparison("In", "$in", "``key`` is one of ``value`` (a list)."))
-Nin = dataclass(_comparison("Nin", "$nin", "``key`` is none of ``value`` (a list)."))
-Contains = dataclass(_comparison("Contains", "$contains", "``key`` contains ``value``."))
-NotContains = dataclass(_comparison("NotContains", "$not_contains", "``key`` does not contain ``value``."))
-Regex = dataclass(_comparison("Regex", "$regex", "``key`` matches the pattern ``value``."))
-NotRegex = dataclass(_comparison("NotRegex", "$not_regex", "``key`` does not match the pattern ``value``."))
+@dataclass
+class Ne(_Compare):
+    """``key`` differs from ``value``."""
+
+    _op = "$ne"
+
+
+@dataclass
+class Gt(_Compare):
+    """``key`` is greater than ``value``."""
+
+    _op = "$gt"
+
+
+@dataclass
+class Gte(_Compare):
+    """``key`` is at least ``value``."""
+
+    _op = "$gte"
+
+
+@dataclass
+class Lt(_Compare):
+    """``key`` is less than ``value``."""
+
+    _op = "$lt"
+
+
+@dataclass
+class Lte(_Compare):
+    """``key`` is at most ``value``."""
+
+    _op = "$lte"
+
+
+@dataclass
+class In(_Compare):
+    """``key`` is one of ``value`` (a list)."""
+
+    _op = "$in"
+
+
+@dataclass
+class Nin(_Compare):
+    """``key`` is none of ``value`` (a list)."""
+
+    _op = "$nin"
+
+
+@dataclass
+class Contains(_Compare):
+    """``key`` contains ``value``."""
+
+    _op = "$contains"
+
+
+@dataclass
+class NotContains(_Compare):
+    """``key`` does not contain ``value``."""
+
+    _op = "$not_contains"
+
+
+@dataclass
+class Regex(_Compare):
+    """``key`` matches the pattern ``value``."""
+
+    _op = "$regex"
+
+
+@dataclass
+class NotRegex(_Compare):
+    """``key`` does not match the pattern ``value``."""
+
+    _op = "$not_regex"
 
 
 class Key:
@@ -385,7 +451,7 @@ class Rrf(Rank):
         if self.normalize:
             total = sum(weights)
             weights = [w / total for w in weights]
-        terms = [Val(w) / (Val(float(self.k)) + r) for w, r in zip(weights, self.ranks, strict=True)]
+        terms: list[Rank] = [Val(w) / (Val(float(self.k)) + r) for w, r in zip(weights, self.ranks, strict=True)]
         return (-(Sum(terms) if len(terms) > 1 else terms[0])).to_dict()
 
 
