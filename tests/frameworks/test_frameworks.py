@@ -62,6 +62,12 @@ def test_langchain_over_http_with_chromas_client(server: ServerProcess) -> None:
     assert out == {"remaining": ["doc0", "doc2", "doc3", "doc4"], "chromadb": "chromadb"}
 
 
+def test_langchain_over_http_with_sedimentdbs_client_through_the_alias(server: ServerProcess) -> None:
+    """With the alias on, ``chromadb.HttpClient`` is SedimentDB's own HTTP client: the flow works too."""
+    out = _run("langchain_flow.py", "http", str(server.port), alias=True)
+    assert out == {"remaining": ["doc0", "doc2", "doc3", "doc4"], "chromadb": "sedimentdb"}
+
+
 def test_llamaindex_embedded_through_the_alias(tmp_path: Path) -> None:
     """insert, retrieve, metadata filters, raw vector-store query, delete_ref_doc."""
     out = _run("llamaindex_flow.py", "embedded", str(tmp_path / "db"), alias=True)
