@@ -26,6 +26,7 @@ from sedimentdb.engine.replication.objects import (
     parse_log_name,
     parse_snapshot_name,
 )
+from sedimentdb.engine.replication.snapshot_check import SnapshotChecker
 from sedimentdb.engine.wal.frames import FileHeader
 from sedimentdb.engine.wal.reader import RawRecord, scan_frames
 
@@ -166,16 +167,9 @@ def verify_archive(dest: Destination, db_uuid: str) -> list[str]:
     for n in listing.logs:
         if n.key not in chosen and n.first_lsn <= end and n.epoch >= _epoch_at(chain, n.first_lsn):
             problems.append(f"{n.key}: overlaps the log chain (duplicated or re-cut unit)")
+    snapshots = SnapshotChecker(dest, db_uuid)
     for snap in listing.snapshots:
-        try:
-            header, _ = decode_object(dest.get(snap.key), snap.key)
-            check_name(header, snap.key, db_uuid)
-            for rel, meta in header.extra["files"].items():
-                if not dest.exists(f"{db_uuid}/files/{rel}"):
-                    problems.append(f"{snap.key}: needs {rel}, which is missing")
-                    _ = meta
-        except (CorruptionError, StorageError) as exc:
-            problems.append(str(exc))
+        problems += snapshots.check(snap.key)
     return problems
 
 

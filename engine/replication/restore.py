@@ -35,8 +35,8 @@ from sedimentdb.engine.replication.objects import (
     decode_object,
     file_name,
     parse_snapshot_name,
-    sha256,
 )
+from sedimentdb.engine.replication.snapshot_check import check_archived_file
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import FileHeader, encode_file_header
 
@@ -184,9 +184,7 @@ def _write_snapshot(dest: Destination, fs: FileSystem, root: str, plan: RestoreP
     manifest = decode_manifest(body, plan.snapshot)
     for rel, meta in sorted(header.extra["files"].items()):
         data = dest.get(file_name(plan.db_uuid, rel))
-        if len(data) != meta["size"] or sha256(data) != meta["sha256"]:
-            raise CorruptionError("archived file does not match the snapshot's checksum", path=rel,
-                                  hint="the archive copy is damaged; restore from an older snapshot")
+        check_archived_file(rel, meta, data)
         target = os.path.join(root, *rel.split("/"))
         fs.makedirs(os.path.dirname(target))
         write_file_atomically(fs, target, data)
