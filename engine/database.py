@@ -48,6 +48,7 @@ from sedimentdb.engine.parts import SegmentPart
 from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
 from sedimentdb.engine.types import CollectionInfo, DatabaseInfo, Include, Records
 from sedimentdb.engine.wal import Wal
+from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.records import (
     CreateCollection,
     CreateDatabase,
@@ -62,6 +63,7 @@ from sedimentdb.engine.wal.records import (
     WriteBatch,
     WriteOp,
 )
+from sedimentdb.engine.wal.seal import Seal, read_seal, same_database, write_seal
 
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
@@ -141,9 +143,10 @@ class Database:
         if not self.options.read_only:
             self._lock_handle = self.fs.lock(os.path.join(self.path, "LOCK"))
         manifest = self._load_manifests()
+        seal = self._read_seal(manifest)
         self.wal = Wal.open(
             os.path.join(self.path, "wal"), fs=self.fs,
-            db_uuid=manifest.db_uuid if manifest else None,
+            db_uuid=manifest.db_uuid if manifest else seal.db_uuid if seal else None, seal=seal,
             epoch=manifest.epoch if manifest else 0,
             durability=self.options.durability, sync_interval_ms=self.options.sync_interval_ms,
             roll_bytes=self.options.wal_roll_bytes, read_only=self.options.read_only, logger=self.log,
@@ -157,6 +160,7 @@ class Database:
         if not self.options.read_only:
             self.compactor.remove_orphans()
             self._ensure_defaults()
+            self._write_seal(WF.SEAL_OPENED)
             if self.options.background_compaction:
                 self.compactor.start()
         self.log.info("database opened", **{K.PATH: self.path, K.LSN: self.last_lsn,
@@ -180,6 +184,27 @@ class Database:
         self.manifests = list(reversed(good))
         self._manifest_seen = found[-1][0] if found else 0
         return good[0] if good else None
+
+    def _read_seal(self, manifest: Manifest | None) -> Seal | None:
+        """The seal (what the last writer knew durable); it and the manifest must name one database."""
+        seal = read_seal(self.fs, os.path.join(self.path, WF.SEAL_FILE))
+        if seal is not None and manifest is not None and not same_database(seal, manifest.db_uuid):
+            raise CorruptionError(f"the seal names database {seal.db_uuid}, the manifest {manifest.db_uuid}",
+                                  path=os.path.join(self.path, WF.SEAL_FILE), offset=16,
+                                  hint="a file from another database was copied here; run `sediment verify`")
+        return seal
+
+    def _write_seal(self, reason: int) -> None:
+        """Record outside the log what it holds durably (engine/wal/seal.py). Writers only.
+
+        A failure is logged, not raised: the seal already there is older and lower, so still true.
+        """
+        if self.options.read_only or not self.wal.uuid:
+            return
+        try:
+            write_seal(self.fs, os.path.join(self.path, WF.SEAL_FILE), self.wal.uuid, self.wal.synced_lsn, reason)
+        except StorageError as exc:
+            self.log.warning("seal not written; the previous one stays", **{K.PATH: self.path, K.ERROR: str(exc)})
 
     def _restore(self, manifest: Manifest) -> None:
         self.catalog = Catalog.from_dict(manifest.catalog)
@@ -737,6 +762,7 @@ class Database:
         with self.lock:
             self.closed = True
             self.wal.close()
+            self._write_seal(WF.SEAL_CLOSED)
         self._release_lock()
         self.log.info("database closed", **{K.PATH: self.path, K.LSN: self.last_lsn})
 

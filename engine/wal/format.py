@@ -59,3 +59,16 @@ def padded(n: int) -> int:
 def file_name(first_lsn: int) -> str:
     """Log file name for a file whose first record has ``first_lsn``."""
     return f"{first_lsn:0{FILE_NAME_DIGITS}d}{FILE_SUFFIX}"
+
+# The seal (SEAL in the data directory, FORMAT.md §10): what the writer knew durable outside the log.
+SEAL_FILE = "SEAL"
+SEAL_MAGIC = b"SDBSEAL\x01"
+SEAL_VERSION = 1
+# magic, version, reason, reserved, uuid(16), durable LSN, written at (unix ms), crc
+SEAL = struct.Struct("<8sHHI16sQQ")
+SEAL_CRC = struct.Struct("<I")
+SEAL_SIZE = SEAL.size + SEAL_CRC.size  # 52
+# Why a seal was written (never renumbered).
+SEAL_OPENED = 1  # after a writer's recovery: every record it read is durable
+SEAL_CLOSED = 2  # at a clean close: every record synced
+SEAL_REPAIRED = 3  # by `sediment repair`, lowered to where the repaired log ends

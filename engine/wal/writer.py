@@ -44,6 +44,7 @@ from sedimentdb.engine.wal.reader import (
     scan_frames,
 )
 from sedimentdb.engine.wal.records import Record
+from sedimentdb.engine.wal.seal import Seal, damaged_durable, ends_early, missing_log
 
 RECOVERY_MODES = ("strict", "point_in_time")
 
@@ -81,15 +82,22 @@ class Wal:
         self._ticker: threading.Thread | None = None
         self._file_epoch: int | None = None  # epoch in the header of the newest file read at open
         self._newest_bytes: tuple[str, bytes] | None = None  # (path, valid bytes) recovery read last
+        self.seal: Seal | None = None  # what the writer knew durable (seal.py); checked at open
 
     # ---- open and recovery --------------------------------------------------------------------
 
     @classmethod
     def open(cls, directory: str, *, fs: FileSystem, db_uuid: str | None = None, epoch: int = 0,
              durability: str = "full", sync_interval_ms: int = 200, roll_bytes: int = 64 << 20,
-             read_only: bool = False, logger: Any = None, recovery_mode: str = "strict") -> Wal:
-        """Open (creating if empty) the log in ``directory``, validating and recovering it."""
+             read_only: bool = False, logger: Any = None, recovery_mode: str = "strict",
+             seal: Seal | None = None) -> Wal:
+        """Open (creating if empty) the log in ``directory``, validating and recovering it.
+
+        ``seal`` (seal.py) is what a writer knew durable: the log must reach its LSN, and
+        damage at or before it is corruption, never a torn tail.
+        """
         wal = cls(directory, fs, durability, sync_interval_ms, roll_bytes, read_only, logger, recovery_mode)
+        wal.seal = seal if recovery_mode == "strict" else None
         wal._recover(db_uuid, epoch)
         if not read_only:
             wal._open_active()
@@ -102,10 +110,17 @@ class Wal:
                 if name.endswith(F.FILE_SUFFIX + ".tmp"):
                     self.fs.unlink(os.path.join(self.directory, name))
         paths = list_log_files(self.fs, self.directory)
+        if self.seal is not None and self.seal.lsn > 0 and not paths:
+            raise missing_log(self.seal, self.directory)  # before creating a file: a failed open writes nothing
         self.uuid = db_uuid or ""
         self.epoch = epoch
         for i, path in enumerate(paths):
             self._recover_file(path, is_last=i == len(paths) - 1)
+        if self.seal is not None and self._infos:
+            newest = self._infos[-1]
+            problem = ends_early(self.seal, newest.path, newest.size, newest.last_lsn)
+            if problem is not None:
+                raise problem
         if not self._infos and not self.read_only:
             self.uuid = self.uuid or uuidlib.uuid4().hex
             self._create_file(1)
@@ -119,7 +134,7 @@ class Wal:
         if isinstance(header, str):
             # A roll syncs the old file before creating the new one, so a newest file that is no
             # longer than a header and fails it was cut by a crash before it held any record.
-            if is_last and self._infos and len(data) <= F.FILE_HEADER_SIZE:
+            if is_last and self._infos and len(data) <= F.FILE_HEADER_SIZE and not self._sealed(name_lsn(path)):
                 if not self.read_only:  # a reader leaves the directory as it found it
                     self._set_aside(path, data, 0, "torn header of a new log file")
                     self.fs.unlink(path)
@@ -132,6 +147,9 @@ class Wal:
         if scan.bad_offset is not None:
             if not is_torn_tail(scan, data, is_last) and not self._cut_anyway(is_last):
                 raise corruption(path, scan, is_last)
+            damaged_lsn = scan.records[-1].lsn + 1 if scan.records else header.first_lsn
+            if self.seal is not None and self._sealed(damaged_lsn):
+                raise damaged_durable(self.seal, path, scan.bad_offset, damaged_lsn, scan.bad_reason or "damaged")
             if not self.read_only:  # a reader just stops at the tear; only the writer cuts it off
                 self._set_aside(path, data, scan.bad_offset, scan.bad_reason or "torn tail")
                 self.fs.truncate(path, scan.valid_end)
@@ -139,6 +157,10 @@ class Wal:
         self._infos.append(WalFileInfo(path, header.first_lsn, last, scan.valid_end))
         if is_last and not self.read_only:
             self._newest_bytes = (path, data[: scan.valid_end])
+
+    def _sealed(self, lsn: int) -> bool:
+        """Whether the seal says the record at ``lsn`` was durable (so damage to it is no torn tail)."""
+        return self.seal is not None and lsn <= self.seal.lsn
 
     def _cut_anyway(self, is_last: bool) -> bool:
         """In ``point_in_time`` mode, any damage in the newest file ends the log there.
@@ -222,6 +244,12 @@ class Wal:
     def last_lsn(self) -> int:
         """The LSN of the newest record submitted (0 when the log is empty)."""
         return self._next - 1
+
+    @property
+    def synced_lsn(self) -> int:
+        """The newest LSN known fdatasynced (what a seal may claim)."""
+        with self._cv:
+            return self._synced
 
     @property
     def first_lsn(self) -> int:

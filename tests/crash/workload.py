@@ -169,7 +169,7 @@ def check_queries(db: Database, canon: dict, probes: int = 3) -> None:
 
 
 ALLOWED = [re.compile(p) for p in (
-    r"^LOCK$", r"^wal/\d{20}\.log$", r"^wal/\d{20}\.log\.broken-\d+$", r"^MANIFEST-\d{20}$",
+    r"^LOCK$", r"^SEAL$", r"^wal/\d{20}\.log$", r"^wal/\d{20}\.log\.broken-\d+$", r"^MANIFEST-\d{20}$",
 )]
 
 

@@ -63,6 +63,7 @@ from sedimentdb.engine.wal.reader import (
     scan_frames,
 )
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_writer
+from sedimentdb.tools.ops.seal_repair import apply_seal_action, plan_seal
 from sedimentdb.tools.ops.verify import VerifyReport, check_segment_files
 
 DERIVED_FILES = {SF.FILE_GRAPH, SF.FILE_SUMMARY, getattr(SF, "FILE_FILTER", SF.FILE_SUMMARY)}
@@ -189,6 +190,7 @@ def _plan(plan: RepairPlan, fs: OsFileSystem) -> None:
     logs = [_read_log(p) for p in list_log_files(fs, os.path.join(apath, "wal"))]
     seg_damage = _damaged_segments(apath, manifest) if manifest else []
     log_ok = _plan_log(plan, logs, manifest, fs, segments_sound=not seg_damage)
+    plan_seal(apath, logs, plan.actions, Action, plan.unfixable, manifest)
     log_from_one = (bool(logs) and name_lsn(logs[0].path) == 1 and log_ok
                     and not any(a.kind == "drop-log-prefix" for a in plan.actions))
     if manifest is None and damaged and not log_from_one:
@@ -389,6 +391,8 @@ def apply_repair(plan: RepairPlan, *, progress: Progress = no_progress) -> list[
 
 def _apply(plan: RepairPlan, action: Action, fs: OsFileSystem) -> None:
     kind, path, d = action.kind, action.path, action.details
+    if apply_seal_action(plan.path, kind, d, lambda p, copy=False: _aside(plan, p, copy)):
+        return
     if kind in ("set-aside-manifest", "set-aside-log"):
         _aside(plan, path)
     elif kind == "set-aside-manifest-newer":

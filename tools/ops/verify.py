@@ -40,8 +40,15 @@ from sedimentdb.engine.wal.reader import (
     scan_frames,
 )
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
+from sedimentdb.engine.wal.seal import (
+    Seal,
+    damaged_durable,
+    ends_early,
+    missing_log,
+    read_seal,
+    same_database,
+)
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_read_only
-
 
 
 @dataclass
@@ -131,11 +138,13 @@ class Verifier:
         self.segments: list[_SegmentCheck] = []
         self.log_first: int | None = None
         self.log_last = 0
+        self.seal: Seal | None = None
 
     def run(self) -> VerifyReport:
         """Run every check; return the report."""
         self.check_manifests()
         self.check_segments()
+        self.check_seal()
         needed = self._content_needs() if self.do_content else {}
         self.check_log(needed)
         self.check_coverage()
@@ -228,7 +237,34 @@ class Verifier:
             return None
         return os.path.join(self.path, f"MANIFEST-{self.manifest.generation:020d}")
 
-    # ---- the log ----------------------------------------------------------------------------
+    # ---- the seal and the log -----------------------------------------------------------------
+
+    def check_seal(self) -> None:
+        """Read the seal (engine/wal/seal.py): what the last writer knew durable, outside the log."""
+        spath = os.path.join(self.path, WF.SEAL_FILE)
+        try:
+            self.seal = read_seal(self.fs, spath)
+        except StorageError as exc:
+            self.report.add_error("seal", exc)
+            return
+        if self.seal is None:
+            return
+        self.report.checked["seal"] += 1
+        if self.manifest is not None and not same_database(self.seal, self.manifest.db_uuid):
+            self.report.add("error", "seal", f"the seal names database {self.seal.db_uuid}, the manifest "
+                            f"{self.manifest.db_uuid}", spath, 16)
+
+    def _check_seal_end(self, paths: list[str]) -> None:
+        if self.seal is None:
+            return
+        if not paths:
+            if self.seal.lsn > 0:
+                self.report.add_error("log", missing_log(self.seal, os.path.join(self.path, "wal")))
+            return
+        problem = ends_early(self.seal, paths[-1], self.fs.size(paths[-1]), self.log_last)
+        if problem is not None:
+            self.report.add_error("log", problem)
+
 
     def _content_needs(self) -> dict[int, list[tuple[_SegmentCheck, int]]]:
         """LSN -> segment rows whose stored version is that LSN."""
@@ -241,7 +277,7 @@ class Verifier:
     def check_log(self, needed: dict[int, list[tuple[_SegmentCheck, int]]]) -> None:
         waldir = os.path.join(self.path, "wal")
         paths = list_log_files(self.fs, waldir)
-        db_uuid = self.manifest.db_uuid.replace("-", "") if self.manifest else ""
+        db_uuid = self.manifest.db_uuid.replace("-", "") if self.manifest else self.seal.db_uuid if self.seal else ""
         prev_last: int | None = None
         prev_epoch: int | None = None
         total = sum(os.path.getsize(p) for p in paths)
@@ -279,6 +315,7 @@ class Verifier:
             self.log_last = max(self.log_last, last)
             done += len(data)
             self.progress("checking log", done, total)
+        self._check_seal_end(paths)
 
     def _check_log_file(self, path: str, data: bytes, header: Any, is_last: bool,
                         needed: dict[int, list[tuple[_SegmentCheck, int]]]) -> int:
@@ -302,13 +339,17 @@ class Verifier:
             bad_lsn = getattr(result, "bad_lsn", None) or last + 1
             nxt = next_record_start(data, result.bad_offset)
             hard = bool(getattr(result, "hard", False))
-            if is_last and nxt is None and not hard:
+            if self.seal is not None and bad_lsn <= self.seal.lsn:
+                self.report.add_error("log", damaged_durable(self.seal, path, result.bad_offset, bad_lsn,
+                                                             result.bad_reason or "damaged"))
+            elif is_last and nxt is None and not hard:
                 self.report.add("warning", "log", f"torn tail ({result.bad_reason}): {len(data) - result.bad_offset}"
                                 " bytes after the last whole record; a writable open cuts it off (a copy is kept)",
                                 path, result.bad_offset, bad_lsn)
                 return last
-            self.report.add("error", "log", f"damaged record ({result.bad_reason})", path, result.bad_offset,
-                            bad_lsn)
+            else:
+                self.report.add("error", "log", f"damaged record ({result.bad_reason})", path, result.bad_offset,
+                                bad_lsn)
             if nxt is None:
                 return last
             pos, nlsn = nxt
