@@ -14,8 +14,8 @@ from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.reader import list_log_files, scan_frames
 from sedimentdb.engine.wal.frames import decode_file_header
+from sedimentdb.engine.wal.reader import list_log_files, scan_frames
 from sedimentdb.engine.wal.seal import read_seal
 from sedimentdb.tools.ops.repair import apply_repair, plan_repair
 from sedimentdb.tools.ops.verify import verify

@@ -10,7 +10,10 @@ from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.replication import restore, verify_archive
 from sedimentdb.tools.cli import cli
 
-from .test_damage import _flip, _path, shipped  # noqa: F401 - fixture
+from . import test_damage
+from .test_damage import _flip, _path
+
+shipped = test_damage.shipped  # the fixture: a primary with 4 shipped rounds and one snapshot
 
 
 def _files(archive, uid):
