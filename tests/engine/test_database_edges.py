@@ -266,7 +266,7 @@ def test_read_only_database_reads_and_refuses_every_write(tmp_path):
         # A writer may open the directory while the reader holds it: no lock was taken.
         with _open(tmp_path) as writer:
             assert writer.count(cid) == len(model.rows)
-            before = _files(tmp_path)
+        before = _files(tmp_path)  # after the writer's close, which rewrites the seal
     assert _files(tmp_path) == before  # closing the reader wrote nothing
 
 
@@ -471,6 +471,9 @@ def test_failed_open_closes_its_log_file_and_sync_thread(tmp_path):
         _fill(db)
         db.compact()
     shutil.rmtree(tmp_path / "wal")
+    # Without the seal the open gets as far as opening (creating) the log, then fails on the
+    # manifest; with it, the missing log is refused before anything is opened (tests/engine/test_seal.py).
+    os.unlink(tmp_path / "SEAL")
     threads = {t.ident for t in threading.enumerate()}
     fds = len(os.listdir("/proc/self/fd"))
     for _ in range(2):  # the failed open released the lock, so a second attempt fails the same way

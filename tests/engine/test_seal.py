@@ -173,3 +173,19 @@ def test_repair_gets_past_a_cut_log_saying_what_is_lost(db):
         assert reopened.count(cid) == lsn - 1 - 3  # LSNs 1-3: the tenant, the database, the collection
     finally:
         reopened.close()
+
+
+def test_format_md_documents_the_seal_layout():
+    import re
+
+    import sedimentdb.engine.wal as wal_pkg
+
+    text = open(os.path.join(os.path.dirname(wal_pkg.__file__), "FORMAT.md"), encoding="utf-8").read()
+    section = text[text.index("## 10. The seal"):]
+    assert f"One file, {WF.SEAL_SIZE} bytes" in section
+    rows = re.findall(r"^\| (\d+) +\| (\d+) +\|", section, re.M)
+    offsets = [int(o) for o, _ in rows]
+    sizes = [int(n) for _, n in rows]
+    assert offsets == [sum(sizes[:i]) for i in range(len(sizes))] and sum(sizes) == WF.SEAL_SIZE
+    assert WF.SEAL.format == "<8sHHI16sQQ" and sizes == [8, 2, 2, 4, 16, 8, 8, 4]
+    assert WF.SEAL_MAGIC == b"SDBSEAL\x01" and "`SDBSEAL\\x01`" in section

@@ -17,6 +17,11 @@ Log damage (a bad region in a log file):
   identity of records (checkpoints, segment row versions, replicas): renumbering the records
   after a hole would silently change what they mean, so a hole is explained, not papered over.
 
+The seal (tools/ops/seal_repair.py): when the log will end before the LSN the seal says was
+durable (cut short, damaged at or before it, deleted), the plan names the LSNs lost and lowers
+the seal to the repaired log's end; log files of another database are set aside first when no
+manifest needs this database's log.
+
 Manifest damage: a damaged manifest is set aside (the engine falls back to the previous one).
 Segment damage: a segment whose derived files (HNSW graph, summary) are damaged but whose
 data files are sound is rebuilt from its raw vectors into a new segment published in a new
