@@ -189,3 +189,26 @@ def test_format_md_documents_the_seal_layout():
     assert offsets == [sum(sizes[:i]) for i in range(len(sizes))] and sum(sizes) == WF.SEAL_SIZE
     assert WF.SEAL.format == "<8sHHI16sQQ" and sizes == [8, 2, 2, 4, 16, 8, 8, 4]
     assert WF.SEAL_MAGIC == b"SDBSEAL\x01" and "`SDBSEAL\\x01`" in section
+
+
+@pytest.mark.parametrize("damage", ["deleted", "swapped"])
+def test_repair_gets_past_a_missing_or_foreign_log(db, tmp_path, damage):
+    path, _cid = db
+    log = _log(path)
+    if damage == "deleted":
+        os.unlink(log)
+    else:
+        other = str(tmp_path / "other")
+        _build(other, n=5, seed=1)
+        os.replace(_log(other), log)
+    with plan_repair(path) as plan:
+        kinds = [a.kind for a in plan.actions]
+        assert kinds[-1] == "lower-seal" and "LOST" in plan.actions[-1].description, kinds
+        assert (damage == "swapped") == ("set-aside-foreign-log" in kinds)
+        apply_repair(plan)
+    assert verify(path, index=False).clean
+    reopened = Database.open(path, OPTS)
+    try:
+        assert reopened.list_collections(DEFAULT_TENANT, DEFAULT_DATABASE) == []  # nothing of the other database
+    finally:
+        reopened.close()
