@@ -41,6 +41,7 @@ from sedimentdb.engine.errors import (
     WriterFailedError,
 )
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
+from sedimentdb.engine.foreign import refuse_chroma_directory
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.memfs import MemoryFileSystem
 from sedimentdb.engine.options import DatabaseOptions
@@ -139,6 +140,7 @@ class Database:
 
     def _open(self) -> None:
         started = self.clock()
+        refuse_chroma_directory(self.path, self.fs.exists)  # before anything is created there
         self.fs.makedirs(self.path)
         if not self.options.read_only:
             self._lock_handle = self.fs.lock(os.path.join(self.path, "LOCK"))

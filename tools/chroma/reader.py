@@ -1,0 +1,338 @@
+"""Read a whole Chroma persist directory into memory, without chromadb: catalog and records.
+
+:func:`read_chroma` opens the SQLite file read-only inside one read transaction, detects the
+format, reads tenants, databases and collections, then for each collection rebuilds its
+records (:mod:`records`) from the metadata tables, the HNSW files (:mod:`hnsw_files`,
+:mod:`id_map`) and the log tail. Nothing in the source directory is written.
+
+Damage is reported as :class:`DamagedSourceError` naming the file. With ``skip_damaged`` a
+damaged collection or record is left out instead and described in ``ChromaSnapshot.skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sedimentdb.tools.chroma.collection_config import index_configuration
+from sedimentdb.tools.chroma.errors import DamagedSourceError, SourceBusyError
+from sedimentdb.tools.chroma.formats import SourceFormat, detect
+from sedimentdb.tools.chroma.hnsw_files import FILES, read_vectors
+from sedimentdb.tools.chroma.id_map import PICKLE_FILE, read_id_map
+from sedimentdb.tools.chroma.records import (
+    LogRow,
+    MetadataView,
+    VectorView,
+    decode_value,
+    parse_log_metadata,
+    split_stored,
+)
+from sedimentdb.tools.chroma.sqlite_source import SQLITE_FILE, open_snapshot, quick_check
+
+VECTOR_SEGMENT = "urn:chroma:segment/vector/hnsw-local-persisted"
+METADATA_SEGMENT = "urn:chroma:segment/metadata/sqlite"
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _no_progress(label: str, done: int, total: int | None) -> None:
+    pass
+
+
+@dataclass
+class ChromaCollection:
+    """One collection as Chroma's API shows it, records in ``get()`` order."""
+
+    id: str
+    name: str
+    tenant: str
+    database: str
+    dimension: int | None
+    metadata: dict[str, Any] | None
+    configuration: dict[str, Any]  # as Chroma's configuration_json shows it (collection_config.py)
+    schema: dict[str, Any] | None  # 1.1+: the raw schema (kept for the record; not migrated)
+    index_dir: str | None
+    ids: list[str] = field(default_factory=list)
+    embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    documents: list[str | None] = field(default_factory=list)
+    metadatas: list[dict[str, Any] | None] = field(default_factory=list)
+    uris: list[str | None] = field(default_factory=list)
+    log_records: int = 0  # operations replayed from the log
+
+    @property
+    def space(self) -> str:
+        """The distance space: ``l2``, ``ip`` or ``cosine``."""
+        return str(self.configuration["hnsw"]["space"])
+
+    @property
+    def count(self) -> int:
+        """Number of records."""
+        return len(self.ids)
+
+
+@dataclass
+class ChromaSnapshot:
+    """Everything a Chroma directory holds."""
+
+    path: str
+    format: SourceFormat
+    tenants: list[str]
+    databases: list[tuple[str, str, str]]  # (tenant, name, id)
+    collections: list[ChromaCollection]
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    source_bytes: int = 0
+
+
+def _json(text: str | None, what: str, path: str) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DamagedSourceError(f"{what} is not valid JSON: {exc}", path=path) from None
+
+
+class _Reader:
+    def __init__(self, conn: sqlite3.Connection, root: str, fmt: SourceFormat, skip_damaged: bool,
+                 progress: Progress) -> None:
+        self.conn, self.root, self.fmt = conn, root, fmt
+        self.sqlite_path = os.path.join(root, SQLITE_FILE)
+        self.skip_damaged, self.progress = skip_damaged, progress
+        self.skipped: list[dict[str, Any]] = []
+
+    def q(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise DamagedSourceError(f"SQLite read failed: {exc}", path=self.sqlite_path) from None
+
+    def catalog(self) -> tuple[list[str], list[tuple[str, str, str]], list[ChromaCollection]]:
+        tenants = [r[0] for r in self.q("SELECT id FROM tenants ORDER BY rowid")]
+        dbs = [(t, n, i) for i, n, t in self.q("SELECT id, name, tenant_id FROM databases ORDER BY rowid")]
+        by_db = {i: (t, n) for t, n, i in dbs}
+        schema_col = ", c.schema_str" if self.fmt.has_schema else ", NULL"
+        cols = []
+        meta_rows: dict[str, dict[str, Any]] = {}
+        for cid, key, s, i, f, b in self.q("SELECT collection_id, key, str_value, int_value, float_value, "
+                                           "bool_value FROM collection_metadata ORDER BY rowid"):
+            meta_rows.setdefault(cid, {})[key] = decode_value(s, i, f, b)
+        for cid, name, dim, db_id, config_text, schema_text in self.q(
+                f"SELECT c.id, c.name, c.dimension, c.database_id, c.config_json_str{schema_col} "
+                "FROM collections c ORDER BY c.rowid"):
+            if db_id not in by_db:
+                raise DamagedSourceError(f"collection {name!r} ({cid}) names database {db_id}, which does not "
+                                         "exist", path=self.sqlite_path)
+            tenant, database = by_db[db_id]
+            config = _json(config_text, f"configuration of collection {name!r}", self.sqlite_path) or {}
+            schema = _json(schema_text, f"schema of collection {name!r}", self.sqlite_path)
+            metadata = meta_rows.get(cid) or None
+            cols.append(ChromaCollection(cid, name, tenant, database, int(dim) if dim is not None else None,
+                                         metadata, index_configuration(config, schema, metadata), schema, None))
+        return tenants, dbs, cols
+
+    def _segments(self, col: ChromaCollection) -> tuple[str | None, str | None]:
+        meta_seg = vec_seg = None
+        for sid, stype, _scope in self.q("SELECT id, type, scope FROM segments WHERE collection = ?", (col.id,)):
+            if stype == METADATA_SEGMENT:
+                meta_seg = sid
+            elif stype == VECTOR_SEGMENT:
+                vec_seg = sid
+        if meta_seg is None:
+            raise DamagedSourceError(f"collection {col.name!r} has no metadata segment", path=self.sqlite_path)
+        return meta_seg, vec_seg
+
+    def _max_seq(self, segment: str | None) -> int:
+        if segment is None:
+            return 0
+        rows = self.q("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,))
+        if not rows or rows[0][0] is None:
+            return 0
+        value = rows[0][0]
+        return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
+
+    def _metadata_view(self, col: ChromaCollection, segment: str) -> MetadataView:
+        view = MetadataView()
+        rows = view.rows
+        for offset_id, eid, key, s, i, f, b in self.q(
+                "SELECT e.id, e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value "
+                "FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? "
+                "ORDER BY e.id", (segment,)):
+            stored = rows.get(eid)
+            if stored is None:
+                stored = rows[eid] = {}
+            if key is not None:
+                value = decode_value(s, i, f, b)
+                if value is not None:
+                    stored[key] = value
+        if self.fmt.has_arrays:
+            arrays: dict[str, dict[str, list[Any]]] = {}
+            for eid, key, s, i, f, b in self.q(
+                    "SELECT e.embedding_id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value "
+                    "FROM embedding_metadata_array a JOIN embeddings e ON e.id = a.id WHERE e.segment_id = ? "
+                    "ORDER BY a.id, a.key, a.rowid", (segment,)):
+                arrays.setdefault(eid, {}).setdefault(key, []).append(decode_value(s, i, f, b))
+            for eid, kv in arrays.items():
+                if eid in rows:
+                    rows[eid].update(kv)
+        return view
+
+    def _log(self, col: ChromaCollection, after: int) -> list[LogRow]:
+        out = []
+        for seq, op, eid, blob, encoding, meta_text in self.q(
+                "SELECT seq_id, operation, id, vector, encoding, metadata FROM embeddings_queue "
+                "WHERE topic LIKE ? AND seq_id > ? ORDER BY seq_id", ("%/" + col.id, after)):
+            vec = None
+            if blob is not None:
+                if encoding not in (None, "FLOAT32") or len(blob) % 4:
+                    raise DamagedSourceError(f"log row {seq} of collection {col.name!r} has a vector in "
+                                             f"encoding {encoding!r} of {len(blob)} bytes", path=self.sqlite_path)
+                vec = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+                if col.dimension is not None and vec.shape[0] != col.dimension:
+                    raise DamagedSourceError(f"log row {seq} of collection {col.name!r} has a {vec.shape[0]}-"
+                                             f"dimensional vector, the collection is {col.dimension}-dimensional",
+                                             path=self.sqlite_path)
+            try:
+                meta = parse_log_metadata(meta_text)
+            except ValueError as exc:
+                raise DamagedSourceError(f"log row {seq} of collection {col.name!r}: metadata is not valid: {exc}",
+                                         path=self.sqlite_path) from None
+            if op not in (0, 1, 2, 3):
+                continue  # 4 = BackfillFn: carries no record change
+            out.append(LogRow(int(seq), int(op), str(eid), vec, meta))
+        return out
+
+    def _vector_view(self, col: ChromaCollection, segment: str | None, persisted_seq: int) -> VectorView:
+        view = VectorView(cosine=col.space == "cosine")
+        if segment is None:
+            return view
+        directory = os.path.join(self.root, segment)
+        col.index_dir = directory
+        id_map = read_id_map(directory) if os.path.isdir(directory) else None
+        if id_map is None:
+            if persisted_seq > 0:
+                missing = directory if not os.path.isdir(directory) else os.path.join(directory, PICKLE_FILE)
+                raise DamagedSourceError(f"collection {col.name!r}: Chroma recorded its HNSW index as persisted up "
+                                         f"to log position {persisted_seq}, but the index is missing",
+                                         path=missing)
+            return view
+        if not id_map.id_to_label:
+            return view
+        if col.dimension is None:
+            raise DamagedSourceError(f"collection {col.name!r} has an HNSW index but no dimension",
+                                     path=self.sqlite_path)
+        before = _stat(directory)
+        hv = read_vectors(directory, col.dimension)
+        returned = hv.returned(view.cosine)
+        row_of = {int(label): k for k, label in enumerate(hv.labels.tolist())}
+        for eid, label in id_map.id_to_label.items():
+            k = row_of.get(label)
+            if k is None:
+                raise DamagedSourceError(
+                    f"collection {col.name!r}: the id map gives record {eid!r} label {label}, which the index "
+                    "holds no live vector for (truncated or stale index)",
+                    path=os.path.join(directory, "data_level0.bin"))
+            view.vectors[eid] = returned[k]
+        if _stat(directory) != before:
+            raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)", path=directory)
+        return view
+
+    def collection(self, col: ChromaCollection) -> None:
+        meta_seg, vec_seg = self._segments(col)
+        assert meta_seg is not None
+        mt, h = self._max_seq(meta_seg), self._max_seq(vec_seg)
+        metadata = self._metadata_view(col, meta_seg)
+        vectors = self._vector_view(col, vec_seg, h)
+        log = self._log(col, min(mt, h))
+        for row in log:
+            if row.seq_id > mt:
+                metadata.apply(row)
+            if row.seq_id > h:
+                vectors.apply(row)
+        vectors.finish()
+        col.log_records = len(log)
+        self._assemble(col, metadata, vectors)
+
+    def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView) -> None:
+        orphans = [i for i in vectors.vectors if i not in metadata.rows]
+        lacking = [i for i in metadata.rows if i not in vectors.vectors]
+        index_file = os.path.join(col.index_dir, PICKLE_FILE) if col.index_dir else self.sqlite_path
+        for ids, what, path in ((orphans, "in the HNSW index but not in SQLite", index_file),
+                                (lacking, "in SQLite but have no vector in the HNSW index or the log", index_file)):
+            if not ids:
+                continue
+            message = (f"collection {col.name!r}: {len(ids)} record(s) are {what} (first: "
+                       f"{', '.join(repr(i) for i in ids[:3])})")
+            if not self.skip_damaged:
+                raise DamagedSourceError(message, path=path,
+                                         hint="pass --skip-damaged to import the other records and list these")
+            self.skipped.append({"collection": col.name, "collection_id": col.id, "file": path,
+                                 "problem": message, "ids": ids})
+        ids = [i for i in metadata.rows if i in vectors.vectors]
+        col.ids = ids
+        dim = col.dimension or 0
+        col.embeddings = (np.stack([vectors.vectors[i] for i in ids]).astype(np.float32, copy=False)
+                          if ids else np.zeros((0, dim), dtype=np.float32))
+        for i in ids:
+            doc, uri, meta = split_stored(metadata.rows[i])
+            col.documents.append(doc)
+            col.uris.append(uri)
+            col.metadatas.append(meta)
+
+
+def _stat(directory: str) -> list[tuple[str, int, int]]:
+    out = []
+    for name in (*FILES, PICKLE_FILE):
+        try:
+            st = os.stat(os.path.join(directory, name))
+            out.append((name, st.st_size, st.st_mtime_ns))
+        except FileNotFoundError:
+            out.append((name, -1, -1))
+    return out
+
+
+def _tree_bytes(path: str) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+def read_chroma(path: str, *, skip_damaged: bool = False, check_sqlite: bool = True,
+                progress: Progress = _no_progress) -> ChromaSnapshot:
+    """Everything the Chroma directory at ``path`` holds, as Chroma's API would show it.
+
+    Raises DamagedSourceError / UnsupportedFormatError / SourceBusyError (all naming a file).
+    """
+    root = os.path.abspath(path)
+    sqlite_path = os.path.join(root, SQLITE_FILE)
+    if not os.path.isfile(sqlite_path):
+        raise DamagedSourceError("not a Chroma directory: chroma.sqlite3 is missing", path=sqlite_path)
+    with open_snapshot(root) as conn:
+        if check_sqlite:
+            quick_check(conn, sqlite_path)
+        fmt = detect(conn, sqlite_path)
+        reader = _Reader(conn, root, fmt, skip_damaged, progress)
+        tenants, dbs, cols = reader.catalog()
+        kept = []
+        for n, col in enumerate(cols):
+            progress("reading Chroma collections", n, len(cols))
+            try:
+                reader.collection(col)
+            except DamagedSourceError as exc:
+                if not skip_damaged:
+                    raise
+                reader.skipped.append({"collection": col.name, "collection_id": col.id, "file": exc.path,
+                                       "problem": str(exc), "ids": None})
+                continue
+            kept.append(col)
+        progress("reading Chroma collections", len(cols), len(cols))
+    return ChromaSnapshot(root, fmt, tenants, dbs, kept, reader.skipped, _tree_bytes(root))

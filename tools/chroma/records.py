@@ -1,0 +1,145 @@
+"""Rebuild a collection's records as Chroma's ``get`` returns them: SQLite tables plus the log tail.
+
+Chroma keeps three views of a collection: the metadata segment (SQLite ``embeddings`` and
+``embedding_metadata*`` tables, complete up to its ``max_seq_id``), the HNSW segment
+(vectors, complete up to its own ``max_seq_id``) and the log (``embeddings_queue``) holding
+every operation newer than the older of the two. Chroma replays the log into each view on
+first read; this module does the same replay, with Chroma's semantics: an add of an existing
+id is ignored, updates merge metadata per key (a null deletes the key), upserts insert or
+update, deletes remove.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ADD, UPDATE, UPSERT, DELETE = 0, 1, 2, 3
+DOCUMENT_KEY = "chroma:document"
+URI_KEY = "chroma:uri"
+
+
+@dataclass
+class LogRow:
+    """One row of ``embeddings_queue`` for a collection."""
+
+    seq_id: int
+    op: int
+    id: str
+    vector: np.ndarray | None
+    metadata: dict[str, Any] | None
+
+
+def decode_value(s: Any, i: Any, f: Any, b: Any) -> Any:
+    """The metadata value of a (string, int, float, bool) column quadruple, in Chroma's read order."""
+    if s is not None:
+        return s
+    if i is not None:
+        return int(i)
+    if f is not None:
+        return float(f)
+    if b is not None:
+        return bool(b)
+    return None
+
+
+@dataclass
+class MetadataView:
+    """The metadata segment: id -> stored key/value map (document and uri included), in offset order."""
+
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply(self, row: LogRow) -> None:
+        """Apply one log operation the way Chroma's SQLite metadata writer does."""
+        present = row.id in self.rows
+        if row.op == DELETE:
+            self.rows.pop(row.id, None)
+        elif row.op == ADD:
+            if not present:
+                self.rows[row.id] = _merged({}, row.metadata)
+        elif row.op == UPDATE:
+            if present:
+                self.rows[row.id] = _merged(self.rows[row.id], row.metadata)
+        elif row.op == UPSERT:
+            self.rows[row.id] = _merged(self.rows.get(row.id, {}), row.metadata)
+
+
+def _merged(stored: dict[str, Any], update: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(stored)
+    for key, value in (update or {}).items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class VectorView:
+    """The HNSW segment: id -> vector as Chroma's get returns it (see :meth:`finish`)."""
+
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    cosine: bool = False
+    from_log: set[str] = field(default_factory=set)
+
+    def apply(self, row: LogRow) -> None:
+        """Apply one log operation the way Chroma's local HNSW writer does."""
+        present = row.id in self.vectors
+        if row.op == DELETE:
+            self.vectors.pop(row.id, None)
+            self.from_log.discard(row.id)
+            return
+        if row.vector is None or (row.op == ADD and present) or (row.op == UPDATE and not present):
+            return
+        self.vectors[row.id] = row.vector
+        self.from_log.add(row.id)
+
+    def finish(self) -> None:
+        """Give the vectors that came from the log the cosine index's round trip (in one batch)."""
+        ids = [i for i in self.from_log if i in self.vectors]
+        if self.cosine and ids:
+            done = cosine_roundtrip(np.stack([self.vectors[i] for i in ids]))
+            for k, i in enumerate(ids):
+                self.vectors[i] = done[k]
+        self.from_log.clear()
+
+
+def cosine_roundtrip(vectors: np.ndarray) -> np.ndarray:
+    """What a cosine index gives back for ``vectors``: hnswlib's normalise, then times the norm.
+
+    hnswlib (``normalize_vector``) sums squares in float32 left to right, takes ``sqrtf``,
+    multiplies by ``1 / (length + 1e-30f)``; ``getDataByLabel`` multiplies by the length again.
+    The loop over dimensions keeps that exact summation order (numpy's sum would pair terms).
+    """
+    v = np.ascontiguousarray(vectors, dtype=np.float32)
+    acc = np.zeros(v.shape[0], dtype=np.float32)
+    for d in range(v.shape[1]):
+        col = v[:, d]
+        acc += col * col
+    length = np.sqrt(acc, dtype=np.float32)
+    inv = np.float32(1.0) / (length + np.float32(1e-30))
+    return ((v * inv[:, None]) * length[:, None]).astype(np.float32, copy=False)
+
+
+def parse_log_metadata(text: str | None) -> dict[str, Any] | None:
+    """The update-metadata map of a log row (document under ``chroma:document``), or None."""
+    if text is None:
+        return None
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"log metadata is a {type(value).__name__}, not an object")
+    return value
+
+
+def split_stored(stored: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """(document, uri, user metadata or None) from a stored key/value map, as Chroma's get splits it."""
+    # Chroma takes the document out first; a map left empty is None, otherwise the uri and any
+    # other reserved key are filtered out, which can leave {} (a record with only a uri).
+    rest = dict(stored)
+    doc = rest.pop(DOCUMENT_KEY, None) if isinstance(stored.get(DOCUMENT_KEY), str) else None
+    uri = stored.get(URI_KEY)
+    meta = {k: v for k, v in rest.items() if not k.startswith("chroma:")} if rest else None
+    return doc, uri if isinstance(uri, str) else None, meta

@@ -1,0 +1,195 @@
+"""``sediment migrate-from-chroma``: a Chroma persist directory becomes a SedimentDB database.
+
+The source is read with :mod:`sedimentdb.tools.chroma` (no chromadb needed, nothing written
+to it). The database is built in a temporary directory beside DEST, verified (counts, record
+digests, exact-distance queries), then renamed to DEST in one step: an interrupted run leaves
+DEST absent (or empty, as it was), never a half-imported database. The temporary directory is
+named ``.<DEST>.migrating-<pid>`` and removed on failure (or by the next run, if killed).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sedimentdb.engine.database import Database
+from sedimentdb.engine.errors import InvalidArgumentError
+from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.tools.chroma import ChromaCollection, ChromaSnapshot, read_chroma
+from sedimentdb.tools.ops.common import Progress, no_progress, quiet_logger
+from sedimentdb.tools.ops.migrate_verify import CollectionCheck, verify_collection
+
+BATCH = 5000
+
+
+class VerificationError(InvalidArgumentError):
+    """The migrated database does not match the source; DEST was not created."""
+
+
+@dataclass
+class MigrationSummary:
+    """What a migration found, imported, left out and verified."""
+
+    source: str
+    dest: str
+    format: str
+    dry_run: bool
+    collections: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    verification: list[dict[str, Any]] = field(default_factory=list)
+    source_bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def records(self) -> int:
+        """Records imported (or, for a dry run, that would be)."""
+        return sum(c["records"] for c in self.collections)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        rate = self.records / self.seconds if self.seconds > 0 else None
+        return {"source": self.source, "dest": self.dest, "format": self.format, "dry_run": self.dry_run,
+                "collections": self.collections, "records": self.records, "source_bytes": self.source_bytes,
+                "skipped": [{k: v for k, v in s.items() if k != "ids"} | {"ids": (s["ids"] or [])[:100]}
+                            for s in self.skipped],
+                "verification": self.verification, "verified": all(v["ok"] for v in self.verification),
+                "seconds": round(self.seconds, 3), "records_per_second": round(rate) if rate else None}
+
+
+def sediment_configuration(col: ChromaCollection) -> dict[str, Any]:
+    """The SedimentDB configuration of a Chroma collection: the same document Chroma's
+    ``configuration_json`` shows (space, HNSW parameters, embedding function)."""
+    return {"hnsw": dict(col.configuration["hnsw"]), "spann": None,
+            "embedding_function": col.configuration.get("embedding_function")}
+
+
+def _describe(col: ChromaCollection) -> dict[str, Any]:
+    dim = col.dimension
+    return {"tenant": col.tenant, "database": col.database, "name": col.name, "id": col.id,
+            "records": col.count, "dimension": dim, "space": col.space,
+            "embedding_bytes": col.count * (dim or 0) * 4, "from_log": col.log_records,
+            "embedding_function": (col.configuration.get("embedding_function") or {}).get("name")
+            if isinstance(col.configuration.get("embedding_function"), dict) else None}
+
+
+def check_dest(dest: str, source: str) -> str:
+    """The absolute DEST; InvalidArgumentError unless it is absent or an empty directory."""
+    adest = os.path.abspath(dest)
+    if os.path.realpath(adest) == os.path.realpath(source) or \
+            os.path.realpath(adest).startswith(os.path.realpath(source) + os.sep):
+        raise InvalidArgumentError("DEST must not be the Chroma directory or inside it (the source is never "
+                                   "written)", path=adest)
+    if os.path.exists(adest):
+        if not os.path.isdir(adest):
+            raise InvalidArgumentError("DEST exists and is not a directory", path=adest)
+        if os.listdir(adest):
+            raise InvalidArgumentError("DEST exists and is not empty", path=adest,
+                                       hint="pass a new directory; the migration never merges into data")
+    return adest
+
+
+def _temp_dir(adest: str) -> str:
+    parent, base = os.path.split(adest)
+    os.makedirs(parent, exist_ok=True)
+    prefix = f".{base}.migrating-"
+    for name in os.listdir(parent):  # leftovers of killed runs (their process is gone)
+        if name.startswith(prefix) and name[len(prefix):].isdigit() and not _alive(int(name[len(prefix):])):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+    return os.path.join(parent, f"{prefix}{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write(db: Database, snap: ChromaSnapshot, progress: Progress) -> None:
+    for tenant in snap.tenants:
+        if not db.has_tenant(tenant):
+            db.create_tenant(tenant)
+    for tenant, name, did in snap.databases:
+        if (tenant, name) not in db.catalog.databases:
+            db.create_database(tenant, name, id=did)
+    total = sum(c.count for c in snap.collections)
+    done = 0
+    for col in snap.collections:
+        db.create_collection(col.tenant, col.database, col.name, id=col.id, metadata=col.metadata,
+                             configuration=sediment_configuration(col), dimension=col.dimension)
+        for start in range(0, col.count, BATCH):
+            end = min(start + BATCH, col.count)
+            db.add(col.id, col.ids[start:end], col.embeddings[start:end], col.documents[start:end],
+                   col.metadatas[start:end], col.uris[start:end])
+            done += end - start
+            progress("importing records", done, total)
+    progress("importing records", total, total)
+
+
+def _verify(path: str, snap: ChromaSnapshot, sample: int, progress: Progress) -> list[CollectionCheck]:
+    db = Database.open(path, DatabaseOptions(read_only=True, background_compaction=False), logger=quiet_logger())
+    try:
+        checks = []
+        for n, col in enumerate(snap.collections):
+            progress("verifying", n, len(snap.collections))
+            checks.append(verify_collection(db, col, sample=sample, seed=n))
+        progress("verifying", len(snap.collections), len(snap.collections))
+        return checks
+    finally:
+        db.close()
+
+
+def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_damaged: bool = False,
+                        sample_queries: int = 20, progress: Progress = no_progress) -> MigrationSummary:
+    """Migrate the Chroma directory ``source`` into a new SedimentDB database at ``dest``.
+
+    Raises the reader's errors (damaged, busy, unsupported source: each names the file),
+    InvalidArgumentError for a bad DEST, VerificationError if the result does not match.
+    """
+    started = time.monotonic()
+    asource = os.path.abspath(source)
+    adest = check_dest(dest, asource)
+    snap = read_chroma(asource, skip_damaged=skip_damaged, progress=progress)
+    summary = MigrationSummary(asource, adest, snap.format.label, dry_run,
+                               [_describe(c) for c in snap.collections], snap.skipped,
+                               source_bytes=snap.source_bytes)
+    if dry_run:
+        summary.seconds = time.monotonic() - started
+        return summary
+    tmp = _temp_dir(adest)
+    try:
+        db = Database.open(tmp, DatabaseOptions(durability="normal", background_compaction=False),
+                           logger=quiet_logger())
+        try:
+            _write(db, snap, progress)
+        finally:
+            db.close()
+        checks = _verify(tmp, snap, sample_queries, progress)
+        summary.verification = [c.to_dict() for c in checks]
+        bad = [c for c in checks if not c.ok]
+        if bad:
+            raise VerificationError("the migrated database does not match the source: " + "; ".join(
+                f"{c.name}: {', '.join(c.problems)}" for c in bad), path=tmp)
+        if os.path.isdir(adest):
+            os.rmdir(adest)  # empty (checked above); rename needs it gone
+        os.rename(tmp, adest)
+        _fsync_dir(os.path.dirname(adest))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

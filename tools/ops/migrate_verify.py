@@ -1,0 +1,132 @@
+"""Check a migrated database against the Chroma snapshot it was built from.
+
+Three checks per collection: the record count; an order-independent digest of every record
+(id, float32 embedding bytes, document, metadata, uri) computed on both sides; and a sample
+of queries whose answers must carry the exact distances computed, in float64, from the
+source vectors (and find at least 95% of the exact nearest neighbours, HNSW being approximate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sedimentdb.engine.database import Database
+from sedimentdb.engine.types import Include
+from sedimentdb.tools.chroma import ChromaCollection
+
+ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distances=False)
+DIGEST_MOD = 1 << 256
+MIN_RECALL = 0.95
+
+
+def record_digest(rid: str, embedding: np.ndarray, document: str | None, metadata: dict | None,
+                  uri: str | None) -> int:
+    """The sha256 of one record's canonical form, as an integer."""
+    canon = json.dumps([rid, np.ascontiguousarray(embedding, dtype="<f4").tobytes().hex(), document,
+                        metadata or None, uri], sort_keys=True, ensure_ascii=False, allow_nan=True)
+    return int.from_bytes(hashlib.sha256(canon.encode("utf-8")).digest(), "big")
+
+
+def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list) -> str:
+    """Order-independent digest of records: the sum of their hashes modulo 2^256, in hex."""
+    total = 0
+    for k, rid in enumerate(ids):
+        total = (total + record_digest(rid, embeddings[k], documents[k], metadatas[k], uris[k])) % DIGEST_MOD
+    return f"{total:064x}"
+
+
+def exact_distances(space: str, vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Chroma's distance from ``query`` to every row of ``vectors``, in float64."""
+    v = vectors.astype(np.float64)
+    q = query.astype(np.float64)
+    if space == "l2":
+        return ((v - q) ** 2).sum(axis=1)
+    if space == "ip":
+        return 1.0 - v @ q
+    norms = np.linalg.norm(v, axis=1) * np.linalg.norm(q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - np.where(norms > 0, (v @ q) / np.where(norms > 0, norms, 1.0), 0.0)
+
+
+@dataclass
+class CollectionCheck:
+    """The verification of one collection."""
+
+    name: str
+    id: str
+    source_count: int
+    dest_count: int
+    source_digest: str
+    dest_digest: str
+    queries: int = 0
+    recall: float = 1.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable form."""
+        return {"name": self.name, "id": self.id, "source_count": self.source_count,
+                "dest_count": self.dest_count, "digest_match": self.source_digest == self.dest_digest,
+                "digest": self.dest_digest, "queries": self.queries, "recall": round(self.recall, 4),
+                "ok": self.ok, "problems": self.problems}
+
+
+def _tolerance(dim: int) -> float:
+    # Chroma's own invariant (ann_accuracy): 1e-6 x 10^floor(log10(dim)), plus float32 rounding of norms.
+    return 1e-5 * 10 ** np.floor(np.log10(max(dim, 1)))
+
+
+def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -> tuple[int, float, list[str]]:
+    """Run ``sample`` queries (source vectors as queries); (queries, recall, problems)."""
+    n = col.count
+    if n == 0 or sample <= 0:
+        return 0, 1.0, []
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(n, size=min(sample, n), replace=False)
+    k = min(10, n)
+    tol = _tolerance(col.embeddings.shape[1])
+    found = wanted = 0
+    problems: list[str] = []
+    answers = db.query(col.id, col.embeddings[picks], k, include=Include(documents=False, metadatas=False))
+    pos = {rid: j for j, rid in enumerate(col.ids)}
+    for q, ans in zip(picks, answers):
+        exact = exact_distances(col.space, col.embeddings, col.embeddings[q])
+        kth = np.partition(exact, k - 1)[k - 1]
+        truth = {col.ids[j] for j in np.nonzero(exact <= kth + tol)[0]}
+        for rid, dist in zip(ans.ids, ans.distances or []):
+            want = exact[pos[rid]]
+            if abs(dist - want) > tol * max(1.0, abs(want)):
+                problems.append(f"query {col.ids[q]!r}: {rid!r} at distance {dist}, exact {want}")
+        found += len(truth & set(ans.ids))
+        wanted += k
+    recall = found / wanted if wanted else 1.0
+    if recall < MIN_RECALL:
+        problems.append(f"query recall {recall:.3f} < {MIN_RECALL}")
+    return len(picks), recall, problems[:5]
+
+
+def verify_collection(db: Database, col: ChromaCollection, *, sample: int = 20, seed: int = 0) -> CollectionCheck:
+    """Compare one migrated collection with its source."""
+    got = db.get(col.id, include=ALL)
+    dim = col.embeddings.shape[1] if col.embeddings.ndim == 2 else 0
+    dest_emb = got.embeddings if got.embeddings is not None else np.zeros((0, dim), dtype=np.float32)
+    check = CollectionCheck(
+        col.name, col.id, col.count, len(got.ids),
+        digest(col.ids, col.embeddings, col.documents, col.metadatas, col.uris),
+        digest(got.ids, dest_emb, got.documents or [], got.metadatas or [], got.uris or []))
+    if check.source_count != check.dest_count:
+        check.problems.append(f"{check.dest_count} records, the source has {check.source_count}")
+    if check.source_digest != check.dest_digest:
+        check.problems.append("record digest differs from the source's")
+    check.queries, check.recall, problems = check_queries(db, col, sample, seed)
+    check.problems += problems
+    return check
