@@ -12,6 +12,7 @@ from sedimentdb import __version__
 from sedimentdb.tools.compact_cmd import compact_command
 from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
+from sedimentdb.tools.migrate_cmd import migrate_command
 from sedimentdb.tools.repair_cmd import repair_command
 from sedimentdb.tools.replicate_cmd import register_replication
 from sedimentdb.tools.run_cmd import run
@@ -41,4 +42,5 @@ cli.add_command(run)
 cli.add_command(repair_command)
 cli.add_command(export_command)
 cli.add_command(import_command)
+cli.add_command(migrate_command)
 register_replication(cli)
