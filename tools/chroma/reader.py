@@ -158,7 +158,7 @@ class _Reader:
     def _metadata_view(self, col: ChromaCollection, segment: str) -> MetadataView:
         view = MetadataView()
         rows = view.rows
-        for offset_id, eid, key, s, i, f, b in self.q(
+        for _offset, eid, key, s, i, f, b in self.q(
                 "SELECT e.id, e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value "
                 "FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? "
                 "ORDER BY e.id", (segment,)):

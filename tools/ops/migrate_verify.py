@@ -98,11 +98,14 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
     problems: list[str] = []
     answers = db.query(col.id, col.embeddings[picks], k, include=Include(documents=False, metadatas=False))
     pos = {rid: j for j, rid in enumerate(col.ids)}
-    for q, ans in zip(picks, answers):
+    for q, ans in zip(picks, answers, strict=True):
         exact = exact_distances(col.space, col.embeddings, col.embeddings[q])
         kth = np.partition(exact, k - 1)[k - 1]
         truth = {col.ids[j] for j in np.nonzero(exact <= kth + tol)[0]}
-        for rid, dist in zip(ans.ids, ans.distances or []):
+        for rid, dist in zip(ans.ids, ans.distances or [], strict=True):
+            if rid not in pos:
+                problems.append(f"query {col.ids[q]!r} returned {rid!r}, which the source does not hold")
+                continue
             want = exact[pos[rid]]
             if abs(dist - want) > tol * max(1.0, abs(want)):
                 problems.append(f"query {col.ids[q]!r}: {rid!r} at distance {dist}, exact {want}")

@@ -63,7 +63,7 @@ def assert_matches(got: dict, want: dict, *, uri_only_metadata_is_none: bool = F
     assert got["embeddings"] == want["embeddings"], f"{name}: embeddings differ (bit-exact)"
     assert got["documents"] == want["documents"], name
     assert got["uris"] == want["uris"], name
-    for rid, a, b, uri in zip(want["ids"], got["metadatas"], want["metadatas"], want["uris"]):
+    for rid, a, b, uri in zip(want["ids"], got["metadatas"], want["metadatas"], want["uris"], strict=True):
         if uri_only_metadata_is_none and b == {} and uri is not None:
             b = None
         assert a == b and _types(a) == _types(b), f"{name}/{rid}: {a!r} != {b!r}"
