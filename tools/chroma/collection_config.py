@@ -3,7 +3,8 @@
 * 1.1+ keeps them in ``collections.schema_str``: ``keys["#embedding"].float_list.vector_index.config``
   (falling back to ``defaults.float_list.vector_index.config``) holds ``space``, ``hnsw`` and
   ``embedding_function``; ``config_json_str`` is ``{}``.
-* 1.0 keeps them in ``config_json_str``: ``{"hnsw": {...}, "embedding_function": {...}}``.
+* 1.0 keeps them in ``config_json_str``: ``{"vector_index": {"hnsw": {...}}, "embedding_function": {...}}``
+  (``{"hnsw": {...}}`` at the top level is read too).
 * Legacy ``hnsw:*`` collection metadata fills in what neither names (Chroma's own fallback).
 
 The result is what Chroma's ``collection.configuration_json`` shows: the space and the six
@@ -49,7 +50,7 @@ def index_configuration(config: dict[str, Any] | None, schema: Any,
         hnsw.setdefault("space", from_schema.get("space"))
         ef = from_schema.get("embedding_function")
     else:
-        hnsw = dict(config.get("hnsw") or config.get("hnsw_configuration") or {})
+        hnsw = dict(_dig(config, "vector_index", "hnsw") or config.get("hnsw") or {})
         ef = config.get("embedding_function")
     out: dict[str, Any] = {}
     for key in ("space", *HNSW_DEFAULTS):

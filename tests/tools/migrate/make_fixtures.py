@@ -56,6 +56,7 @@ def write_fixture(path: str) -> None:
     from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
 
     rng = random.Random(7)
+    arrays = tuple(int(x) for x in chromadb.__version__.split(".")[:2]) >= (1, 5)  # list values: 1.5+
     admin = chromadb.AdminClient(chromadb.Settings(is_persistent=True, persist_directory=path))
     admin.create_tenant("acme")
     admin.create_database("prod", tenant="acme")
@@ -70,7 +71,7 @@ def write_fixture(path: str) -> None:
         metas = []
         for i in range(40):
             m = {"i": i, "neg": -i * 1000003, "f": i / 7, "s": f"str-{i}", "b": i % 2 == 0, "uni": "naïve ☃"}
-            if i % 3 == 0:
+            if i % 3 == 0 and arrays:
                 m.update({"tags": ["a", f"t{i}"], "nums": [i, i + 1, -5], "fl": [0.25, i / 3], "bs": [True, False]})
             if i % 5 == 4:
                 m = None
@@ -110,7 +111,7 @@ def write_fixture(path: str) -> None:
     acme = chromadb.PersistentClient(path=path, tenant="acme", database="prod")
     acme.create_collection("acme-docs", metadata={"hnsw:space": "cosine"}, embedding_function=None).add(
         ids=["p1", "p2"], embeddings=[_vec(rng, dim), _vec(rng, dim)], documents=["prod one", "prod two"],
-        metadatas=[{"k": "v"}, {"k": "w", "arr": [1.5, 2.5]}])
+        metadatas=[{"k": "v"}, {"k": "w", "arr": [1.5, 2.5]} if arrays else {"k": "w"}])
 
 
 def write_random(path: str, seed: int, records: int, dim: int) -> None:
@@ -118,6 +119,7 @@ def write_random(path: str, seed: int, records: int, dim: int) -> None:
     import chromadb
 
     rng = random.Random(seed)
+    arrays = tuple(int(x) for x in chromadb.__version__.split(".")[:2]) >= (1, 5)
     client = chromadb.PersistentClient(path=path)
     for c in range(rng.randint(1, 3)):
         space = rng.choice(["l2", "ip", "cosine"])
@@ -129,7 +131,8 @@ def write_random(path: str, seed: int, records: int, dim: int) -> None:
             k = rng.randint(1, 50)
             ids = [f"r{n + i}" for i in range(k)]
             metas = [rng.choice([None, {"x": rng.randint(-9, 9)}, {"y": rng.random(), "s": "v" * rng.randint(0, 3)},
-                                 {"l": [rng.randint(0, 3) for _ in range(rng.randint(1, 3))], "b": rng.random() < .5}])
+                                 {"l": [rng.randint(0, 3) for _ in range(rng.randint(1, 3))] if arrays else 1,
+                                  "b": rng.random() < .5}])
                      for _ in ids]
             col.add(ids=ids, embeddings=[_vec(rng, dim) for _ in ids], metadatas=metas,
                     documents=[rng.choice([None, f"doc {i}"]) for i in ids])
