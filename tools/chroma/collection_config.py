@@ -5,6 +5,8 @@
   ``embedding_function``; ``config_json_str`` is ``{}``.
 * 1.0 keeps them in ``config_json_str``: ``{"vector_index": {"hnsw": {...}}, "embedding_function": {...}}``
   (``{"hnsw": {...}}`` at the top level is read too).
+* 0.5/0.6 write ``{"hnsw_configuration": {...defaults...}}`` but build the index from the legacy
+  ``hnsw:*`` collection metadata, which is what is read for them.
 * Legacy ``hnsw:*`` collection metadata fills in what neither names (Chroma's own fallback).
 
 The result is what Chroma's ``collection.configuration_json`` shows: the space and the six
@@ -49,6 +51,10 @@ def index_configuration(config: dict[str, Any] | None, schema: Any,
         hnsw = dict(from_schema.get("hnsw") or {})
         hnsw.setdefault("space", from_schema.get("space"))
         ef = from_schema.get("embedding_function")
+    elif "hnsw_configuration" in config:
+        # 0.5/0.6: this block is filled with defaults; the index is built from the hnsw:* metadata
+        hnsw = {}
+        ef = None
     else:
         hnsw = dict(_dig(config, "vector_index", "hnsw") or config.get("hnsw") or {})
         ef = config.get("embedding_function")

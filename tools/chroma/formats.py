@@ -17,6 +17,7 @@ KNOWN = [
     ("chromadb 1.5", {"sysdb": 10, "metadb": 6, "embeddings_queue": 2}),
     ("chromadb 1.1-1.4", {"sysdb": 10, "metadb": 5, "embeddings_queue": 2}),
     ("chromadb 1.0", {"sysdb": 9, "metadb": 5, "embeddings_queue": 2}),
+    ("chromadb 0.6", {"sysdb": 9, "metadb": 4, "embeddings_queue": 2}),
 ]
 NEWEST = KNOWN[0]
 
@@ -32,6 +33,13 @@ class SourceFormat:
     def has_arrays(self) -> bool:
         """Whether list metadata values live in ``embedding_metadata_array`` (1.5+)."""
         return self.levels.get("metadb", 0) >= 6
+
+    @property
+    def python_era(self) -> bool:
+        """Written by the Python 0.x engine: its ``get`` returns log-replayed vectors as written
+        (they sit in a brute-force buffer until a batch fills) and ``None`` for a metadata map
+        that holds only reserved keys (a uri)."""
+        return self.label.startswith("chromadb 0.")
 
     @property
     def has_schema(self) -> bool:

@@ -207,7 +207,9 @@ class _Reader:
         return out
 
     def _vector_view(self, col: ChromaCollection, segment: str | None, persisted_seq: int) -> VectorView:
-        view = VectorView(cosine=col.space == "cosine")
+        # 0.x returns replayed log vectors as written; 1.x gives them the index's round trip.
+        view = VectorView(cosine=col.space == "cosine" and not self.fmt.python_era)
+        normalized = col.space == "cosine"
         if segment is None:
             return view
         directory = os.path.join(self.root, segment)
@@ -227,7 +229,7 @@ class _Reader:
                                      path=self.sqlite_path)
         before = _stat(directory)
         hv = read_vectors(directory, col.dimension)
-        returned = hv.returned(view.cosine)
+        returned = hv.returned(normalized)
         row_of = {int(label): k for k, label in enumerate(hv.labels.tolist())}
         for eid, label in id_map.id_to_label.items():
             k = row_of.get(label)
@@ -278,7 +280,7 @@ class _Reader:
         col.embeddings = (np.stack([vectors.vectors[i] for i in ids]).astype(np.float32, copy=False)
                           if ids else np.zeros((0, dim), dtype=np.float32))
         for i in ids:
-            doc, uri, meta = split_stored(metadata.rows[i])
+            doc, uri, meta = split_stored(metadata.rows[i], self.fmt.python_era)
             col.documents.append(doc)
             col.uris.append(uri)
             col.metadatas.append(meta)

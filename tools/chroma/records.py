@@ -134,12 +134,18 @@ def parse_log_metadata(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def split_stored(stored: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any] | None]:
-    """(document, uri, user metadata or None) from a stored key/value map, as Chroma's get splits it."""
+def split_stored(stored: dict[str, Any], python_era: bool = False
+                 ) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """(document, uri, user metadata or None) from a stored key/value map, as Chroma's get splits it.
+
+    ``python_era``: 0.x returns None, not ``{}``, when only reserved keys were stored.
+    """
     # Chroma takes the document out first; a map left empty is None, otherwise the uri and any
     # other reserved key are filtered out, which can leave {} (a record with only a uri).
     rest = dict(stored)
     doc = rest.pop(DOCUMENT_KEY, None) if isinstance(stored.get(DOCUMENT_KEY), str) else None
     uri = stored.get(URI_KEY)
     meta = {k: v for k, v in rest.items() if not k.startswith("chroma:")} if rest else None
+    if python_era and not meta:
+        meta = None
     return doc, uri if isinstance(uri, str) else None, meta

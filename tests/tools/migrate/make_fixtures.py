@@ -56,7 +56,9 @@ def write_fixture(path: str) -> None:
     from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
 
     rng = random.Random(7)
-    arrays = tuple(int(x) for x in chromadb.__version__.split(".")[:2]) >= (1, 5)  # list values: 1.5+
+    version = tuple(int(x) for x in chromadb.__version__.split(".")[:2])
+    arrays = version >= (1, 5)  # list values: 1.5+
+    modern = version >= (1, 0)  # None deletes a key; configuration={"hnsw": ...}
     admin = chromadb.AdminClient(chromadb.Settings(is_persistent=True, persist_directory=path))
     admin.create_tenant("acme")
     admin.create_database("prod", tenant="acme")
@@ -79,21 +81,27 @@ def write_fixture(path: str) -> None:
         docs = [f"document {i} of {space}" if i % 4 else None for i in range(40)]
         uris = [f"s3://bucket/{space}/{i}" if i % 6 == 1 else None for i in range(40)]
         col.add(ids=ids, embeddings=[_vec(rng, dim) for _ in ids], metadatas=metas, documents=docs, uris=uris)
-        col.update(ids=ids[:5], metadatas=[{"i": 100 + k, "s": None, "added": "yes"} for k in range(5)])
+        col.update(ids=ids[:5], metadatas=[{"i": 100 + k, "added": "yes", **({"s": None} if modern else {})}
+                                           for k in range(5)])
         col.update(ids=ids[5:8], embeddings=[_vec(rng, dim) for _ in range(3)], documents=["new"] * 3)
         col.upsert(ids=[ids[8], f"{space}-new"], embeddings=[_vec(rng, dim) for _ in range(2)],
                    metadatas=[{"upserted": 1.0}, {"upserted": 2.5}], documents=["up-old", "up-new"])
         col.delete(ids=ids[10:14])
         col.update(ids=[ids[15]], embeddings=[[0.0] * dim])  # a zero vector (cosine norm 0)
     # Small sync threshold: persisted at 50 and 100 operations, the rest only in the log.
-    log = client.create_collection("log-tail", configuration={"hnsw": {"space": "cosine", "sync_threshold": 50,
-                                                                       "batch_size": 50}},
-                                   embedding_function=None)
+    if modern:
+        log = client.create_collection("log-tail", configuration={"hnsw": {"space": "cosine", "sync_threshold": 50,
+                                                                           "batch_size": 50}},
+                                       embedding_function=None)
+    else:
+        log = client.create_collection("log-tail", metadata={"hnsw:space": "cosine", "hnsw:sync_threshold": 50,
+                                                             "hnsw:batch_size": 20}, embedding_function=None)
     for start in range(0, 130, 10):
         ids = [f"L{i}" for i in range(start, start + 10)]
         log.add(ids=ids, embeddings=[_vec(rng, dim) for _ in ids], metadatas=[{"n": i} for i in range(10)])
     log.delete(ids=["L3", "L120"])
-    log.update(ids=["L5", "L125"], embeddings=[_vec(rng, dim), _vec(rng, dim)], metadatas=[{"n": None}, {"x": 1}])
+    log.update(ids=["L5", "L125"], embeddings=[_vec(rng, dim), _vec(rng, dim)],
+               metadatas=[{"n": None} if modern else {"n": -1}, {"x": 1}])
     # Never reached the threshold: no HNSW directory, everything in the log.
     small = client.create_collection("never-persisted", metadata={"hnsw:space": "ip"}, embedding_function=None)
     small.add(ids=["a", "b", "c"], embeddings=[_vec(rng, 16) for _ in range(3)], documents=["x", "y", None])
@@ -165,12 +173,15 @@ def read_expected(path: str) -> dict:
         for db in admin.list_databases(tenant=tenant):
             db_name = db["name"] if isinstance(db, dict) else db.name
             client = chromadb.PersistentClient(path=path, tenant=tenant, database=db_name)
-            for col in client.list_collections():
+            for listed in client.list_collections():
+                # 0.6 lists names only
+                col = client.get_collection(listed if isinstance(listed, str) else listed.name,
+                                            embedding_function=None)
                 got = col.get(include=["embeddings", "documents", "metadatas", "uris"])
                 embs = got["embeddings"]
                 out["collections"].append({
                     "tenant": tenant, "database": db_name, "name": col.name, "id": str(col.id),
-                    "metadata": col.metadata, "configuration": col.configuration_json,
+                    "metadata": col.metadata, "configuration": getattr(col, "configuration_json", None),
                     "count": col.count(), "ids": got["ids"],
                     "embeddings": [base64.b64encode(np.asarray(e, dtype="<f4").tobytes()).decode()
                                    for e in (embs if embs is not None else [])],
