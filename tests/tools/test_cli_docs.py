@@ -13,7 +13,8 @@ from sedimentdb.tools.cli import cli
 from .helpers import invoke
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "CLI.md")
-REPORTING = {"info", "wal ls", "wal dump", "wal tail", "verify", "compact", "repair", "export", "import"}
+REPORTING = {"info", "wal ls", "wal dump", "wal tail", "verify", "compact", "repair", "export", "import",
+             "migrate-from-chroma"}
 # The operator tools' own commands: every option is explained and documented. Commands other
 # families register (run, replication) must have help text and a section in docs/CLI.md.
 OWN = REPORTING
