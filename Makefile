@@ -88,10 +88,12 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/suite.py $(BENCH_ARGS)
 
 # The differential tests run the same operations against sedimentdb and the full chromadb
-# in-process; in the test venv (HTTP-only client) they skip, so they run here.
+# in-process, and migrate random Chroma directories chromadb wrote; in the test venv
+# (HTTP-only client) they skip, so they run here.
 differential: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m pip install -q "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
-	$(BENCH_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/api/test_differential.py
+	$(BENCH_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/api/test_differential.py \
+		tests/tools/migrate/test_chroma_differential.py
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache
