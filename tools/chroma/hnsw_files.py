@@ -116,4 +116,4 @@ def read_vectors(directory: str, dim: int) -> HnswVectors:
     vectors = np.ascontiguousarray(rows[:, header.data_offset:header.label_offset]).view("<f4").reshape(-1, dim)
     labels = np.ascontiguousarray(rows[:, header.label_offset:header.label_offset + 8]).view("<u8").reshape(-1)
     lengths = np.frombuffer(np.asarray(lengths_raw).tobytes(), dtype="<f4")[live]
-    return HnswVectors(header, labels.copy(), vectors.astype(np.float32), lengths.astype(np.float32))
+    return HnswVectors(header, labels, vectors.astype(np.float32, copy=False), lengths.astype(np.float32, copy=False))
