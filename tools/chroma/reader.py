@@ -229,8 +229,8 @@ class _Reader:
                                      path=self.sqlite_path)
         before = _stat(directory)
         hv = read_vectors(directory, col.dimension)
-        returned = hv.returned(normalized)
-        row_of = {int(label): k for k, label in enumerate(hv.labels.tolist())}
+        view.base, view.normalized = hv, normalized
+        row_of = dict(zip(hv.labels.tolist(), range(len(hv.labels)), strict=True))
         for eid, label in id_map.id_to_label.items():
             k = row_of.get(label)
             if k is None:
@@ -238,12 +238,12 @@ class _Reader:
                     f"collection {col.name!r}: the id map gives record {eid!r} label {label}, which the index "
                     "holds no live vector for (truncated or stale index)",
                     path=os.path.join(directory, "data_level0.bin"))
-            view.vectors[eid] = returned[k]
-        if _stat(directory) != before:
-            raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)", path=directory)
+            view.row[eid] = k
+        self.index_stat = (directory, before)  # checked again once the vectors are copied out
         return view
 
     def collection(self, col: ChromaCollection) -> None:
+        self.index_stat: tuple[str, list[tuple[str, int, int]]] | None = None
         meta_seg, vec_seg = self._segments(col)
         assert meta_seg is not None
         mt, h = self._max_seq(meta_seg), self._max_seq(vec_seg)
@@ -260,8 +260,8 @@ class _Reader:
         self._assemble(col, metadata, vectors)
 
     def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView) -> None:
-        orphans = [i for i in vectors.vectors if i not in metadata.rows]
-        lacking = [i for i in metadata.rows if i not in vectors.vectors]
+        orphans = [i for i in vectors.ids() if i not in metadata.rows]
+        lacking = [i for i in metadata.rows if i not in vectors]
         index_file = os.path.join(col.index_dir, PICKLE_FILE) if col.index_dir else self.sqlite_path
         for ids, what, path in ((orphans, "in the HNSW index but not in SQLite", index_file),
                                 (lacking, "in SQLite but have no vector in the HNSW index or the log", index_file)):
@@ -274,11 +274,12 @@ class _Reader:
                                          hint="pass --skip-damaged to import the other records and list these")
             self.skipped.append({"collection": col.name, "collection_id": col.id, "file": path,
                                  "problem": message, "ids": ids})
-        ids = [i for i in metadata.rows if i in vectors.vectors]
+        ids = [i for i in metadata.rows if i in vectors] if lacking else list(metadata.rows)
         col.ids = ids
-        dim = col.dimension or 0
-        col.embeddings = (np.stack([vectors.vectors[i] for i in ids]).astype(np.float32, copy=False)
-                          if ids else np.zeros((0, dim), dtype=np.float32))
+        col.embeddings = vectors.matrix(ids, col.dimension or 0)
+        if self.index_stat is not None and _stat(self.index_stat[0]) != self.index_stat[1]:
+            raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)",
+                                  path=self.index_stat[0])
         for i in ids:
             doc, uri, meta = split_stored(metadata.rows[i], self.fmt.python_era)
             col.documents.append(doc)

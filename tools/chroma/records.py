@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from sedimentdb.tools.chroma.hnsw_files import HnswVectors
+
 ADD, UPDATE, UPSERT, DELETE = 0, 1, 2, 3
 DOCUMENT_KEY = "chroma:document"
 URI_KEY = "chroma:uri"
@@ -79,21 +81,37 @@ def _merged(stored: dict[str, Any], update: dict[str, Any] | None) -> dict[str, 
 
 @dataclass
 class VectorView:
-    """The HNSW segment: id -> vector as Chroma's get returns it (see :meth:`finish`)."""
+    """The HNSW segment: id -> vector as Chroma's get returns it (see :meth:`finish`).
 
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    Vectors in the index stay in its files (``base``, ``row``: id -> live element) until
+    :meth:`matrix` copies them out once; only those the log replaces or adds are held one by one.
+    """
+
     cosine: bool = False
+    base: HnswVectors | None = None
+    normalized: bool = False  # the index stores normalised vectors (cosine)
+    row: dict[str, int] = field(default_factory=dict)
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
     from_log: set[str] = field(default_factory=set)
+
+    def __contains__(self, rid: str) -> bool:
+        return rid in self.row or rid in self.vectors
+
+    def ids(self) -> list[str]:
+        """Every id with a vector."""
+        return [*self.row, *self.vectors]
 
     def apply(self, row: LogRow) -> None:
         """Apply one log operation the way Chroma's local HNSW writer does."""
-        present = row.id in self.vectors
+        present = row.id in self
         if row.op == DELETE:
+            self.row.pop(row.id, None)
             self.vectors.pop(row.id, None)
             self.from_log.discard(row.id)
             return
         if row.vector is None or (row.op == ADD and present) or (row.op == UPDATE and not present):
             return
+        self.row.pop(row.id, None)
         self.vectors[row.id] = row.vector
         self.from_log.add(row.id)
 
@@ -105,6 +123,21 @@ class VectorView:
             for k, i in enumerate(ids):
                 self.vectors[i] = done[k]
         self.from_log.clear()
+
+    def matrix(self, ids: list[str], dim: int) -> np.ndarray:
+        """The vectors of ``ids`` (all present), in that order, as one float32 array."""
+        rows = self.row
+        if self.base is not None and not self.vectors:  # all from the index: gather in get() order
+            order = np.fromiter((rows[i] for i in ids), dtype=np.int64, count=len(ids))
+            return self.base.gather(order, self.normalized)
+        out = np.empty((len(ids), dim), dtype=np.float32)
+        at = [k for k, i in enumerate(ids) if i in rows]
+        if at and self.base is not None:
+            out[at] = self.base.gather(np.array([rows[ids[k]] for k in at], dtype=np.int64), self.normalized)
+        for k, i in enumerate(ids):
+            if i not in rows:
+                out[k] = self.vectors[i]
+        return out
 
 
 def cosine_roundtrip(vectors: np.ndarray) -> np.ndarray:
@@ -142,10 +175,18 @@ def split_stored(stored: dict[str, Any], python_era: bool = False
     """
     # Chroma takes the document out first; a map left empty is None, otherwise the uri and any
     # other reserved key are filtered out, which can leave {} (a record with only a uri).
-    rest = dict(stored)
-    doc = rest.pop(DOCUMENT_KEY, None) if isinstance(stored.get(DOCUMENT_KEY), str) else None
+    # ``stored`` is consumed (the reader's own copy): no per-record dict copies at 100k records.
+    doc = stored.get(DOCUMENT_KEY)
+    if isinstance(doc, str):
+        del stored[DOCUMENT_KEY]
+    else:
+        doc = None
     uri = stored.get(URI_KEY)
-    meta = {k: v for k, v in rest.items() if not k.startswith("chroma:")} if rest else None
-    if python_era and not meta:
-        meta = None
-    return doc, uri if isinstance(uri, str) else None, meta
+    if not stored:
+        return doc, None, None
+    reserved = [k for k in stored if k.startswith("chroma:")]
+    for k in reserved:
+        del stored[k]
+    if python_era and not stored:
+        return doc, uri if isinstance(uri, str) else None, None
+    return doc, uri if isinstance(uri, str) else None, stored

@@ -42,6 +42,7 @@ class MigrationSummary:
     verification: list[dict[str, Any]] = field(default_factory=list)
     source_bytes: int = 0
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # read / write / verify, seconds
 
     @property
     def records(self) -> int:
@@ -56,7 +57,8 @@ class MigrationSummary:
                 "skipped": [{k: v for k, v in s.items() if k != "ids"} | {"ids": (s["ids"] or [])[:100]}
                             for s in self.skipped],
                 "verification": self.verification, "verified": all(v["ok"] for v in self.verification),
-                "seconds": round(self.seconds, 3), "records_per_second": round(rate) if rate else None}
+                "seconds": round(self.seconds, 3), "records_per_second": round(rate) if rate else None,
+                "phases": {k: round(v, 3) for k, v in self.phases.items()}}
 
 
 def sediment_configuration(col: ChromaCollection) -> dict[str, Any]:
@@ -159,6 +161,8 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
     summary = MigrationSummary(asource, adest, snap.format.label, dry_run,
                                [_describe(c) for c in snap.collections], snap.skipped,
                                source_bytes=snap.source_bytes)
+    mark = time.monotonic()
+    summary.phases["read"] = mark - started
     if dry_run:
         summary.seconds = time.monotonic() - started
         return summary
@@ -170,7 +174,10 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
             _write(db, snap, progress)
         finally:
             db.close()
+        summary.phases["write"] = time.monotonic() - mark
+        mark = time.monotonic()
         checks = _verify(tmp, snap, sample_queries, progress)
+        summary.phases["verify"] = time.monotonic() - mark
         summary.verification = [c.to_dict() for c in checks]
         bad = [c for c in checks if not c.ok]
         if bad:

@@ -9,7 +9,6 @@ source vectors (and find at least 95% of the exact nearest neighbours, HNSW bein
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +26,10 @@ MIN_RECALL = 0.95
 def record_digest(rid: str, embedding: np.ndarray, document: str | None, metadata: dict | None,
                   uri: str | None) -> int:
     """The sha256 of one record's canonical form, as an integer."""
-    canon = json.dumps([rid, document, metadata or None, uri], sort_keys=True, ensure_ascii=False, allow_nan=True)
+    # repr is exact and typed: 1 / 1.0 / True and "1" all differ, floats round-trip; keys sorted.
+    canon = repr((rid, document, sorted(metadata.items()) if metadata else None, uri))
     h = hashlib.sha256(np.ascontiguousarray(embedding, dtype="<f4").tobytes())
-    h.update(canon.encode("utf-8"))
+    h.update(canon.encode("utf-8", "surrogatepass"))
     return int.from_bytes(h.digest(), "big")
 
 
@@ -41,15 +41,21 @@ def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: l
     return f"{total:064x}"
 
 
-def exact_distances(space: str, vectors: np.ndarray, query: np.ndarray, dtype: type = np.float64) -> np.ndarray:
-    """Chroma's distance from ``query`` to every row of ``vectors`` (float64 unless told)."""
+def exact_distances(space: str, vectors: np.ndarray, query: np.ndarray, dtype: type = np.float64,
+                    norms: np.ndarray | None = None) -> np.ndarray:
+    """Chroma's distance from ``query`` to every row of ``vectors`` (float64 unless told).
+
+    ``norms``: the rows' squared norms (l2) or norms (cosine), if already known.
+    """
     v = vectors.astype(dtype, copy=False)
     q = query.astype(dtype)
     if space == "l2":
-        return (v * v).sum(axis=1) - 2 * (v @ q) + q @ q if dtype != np.float64 else ((v - q) ** 2).sum(axis=1)
+        if dtype == np.float64:
+            return ((v - q) ** 2).sum(axis=1)
+        return (norms if norms is not None else (v * v).sum(axis=1)) - 2 * (v @ q) + q @ q
     if space == "ip":
         return 1.0 - v @ q
-    norms = np.linalg.norm(v, axis=1) * np.linalg.norm(q)
+    norms = (norms if norms is not None else np.linalg.norm(v, axis=1)) * np.linalg.norm(q)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 1.0 - np.where(norms > 0, (v @ q) / np.where(norms > 0, norms, 1.0), 0.0)
 
@@ -99,11 +105,13 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
     problems: list[str] = []
     answers = db.query(col.id, col.embeddings[picks], k, include=Include(documents=False, metadatas=False))
     pos = {rid: j for j, rid in enumerate(col.ids)}
+    v = col.embeddings
+    norms = (v * v).sum(axis=1) if col.space == "l2" else np.linalg.norm(v, axis=1) if col.space == "cosine" else None
     for q, ans in zip(picks, answers, strict=True):
         # The exact neighbours from a float32 pass over every vector (loose margin), then the
         # candidates and the answers recomputed in float64: the whole set in float64 per query
         # would cost seconds at 100k x 384.
-        rough = exact_distances(col.space, col.embeddings, col.embeddings[q], np.float32)
+        rough = exact_distances(col.space, v, v[q], np.float32, norms)
         kth = np.partition(rough, k - 1)[k - 1]
         margin = 1e-3 * max(1.0, abs(float(kth)))
         near = np.nonzero(rough <= kth + margin)[0]
