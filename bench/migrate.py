@@ -67,7 +67,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=384)
-    ap.add_argument("--page", type=int, default=100_000, help="records per chromadb get() call")
+    ap.add_argument("--page", type=int, default=10_000,
+                    help="records per chromadb get() call (one call for all fails: too many SQL variables)")
     ap.add_argument("--chroma-dir", default=None, help="where the Chroma source lives (built if missing)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()

@@ -19,26 +19,23 @@ from sedimentdb.engine.types import Include
 from sedimentdb.tools.chroma import ChromaCollection
 
 ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distances=False)
-DIGEST_MOD = 1 << 256
 MIN_RECALL = 0.95
 
 
-def record_digest(rid: str, embedding: np.ndarray, document: str | None, metadata: dict | None,
-                  uri: str | None) -> int:
-    """The sha256 of one record's canonical form, as an integer."""
-    # repr is exact and typed: 1 / 1.0 / True and "1" all differ, floats round-trip; keys sorted.
-    canon = repr((rid, document, sorted(metadata.items()) if metadata else None, uri))
-    h = hashlib.sha256(np.ascontiguousarray(embedding, dtype="<f4").tobytes())
-    h.update(canon.encode("utf-8", "surrogatepass"))
-    return int.from_bytes(h.digest(), "big")
-
-
 def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list) -> str:
-    """Order-independent digest of records: the sum of their hashes modulo 2^256, in hex."""
-    total = 0
-    for k, rid in enumerate(ids):
-        total = (total + record_digest(rid, embeddings[k], documents[k], metadatas[k], uris[k])) % DIGEST_MOD
-    return f"{total:064x}"
+    """Order-independent digest of records: sha256 over them in id order.
+
+    Per record: the id, document, metadata (keys sorted) and uri as ``repr`` (exact and typed:
+    ``1``, ``1.0``, ``True`` and ``"1"`` all differ; floats round-trip), and the float32
+    embedding bytes. Two passes of one hash each, not one hash per record (100k records).
+    """
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    fields = [(ids[k], documents[k], sorted(metadatas[k].items()) if metadatas[k] else None, uris[k])
+              for k in order]
+    h = hashlib.sha256(repr(fields).encode("utf-8", "surrogatepass"))
+    if len(order):
+        h.update(np.ascontiguousarray(embeddings[order], dtype="<f4").tobytes())
+    return h.hexdigest()
 
 
 def exact_distances(space: str, vectors: np.ndarray, query: np.ndarray, dtype: type = np.float64,
