@@ -15,8 +15,9 @@ then times, each in a fresh process:
 * ``sediment migrate-from-chroma SRC DEST --json``: read without chromadb, write the SedimentDB
   database, verify it (counts, digests, exact-distance queries), rename it into place.
 
-It prints records/s of both, the ratio, and the machine's load (``uptime``): the figures
-come from a shared 2-core VM. Nothing asserts on them.
+It prints records/s of both, the ratio, the CPU seconds of each process (user + system: on
+a loaded machine a steadier measure than wall time), the migration's phases (read, write,
+verify), and the machine's load (``uptime``). Nothing asserts on them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +61,11 @@ print(got, time.perf_counter() - t)
 """
 
 
+def _child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -78,9 +85,11 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", BUILD, src, str(args.records), str(args.dim)], check=True)
         print(f"built {src} with chromadb in {time.perf_counter() - t:.0f}s", file=sys.stderr)
     load_before = _load()
+    cpu = _child_cpu()
     out = subprocess.run([sys.executable, "-c", READ, src, str(args.page)], check=True, capture_output=True,
                          text=True).stdout.split()
     chroma_records, chroma_s = int(out[0]), float(out[1])
+    chroma_cpu, cpu = _child_cpu() - cpu, _child_cpu()
     work = tempfile.mkdtemp(prefix="sediment-bench-migrate-")
     dest = os.path.join(work, "db")
     sediment = os.path.join(os.path.dirname(sys.executable), "sediment")
@@ -88,6 +97,7 @@ def main() -> None:
     res = subprocess.run([sediment, "migrate-from-chroma", src, dest, "--json"], check=True, capture_output=True,
                          text=True)
     wall = time.perf_counter() - t
+    migrate_cpu = _child_cpu() - cpu
     summary = json.loads(res.stdout)
     shutil.rmtree(work)
     figures = {
@@ -95,6 +105,9 @@ def main() -> None:
         "chromadb_get_seconds": round(chroma_s, 2), "chromadb_records_per_second": round(chroma_records / chroma_s),
         "migrate_seconds": round(wall, 2), "migrate_records_per_second": round(summary["records"] / wall),
         "speedup_vs_chromadb_get": round(chroma_s / wall, 2), "verified": summary["verified"],
+        "migrate_phases_seconds": summary["phases"],
+        "chromadb_get_cpu_seconds": round(chroma_cpu, 2), "migrate_cpu_seconds": round(migrate_cpu, 2),
+        "cpu_speedup_vs_chromadb_get": round(chroma_cpu / migrate_cpu, 2),
         "load_before": load_before, "load_after": _load(),
     }
     for k, v in figures.items():

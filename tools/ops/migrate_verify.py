@@ -9,6 +9,7 @@ source vectors (and find at least 95% of the exact nearest neighbours, HNSW bein
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +26,15 @@ MIN_RECALL = 0.95
 def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list) -> str:
     """Order-independent digest of records: sha256 over them in id order.
 
-    Per record: the id, document, metadata (keys sorted) and uri as ``repr`` (exact and typed:
-    ``1``, ``1.0``, ``True`` and ``"1"`` all differ; floats round-trip), and the float32
-    embedding bytes. Two passes of one hash each, not one hash per record (100k records).
+    Per record: the id, document, metadata (keys sorted; empty = none) and uri as JSON, which
+    is exact and typed (``1``, ``1.0``, ``true`` and ``"1"`` all differ; floats round-trip),
+    then the float32 embedding bytes. One encoder call and two hash passes for the whole
+    collection, not one per record (100k records).
     """
     order = sorted(range(len(ids)), key=ids.__getitem__)
-    fields = [(ids[k], documents[k], sorted(metadatas[k].items()) if metadatas[k] else None, uris[k])
-              for k in order]
-    h = hashlib.sha256(repr(fields).encode("utf-8", "surrogatepass"))
+    fields = [(ids[k], documents[k], metadatas[k] or None, uris[k]) for k in order]
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+    h = hashlib.sha256(text.encode("ascii"))
     if len(order):
         h.update(np.ascontiguousarray(embeddings[order], dtype="<f4").tobytes())
     return h.hexdigest()
