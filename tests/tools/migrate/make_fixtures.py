@@ -206,27 +206,29 @@ def make(version: str, venv: str | None, out: str, random_seed: int | None = Non
     """Write a Chroma directory with chromadb ``version``; returns (frozen dir or tarball, expected json)."""
     py = _venv(version, venv)
     work = tempfile.mkdtemp(prefix="chroma-fixture-")
-    src = os.path.join(work, "chroma")
-    me = os.path.abspath(__file__)
-    if random_seed is None:
-        subprocess.run([py, me, "--inner", "write", src], check=True)
-    else:
-        subprocess.run([py, me, "--inner", "random", src, str(random_seed), str(records), str(dim)], check=True)
-    frozen = dest or os.path.join(work, "frozen")
-    shutil.copytree(src, frozen)
-    reading = os.path.join(work, "reading")
-    shutil.copytree(src, reading)
-    os.makedirs(out, exist_ok=True)
-    name = f"chroma-{version}" if random_seed is None else f"random-{version}-{random_seed}"
-    expected = os.path.join(out, f"{name}.expected.json")
-    subprocess.run([py, me, "--inner", "read", reading, expected], check=True)
-    if dest is not None:
-        return dest, expected
-    tarball = os.path.join(out, f"{name}.tar.gz")
-    with tarfile.open(tarball, "w:gz") as tar:
-        tar.add(frozen, arcname="chroma")
-    shutil.rmtree(work)
-    return tarball, expected
+    try:
+        src = os.path.join(work, "chroma")
+        me = os.path.abspath(__file__)
+        if random_seed is None:
+            subprocess.run([py, me, "--inner", "write", src], check=True)
+        else:
+            subprocess.run([py, me, "--inner", "random", src, str(random_seed), str(records), str(dim)], check=True)
+        frozen = dest or os.path.join(work, "frozen")
+        shutil.copytree(src, frozen)
+        reading = os.path.join(work, "reading")
+        shutil.copytree(src, reading)
+        os.makedirs(out, exist_ok=True)
+        name = f"chroma-{version}" if random_seed is None else f"random-{version}-{random_seed}"
+        expected = os.path.join(out, f"{name}.expected.json")
+        subprocess.run([py, me, "--inner", "read", reading, expected], check=True)
+        if dest is not None:
+            return dest, expected
+        tarball = os.path.join(out, f"{name}.tar.gz")
+        with tarfile.open(tarball, "w:gz") as tar:
+            tar.add(frozen, arcname="chroma")
+        return tarball, expected
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
