@@ -7,9 +7,7 @@ This folder (``api/`` in the repository) *is* the package ``sedimentdb``; ``engi
 ``SEDIMENTDB_AS_CHROMADB=1`` in the environment (docs/DROP-IN.md).
 """
 
-__version__ = "0.1.0"
-
-import enum  # noqa: E402
+import enum
 
 from sedimentdb import errors  # noqa: E402
 from sedimentdb.alias import install_as_chromadb  # noqa: E402
@@ -61,6 +59,7 @@ from sedimentdb.types import (  # noqa: E402
     WhereDocument,
 )
 from sedimentdb.unimplemented import declare as _declare  # noqa: E402
+from sedimentdb.version import CHROMA_API_VERSION, __version__  # noqa: E402
 
 SparseVectors = list[SparseVector]
 
@@ -127,6 +126,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "AdminClient",
     "AsyncHttpClient",
+    "CHROMA_API_VERSION",
     "Client",
     "CloudClient",
     "Collection",

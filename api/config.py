@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.version import CHROMA_API_VERSION
 
-CHROMA_VERSION = "1.5.9"  # the Chroma release whose behaviour this package reproduces
+CHROMA_VERSION = CHROMA_API_VERSION  # the Chroma release whose behaviour this package reproduces
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, TypedDict, TypeVar, Union
 
 import numpy as np
 from numpy.typing import NDArray
-from typing_extensions import TypedDict
 
 T = TypeVar("T")
 OneOrMany = Union[T, list[T]]

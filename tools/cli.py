@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import click
 
-from sedimentdb import __version__
+from sedimentdb import CHROMA_API_VERSION, __version__
+from sedimentdb.engine.extras import MissingExtraError
+from sedimentdb.tools.clihelpers import EXIT_PROBLEMS, fail
 from sedimentdb.tools.compact_cmd import compact_command
 from sedimentdb.tools.info_cmd import info
 from sedimentdb.tools.logging_setup import configure_logging
@@ -22,7 +24,8 @@ from sedimentdb.tools.wal_cmd import wal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="sediment")
+@click.version_option(__version__, prog_name="sediment",
+                      message=f"%(prog)s %(version)s (Chroma API {CHROMA_API_VERSION})")
 @click.option("--log-json", is_flag=True, help="Write logs to stderr as JSON lines (level: SEDIMENT_LOG_LEVEL).")
 def cli(log_json: bool) -> None:
     """SedimentDB: an embedded vector database with Chroma's API and a crash-safe log."""
@@ -30,8 +33,15 @@ def cli(log_json: bool) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``sediment`` console script."""
-    cli()
+    """Entry point of the ``sediment`` console script.
+
+    A command whose extra is not installed stops with the pip command on stderr (exit 1), for
+    every command at once, rather than each command catching it.
+    """
+    try:
+        cli()
+    except MissingExtraError as exc:
+        fail(str(exc), EXIT_PROBLEMS)
 
 
 cli.add_command(info)

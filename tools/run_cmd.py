@@ -26,6 +26,7 @@ from typing import Any
 import click
 import structlog
 
+from sedimentdb.engine.extras import require_extra
 from sedimentdb.errors import ChromaError
 from sedimentdb.tools.logging_setup import configure_logging
 
@@ -71,8 +72,7 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
         replicate_retain_snapshots: int | None, read_only: bool | None, log_level: str,
         log_format: str | None) -> None:
     """Serve a SedimentDB data directory with Chroma's HTTP API (v2)."""
-    import uvicorn
-
+    uvicorn = require_extra("uvicorn", "server", "`sediment run`")
     from sedimentdb.server import ServerConfig, create_app
     from sedimentdb.server.auth import env_secret_free
 
@@ -112,7 +112,7 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
 
 def _make_server(config: Any, stopping: threading.Event) -> Any:
     """A uvicorn server whose signal handling also tells the app that shutdown began."""
-    import uvicorn
+    uvicorn = require_extra("uvicorn", "server", "`sediment run`")
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:

@@ -6,9 +6,13 @@ results shaped by exactly the code embedded users run, then each engine call bec
 request of Chroma's HTTP API v2. ``AsyncHttpClient`` offers the same API as coroutines.
 """
 
-from sedimentdb.http.async_client import AsyncClient, AsyncCollection
-from sedimentdb.http.client import RemoteAdminClient, RemoteClient
-from sedimentdb.http.factories import AsyncHttpClient, CloudClient, HttpAdminClient, HttpClient
+from sedimentdb.engine.extras import require_extra
+
+require_extra("httpx", "server", "The HTTP clients (HttpClient, AsyncHttpClient, CloudClient)")
+
+from sedimentdb.http.async_client import AsyncClient, AsyncCollection  # noqa: E402 - after the check
+from sedimentdb.http.client import RemoteAdminClient, RemoteClient  # noqa: E402
+from sedimentdb.http.factories import AsyncHttpClient, CloudClient, HttpAdminClient, HttpClient  # noqa: E402
 
 __all__ = [
     "AsyncClient",

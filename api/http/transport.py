@@ -14,8 +14,9 @@ from urllib.parse import quote, urlparse, urlunparse
 import httpx
 import numpy as np
 
-from sedimentdb import __version__, errors
+from sedimentdb import errors
 from sedimentdb.config import Settings
+from sedimentdb.version import __version__
 
 BASIC_CLIENT_PROVIDERS = {"basic", "chromadb.auth.basic_authn.BasicAuthClientProvider",
                           "chromadb.auth.basic.BasicAuthClientProvider"}

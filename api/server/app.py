@@ -14,7 +14,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sedimentdb import __version__
 from sedimentdb.engine import errors as engine_errors
 from sedimentdb.errors import ChromaError
 from sedimentdb.server.auth import build_authenticator
@@ -31,6 +30,7 @@ from sedimentdb.server.routes_collections import (
 from sedimentdb.server.routes_replication import replication_router
 from sedimentdb.server.routes_system import legacy_router, system_router, tenant_router
 from sedimentdb.server.service import Service
+from sedimentdb.version import __version__
 
 log = structlog.get_logger("sedimentdb.server")
 EXPECTED_ERRORS = (ChromaError, HTTPProblem, ValueError, TypeError, OverflowError, KeyError, NotImplementedError)

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sedimentdb.engine.extras import require_extra
+
 BASIC_PROVIDERS = {"basic", "chromadb.auth.basic_authn.BasicAuthenticationServerProvider",
                    "chromadb.auth.basic.BasicAuthServerProvider"}
 TOKEN_PROVIDERS = {"token", "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
@@ -72,8 +74,7 @@ class BasicAuthenticator:
     """``Authorization: Basic`` against htpasswd lines with bcrypt hashes."""
 
     def __init__(self, htpasswd_lines: list[str]) -> None:
-        import bcrypt
-
+        bcrypt = require_extra("bcrypt", "server", "Basic authentication (htpasswd)")
         self._bcrypt = bcrypt
         self._users: dict[str, bytes] = {}
         for line in htpasswd_lines:
@@ -166,8 +167,7 @@ class TokenAuthenticator:
 
 
 def _token_users(path: str) -> dict[str, Identity]:
-    import yaml
-
+    yaml = require_extra("yaml", "server", "The token users file")
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     try:

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from sedimentdb.engine.extras import require_extra
+
 DEFAULT_MAX_PAYLOAD = 40 * 1024 * 1024  # Chroma 1.x max_payload_size_bytes
 
 # Each setting's environment variables, most specific first.
@@ -121,8 +123,7 @@ class ServerConfig:
 
 
 def _read_file(path: str) -> dict[str, Any]:
-    import yaml
-
+    yaml = require_extra("yaml", "server", "The YAML config file of `sediment run`")
     with open(path, encoding="utf-8") as handle:
         raw = yaml.safe_load(handle) or {}
     if not isinstance(raw, dict):

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from sedimentdb import __version__
 from sedimentdb.server.errors import error_response
 from sedimentdb.server.models import CreateDatabase, CreateTenant, UpdateTenant
 from sedimentdb.server.service import Service
+from sedimentdb.version import CHROMA_API_VERSION
 
 V1_MESSAGE = "The v1 API is deprecated. Please use /v2 apis"
 
@@ -31,7 +31,8 @@ def system_router() -> APIRouter:
 
     @router.get("/version", summary="Server version")
     def version() -> str:
-        return __version__
+        # The API version, as embedded get_version() answers: clients pick features by it.
+        return CHROMA_API_VERSION
 
     @router.get("/healthcheck", summary="Health check")
     def healthcheck(request: Request) -> JSONResponse:

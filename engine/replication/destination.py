@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 from sedimentdb.engine.errors import StorageError
+from sedimentdb.engine.extras import require_extra
 
 
 class ObjectExistsError(StorageError):
@@ -169,11 +170,8 @@ class S3Destination:
 
 
 def _s3_client(endpoint: str | None) -> Any:
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise StorageError("S3 destinations need boto3", hint="pip install 'sedimentdb[replication]'") from exc
+    boto3 = require_extra("boto3", "replication", "An S3 archive (s3://...)")
+    Config = require_extra("botocore.config", "replication", "An S3 archive (s3://...)").Config  # noqa: N806
     endpoint = endpoint or os.environ.get("SEDIMENT_S3_ENDPOINT") or None
     return boto3.client("s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"}))
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 from sedimentdb.engine.errors import StorageError
+from sedimentdb.engine.extras import require_extra
 from sedimentdb.engine.replication.destination import UnreachableError
 
 ARCHIVE_ROUTE = "/api/v2/sediment/archive"
@@ -123,11 +124,7 @@ def _error_message(response: Any) -> str:
 
 
 def _http_client(user: str | None, password: str | None, token: str | None) -> Any:
-    try:
-        import httpx
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise StorageError("reading an archive from a server needs httpx",
-                           hint="pip install 'sedimentdb[server]'") from exc
+    httpx = require_extra("httpx", "replication", "Reading an archive from a server (http://...)")
     headers: dict[str, str] = {}
     if token:
         header = os.environ.get(HEADER_ENV) or "Authorization"

@@ -21,10 +21,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
+from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.onnx_cache import BUILDER_VERSION
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError as e:  # imported only to build the graph: the error names the extra, as every missing one does
+    raise EmbeddingExtraMissingError("onnx (used once, to build the model graph)") from e
 
 OPSET = 17  # the first opset with LayerNormalization
 IR_VERSION = 8  # old enough for every onnxruntime that supports opset 17
