@@ -8,7 +8,7 @@ request of Chroma's HTTP API v2. ``AsyncHttpClient`` offers the same API as coro
 
 from sedimentdb.engine.extras import require_extra
 
-require_extra("httpx", "server", "The HTTP clients (HttpClient, AsyncHttpClient, CloudClient)")
+require_extra("httpx", "server", "The HTTP client (HttpClient, AsyncHttpClient, CloudClient)")
 
 from sedimentdb.http.async_client import AsyncClient, AsyncCollection  # noqa: E402 - after the check
 from sedimentdb.http.client import RemoteAdminClient, RemoteClient  # noqa: E402
