@@ -14,6 +14,7 @@ package count and its largest packages. Not a test: nothing asserts on the figur
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,8 +45,11 @@ def main() -> None:
     packages = sorted(((size_mb(p), p.name) for p in site.iterdir() if p.is_dir() and not p.name.endswith(
         (".dist-info", "__pycache__"))), reverse=True)
     dists = len(list(site.glob("*.dist-info")))
-    print(f"make run's venv: {seconds:.0f} s to install with an empty pip cache, {size_mb(VENV):.0f} MB on disk, "
-          f"{dists} distributions (python {sys.version.split()[0]})")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
+    print(f"make run's venv: {seconds:.0f} s to install with an empty pip cache ({children.ru_utime:.0f} s user + "
+          f"{children.ru_stime:.0f} s system CPU; load average {load:.1f} on {os.cpu_count()} cores at the end), "
+          f"{size_mb(VENV):.0f} MB on disk, {dists} distributions (python {sys.version.split()[0]})")
     print("largest: " + ", ".join(f"{name} {mb:.0f} MB" for mb, name in packages[:6]))
 
 
