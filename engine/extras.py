@@ -28,12 +28,13 @@ class MissingExtraError(ImportError):
     """
 
     def __init__(self, feature: str, missing: str, extra: str, *, command: str | None = None,
-                 advice: str = "", module: str | None = None) -> None:
+                 advice: str = "", module: str | None = None, reason: str = "") -> None:
         self.feature = feature
         self.missing = missing
         self.extra = extra
         self.command = command or install_command(extra)
-        message = f"{feature} needs {missing}, which is not installed. Install it with:\n    {self.command}"
+        state = f"which cannot be imported ({reason})" if reason else "which is not installed"
+        message = f"{feature} needs {missing}, {state}. Install it with:\n    {self.command}"
         if advice:
             message += f"\n{advice}"
         super().__init__(message, name=module)
@@ -49,7 +50,6 @@ def require_extra(module: str, extra: str, feature: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
-        detail = f"the package {top!r}"
-        if getattr(exc, "name", None) not in (None, module, top):
-            detail += f" (importing it failed: {exc})"
-        raise MissingExtraError(feature, detail, extra, module=module) from exc
+        # Installed, but one of its own dependencies is missing: say which.
+        reason = str(exc) if getattr(exc, "name", None) not in (None, module, top) else ""
+        raise MissingExtraError(feature, f"the package {top!r}", extra, module=module, reason=reason) from exc

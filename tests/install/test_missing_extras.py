@@ -51,7 +51,7 @@ def test_a_package_that_cannot_import_its_own_dependency_says_which() -> None:
         "from sedimentdb.engine.extras import MissingExtraError, require_extra\n"
         "try:\n    require_extra('fastapi', 'server', 'X')\n"
         "except MissingExtraError as e:\n    print(e)\n"))
-    assert "X needs the package 'fastapi' (importing it failed: No module named 'pydantic'" in result.stdout, result
+    assert "X needs the package 'fastapi', which cannot be imported (No module named 'pydantic'" in result.stdout, result
 
 
 def test_require_extra_returns_the_module() -> None:
@@ -101,6 +101,11 @@ def test_the_server_package_without_fastapi() -> None:
 def test_shipping_to_s3_without_boto3(tmp_path: Path) -> None:
     assert_refused(blocked("boto3,botocore", "sediment", "replicate", str(tmp_path), "--to",
                            "s3://bucket/db?endpoint=http://127.0.0.1:9", "--once"), "replication")
+
+
+def test_a_server_replicating_to_s3_without_boto3(tmp_path: Path) -> None:
+    assert_refused(blocked("boto3,botocore", "sediment", "run", "--path", str(tmp_path), "--host", "127.0.0.1",
+                           "--port", "9", "--replicate", "s3://bucket/db?endpoint=http://127.0.0.1:9"), "replication")
 
 
 def test_following_a_server_without_httpx(tmp_path: Path) -> None:
