@@ -70,7 +70,9 @@ def import_everything() -> None:
         try:
             importlib.import_module(name)
         except MissingExtraError as exc:
-            check(owner is not None, f"{name} needs [{exc.extra}] to import; only {sorted(NEEDS_AN_EXTRA)} may")
+            if owner is None:
+                check(False, f"{name} needs [{exc.extra}] to import; only {sorted(NEEDS_AN_EXTRA)} may")
+                return
             check(exc.extra == NEEDS_AN_EXTRA[owner], f"{name} names [{exc.extra}], not [{NEEDS_AN_EXTRA[owner]}]")
             check(f"sedimentdb[{exc.extra}]" in str(exc), f"{name}: the message has no pip command: {exc}")
             refused += 1

@@ -42,7 +42,7 @@ def test_the_message_names_the_feature_the_package_and_the_command() -> None:
     error = info.value
     assert str(error) == ("The frobnicator needs the package 'sedimentdb_no_such_package', which is not installed. "
                           'Install it with:\n    pip install "sedimentdb[server]"')
-    assert isinstance(error, ImportError) and error.name == "sedimentdb_no_such_package"
+    assert isinstance(error, MissingExtraError) and error.name == "sedimentdb_no_such_package"
     assert error.extra == "server" and isinstance(error.__cause__, ModuleNotFoundError)
 
 
