@@ -19,7 +19,9 @@ from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
-from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult
+from sedimentdb.search_eval import run_search
+from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
+from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,
     check_ids_server,
@@ -357,9 +359,34 @@ class Collection:
         """Chroma Cloud only."""
         raise NotImplementedError("Collection forking is not implemented for Local Chroma")
 
-    def search(self, *args: Any, **kwargs: Any) -> Any:
-        """Chroma Cloud only."""
-        raise NotImplementedError("Search is not implemented for Local Chroma")
+    def search(self, searches: Any, read_level: Any = "index_and_wal") -> SearchResult:
+        """Chroma's Search API: a batch of searches (filter, rank, group, page, select), column-major.
+
+        ``Knn`` queries given as text are embedded with the collection's function. Every read level
+        reads the segments and the whole log tail (docs/SEARCH.md).
+        """
+        batch = searches if isinstance(searches, list) else [searches]
+        payloads = [self._embedded_search(s) for s in batch]
+        return self.search_payloads(payloads, read_level)
+
+    def search_payloads(self, payloads: list[Any], read_level: Any = "index_and_wal") -> SearchResult:
+        """``search`` over Chroma's wire dictionaries (the HTTP route's entry)."""
+        level = check_read_level(read_level)
+        if not isinstance(payloads, list):
+            raise TypeError(f"searches must be a list, got {type(payloads).__name__}")
+        plans = [parse_search(p) for p in payloads]
+        del level  # INDEX_ONLY and INDEX_AND_BOUNDED_WAL read like INDEX_AND_WAL (docs/SEARCH.md)
+        with engine_boundary():
+            columns = [run_search(self._client._engine(), self._model.id, plan) for plan in plans]
+        return SearchResult({key: [c[key] for c in columns] for key in SEARCH_COLUMNS})
+
+    def _embedded_search(self, search: Any) -> dict[str, Any]:
+        if not hasattr(search, "to_dict"):
+            raise TypeError(f"Expected a Search, got {type(search).__name__}")
+        payload = dict(search.to_dict())
+        if payload.get("rank") is not None:
+            payload["rank"] = embed_rank_queries(payload["rank"], lambda text: self._embed([text], "documents", True)[0])
+        return payload
 
     def fork_count(self) -> int:
         """Chroma Cloud only."""

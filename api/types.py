@@ -148,3 +148,38 @@ def __getattr__(name: str) -> Any:
 
         return getattr(embedding_functions, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class SearchResultRow(TypedDict, total=False):
+    """One row of a search result: ``id`` always, the other fields when selected and set."""
+
+    id: str
+    document: Any
+    embedding: Any
+    metadata: Any
+    score: Any
+
+
+SEARCH_ROW_FIELDS = (("documents", "document"), ("embeddings", "embedding"), ("metadatas", "metadata"),
+                     ("scores", "score"))
+
+
+class SearchResult(dict):  # type: ignore[type-arg]
+    """What ``Collection.search`` returns: per search, columns ``ids``, ``documents``, ``embeddings``,
+    ``metadatas``, ``scores`` (``None`` when not selected) and the ``select`` keys."""
+
+    def rows(self) -> list[list[SearchResultRow]]:
+        """Each search's records as dictionaries, leaving out fields that are ``None``."""
+        all_ids = self.get("ids", [])
+        out: list[list[SearchResultRow]] = []
+        for n, ids in enumerate(all_ids):
+            columns = [(name, (self.get(plural) or [None] * len(all_ids))[n]) for plural, name in SEARCH_ROW_FIELDS]
+            rows: list[SearchResultRow] = []
+            for i, record_id in enumerate(ids):
+                row: dict[str, Any] = {"id": record_id}
+                for name, column in columns:
+                    if column is not None and column[i] is not None:
+                        row[name] = column[i]
+                rows.append(row)  # type: ignore[arg-type]
+            out.append(rows)
+        return out

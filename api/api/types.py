@@ -115,18 +115,8 @@ class IndexingStatus:
     op_indexing_progress: float
 
 
-class SearchResultRow(TypedDict, total=False):
-    """One row of a search result."""
-
-    id: str
-    document: Any
-    embedding: Any
-    metadata: Any
-    score: Any
-
-
-class SearchResult(dict):  # type: ignore[type-arg]
-    """What ``Collection.search`` returns (Chroma Cloud; ``search`` raises ``NotImplementedError`` here)."""
+SearchResultRow = _types.SearchResultRow
+SearchResult = _types.SearchResult
 
 
 def validate_sparse_vectors(vectors: Any) -> None:
