@@ -2,9 +2,8 @@
 
 They construct and combine as Chroma's do (``K("status") == "active"``, ``Knn(query=[...]) * 0.8``,
 ``Search().where(...).rank(...).limit(10)``) and serialize with ``to_dict()`` to Chroma's wire
-shape, so code that builds a search imports and runs. Executing one is Chroma Cloud's
-``Collection.search``, which SedimentDB does not implement yet: it raises ``NotImplementedError``
-as Chroma's local client does.
+shape, so code that builds a search imports and runs. ``Collection.search`` runs
+them (:mod:`sedimentdb.search_plan`, :mod:`sedimentdb.search_eval`; docs/SEARCH.md).
 """
 
 from __future__ import annotations
@@ -25,10 +24,15 @@ class Where:
         raise NotImplementedError(f"{type(self).__name__} has no dictionary form")
 
     def __and__(self, other: Where) -> And:
-        return And([self, other])
+        # Flattened as Chroma's are, so ``a & b & c`` is one $and (where #id/#document clauses may sit).
+        return And(_flat(self, And) + _flat(other, And))
 
     def __or__(self, other: Where) -> Or:
-        return Or([self, other])
+        return Or(_flat(self, Or) + _flat(other, Or))
+
+
+def _flat(where: Where, kind: type) -> list[Where]:
+    return list(where.conditions) if isinstance(where, kind) else [where]  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -122,6 +122,13 @@ class QueryRequest(_Body):
     include: list[str] | None = None  # None: Chroma's default for query
 
 
+class SearchRequest(_Body):
+    """POST .../search: Chroma's Search payloads (each ``Search.to_dict()``) and the read level."""
+
+    searches: list[Any]
+    read_level: str = "index_and_wal"
+
+
 class DeleteRequest(_Body):
     """POST .../delete."""
 

@@ -19,6 +19,7 @@ from sedimentdb.server.models import (
     GetRequest,
     QueryRequest,
     RecordSet,
+    SearchRequest,
     UpdateCollection,
 )
 from sedimentdb.server.routes_system import service_of
@@ -31,7 +32,6 @@ CLOUD_ONLY = {
     ("POST", "/collections/{collection_id}/fork"): "Collection forking",
     ("GET", "/collections/{collection_id}/fork_count"): "Collection forking",
     ("GET", "/collections/{collection_id}/indexing_status"): "Indexing status",
-    ("POST", "/collections/{collection_id}/search"): "Search",
     ("POST", "/collections/{collection_id}/functions/attach"): "Attached functions",
     ("GET", "/collections/{collection_id}/functions/{function_name}"): "Attached functions",
     ("POST", "/collections/{collection_id}/attached_functions/{function_name}/add_input"): "Attached functions",
@@ -155,6 +155,12 @@ def record_router() -> APIRouter:
                                       n_results=body.n_results, where=body.where,
                                       where_document=body.where_document, include=include)
         return result_json(dict(result), include)
+
+    @router.post("/search", summary="Chroma's Search API: filter, rank (Knn, Rrf, arithmetic), group, page, select")
+    def search(tenant: str, database: str, collection_id: str, body: SearchRequest,
+               request: Request) -> dict[str, Any]:
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            return dict(collection.search_payloads(body.searches, body.read_level))
 
     return router
 

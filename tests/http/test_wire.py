@@ -172,7 +172,12 @@ def test_base64_embeddings(http: httpx.Client, unique_name: str) -> None:
     ("POST", "/query", {"json": {"n_results": 1}}, 400, "InvalidArgumentError"),
     ("POST", "/delete", {"json": {}}, 400, "InvalidArgumentError"),
     ("POST", "/fork", {"json": {"new_name": "copy"}}, 501, "ChromaError"),
-    ("POST", "/search", {"json": {}}, 501, "ChromaError"),
+    ("POST", "/search", {"json": {}}, 400, "InvalidArgumentError"),
+    ("POST", "/search", {"json": {"searches": [{"rank": {"$bogus": 1}}]}}, 400, "InvalidArgumentError"),
+    ("POST", "/search", {"json": {"searches": [{}], "read_level": "sometimes"}}, 400, "InvalidArgumentError"),
+    ("POST", "/search", {"json": {"searches": [{"rank": {"$knn": {"query": {"indices": [1], "values": [1.0],
+                                                                         "#type": "sparse_vector"}}}}]}},
+     501, "ChromaError"),
     ("GET", "/indexing_status", {}, 501, "ChromaError"),
 ])
 def test_bad_requests_are_4xx(http: httpx.Client, collection_id: str, method: str, path: str,
