@@ -1,0 +1,90 @@
+"""``collection.search`` over HTTP: Chroma's official Python client and SedimentDB's own, against ``sediment run``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import sedimentdb
+from tests.http.server_process import ServerProcess
+
+chromadb = pytest.importorskip("chromadb", reason="Chroma's client is not installed (pip install chromadb-client)")
+from chromadb import errors as chroma_errors  # noqa: E402
+from chromadb.config import Settings  # noqa: E402
+
+VECTORS = [[float(i), float(i % 3), 1.0] for i in range(12)]
+
+
+def _fill(col: Any) -> None:
+    col.add(ids=[f"r{i}" for i in range(12)], embeddings=VECTORS, documents=[f"doc number {i}" for i in range(12)],
+            metadatas=[{"group": ["red", "green", "blue"][i % 3], "n": i} for i in range(12)])
+
+
+def _searches(ex: Any) -> list[Any]:
+    """The same batch built from either library's expression classes."""
+    K, Knn, Rrf, Search = ex.K, ex.Knn, ex.Rrf, ex.Search
+    return [
+        Search().where((K("n") >= 2) & (K("group") != "blue")).rank(Knn(query=[4.0, 1.0, 1.0], limit=5))
+        .limit(3).select(K.DOCUMENT, K.SCORE, "group"),
+        Search().rank(Rrf([Knn(query=[0.0, 0.0, 1.0], return_rank=True, limit=12),
+                           Knn(query=[11.0, 2.0, 1.0], return_rank=True, limit=12)], k=10))
+        .select(K.SCORE, K.EMBEDDING),
+        Search().where(K.ID.is_in(["r1", "r5", "r9"]) & K.DOCUMENT.contains("number"))
+        .rank((Knn(query=[5.0, 2.0, 1.0], limit=12) + 1).log() * 2).select_all(),
+        Search().rank(Knn(query=[0.0, 0.0, 1.0], limit=12))
+        .group_by(ex.GroupBy(keys=K("group"), aggregate=ex.MinK(keys=K.SCORE, k=2))).select("group", K.SCORE),
+        Search().limit(4, offset=3),
+    ]
+
+
+def test_chromas_client_search_matches_embedded(server: ServerProcess, unique_name: str) -> None:
+    """Chroma's chromadb-client 1.5.9 `collection.search` gets what the embedded search answers."""
+    import chromadb.execution.expression as chroma_ex
+
+    import sedimentdb.search as ours
+
+    remote = chromadb.HttpClient(host="127.0.0.1", port=server.port, settings=Settings(anonymized_telemetry=False))
+    col = remote.create_collection(unique_name, embedding_function=None)
+    _fill(col)
+    got = col.search(_searches(chroma_ex))
+    local = sedimentdb.EphemeralClient().create_collection(unique_name, embedding_function=None)
+    _fill(local)
+    want = local.search(_searches(ours))
+    assert got["ids"] == want["ids"] and got["select"] == want["select"]
+    assert got["documents"] == want["documents"] and got["metadatas"] == want["metadatas"]
+    for got_scores, want_scores in zip(got["scores"], want["scores"], strict=True):
+        assert (got_scores is None) == (want_scores is None)
+        assert got_scores is None or got_scores == pytest.approx(want_scores, rel=1e-6)
+    assert got["embeddings"][1][0] == pytest.approx(want["embeddings"][1][0])
+    assert got["ids"][0] == ["r4", "r3", "r6"] and got["ids"][4] == ["r3", "r4", "r5", "r6"]
+    assert [row["id"] for row in got.rows()[2]] == ["r5", "r1", "r9"]
+
+
+def test_chromas_client_read_level_and_errors(server: ServerProcess, unique_name: str) -> None:
+    """ReadLevel travels; bad expressions come back as Chroma's errors, with the message."""
+    from chromadb.api.types import ReadLevel
+    from chromadb.execution.expression import K, Knn, Search
+
+    remote = chromadb.HttpClient(host="127.0.0.1", port=server.port, settings=Settings(anonymized_telemetry=False))
+    col = remote.create_collection(unique_name, embedding_function=None)
+    _fill(col)
+    assert col.search(Search().where(K("n") == 7), read_level=ReadLevel.INDEX_ONLY)["ids"] == [["r7"]]
+    with pytest.raises(chroma_errors.InvalidArgumentError, match="dimension of 3, got 2"):
+        col.search(Search().rank(Knn(query=[1.0, 2.0])))
+    with pytest.raises(chroma_errors.InvalidArgumentError, match="#id filters are supported at the top level"):
+        col.search(Search().where((K.ID == "r1") | (K("n") == 2)))
+
+
+def test_sedimentdb_http_client_search(server: ServerProcess, unique_name: str) -> None:
+    """SedimentDB's own HttpClient runs the same search through the server."""
+    from sedimentdb import K, Knn, Search
+
+    client = sedimentdb.HttpClient(host="127.0.0.1", port=server.port)
+    col = client.create_collection(unique_name, embedding_function=None)
+    _fill(col)
+    result = col.search(Search().where(K("group") == "green").rank(Knn(query=[7.0, 1.0, 1.0], limit=3))
+                        .select(K.SCORE, K.METADATA))
+    assert result["ids"] == [["r7", "r10", "r4"]]  # the tie at 9.0 breaks by id
+    assert result["scores"][0] == pytest.approx([0.0, 9.0, 9.0])
+    assert result["metadatas"][0][0] == {"group": "green", "n": 7}
