@@ -9,8 +9,9 @@ two paths validate alike. Rank expressions become small tuples the evaluator wal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 EMBEDDING_KEY = "#embedding"
 SCORE_KEY = "#score"

@@ -162,14 +162,14 @@ def model_result(world: World, search: Search) -> list[tuple[str, Optional[float
         (direction, agg), = group["aggregate"].items()
         keep: list[str] = []
         meta = {i: world.metas[n] for n, i in enumerate(world.ids)}
+        sign = 1 if direction == "$min_k" else -1
+
+        def agg_key(i: str) -> tuple[Any, ...]:
+            v = scores[i] if agg["keys"][0] == "#score" else meta[i][agg["keys"][0]]
+            return ((1, 0.0) if v is None else (0, sign * v), i)
+
         for g in GROUPS:
             members = [i for i in order if meta[i]["g"] == g]
-            sign = 1 if direction == "$min_k" else -1
-
-            def agg_key(i: str) -> tuple[Any, ...]:
-                v = scores[i] if agg["keys"][0] == "#score" else meta[i][agg["keys"][0]]
-                return ((1, 0.0) if v is None else (0, sign * v), i)
-
             keep.extend(sorted(members, key=agg_key)[:agg["k"]])
         order = sorted(keep, key=lambda i: (scores[i] is None, scores[i] or 0.0, i))
     limit = payload["limit"]
