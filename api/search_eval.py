@@ -122,7 +122,9 @@ def _unranked(engine: Any, collection_id: str, flt: _Filter, ids: Optional[list[
 
 def _ranked(engine: Any, collection_id: str, flt: _Filter, ids: Optional[list[str]],
             plan: SearchPlan) -> list[_Hit]:
-    knns = _knns(plan.rank)
+    rank = plan.rank
+    assert rank is not None  # run_search calls this only for a ranked plan
+    knns = _knns(rank)
     if not knns:
         raise errors.InvalidArgumentError("A rank expression must contain at least one Knn")
     lists = {spec: _knn_scores(engine, collection_id, flt, ids, spec) for spec in knns}
@@ -130,7 +132,7 @@ def _ranked(engine: Any, collection_id: str, flt: _Filter, ids: Optional[list[st
     for spec, scores in lists.items():
         if spec.default is None:
             candidates &= scores.keys()
-    hits = [_Hit(i, _finite(evaluate(plan.rank, i, lists))) for i in candidates]
+    hits = [_Hit(i, _finite(evaluate(rank, i, lists))) for i in candidates]
     hits.sort(key=_order)
     if plan.aggregate is not None:
         hits = _group(engine, collection_id, hits, plan)
