@@ -375,9 +375,14 @@ class Collection:
         if not isinstance(payloads, list):
             raise TypeError(f"searches must be a list, got {type(payloads).__name__}")
         plans = [parse_search(p) for p in payloads]
-        del level  # INDEX_ONLY and INDEX_AND_BOUNDED_WAL read like INDEX_AND_WAL (docs/SEARCH.md)
+        engine = self._client._engine()
+        remote = getattr(engine, "run_searches", None)
+        if remote is not None:  # a server: send the checked batch in one request
+            with engine_boundary():
+                return SearchResult(remote(self._model.id, payloads, level))
+        # INDEX_ONLY and INDEX_AND_BOUNDED_WAL read like INDEX_AND_WAL here (docs/SEARCH.md).
         with engine_boundary():
-            columns = [run_search(self._client._engine(), self._model.id, plan) for plan in plans]
+            columns = [run_search(engine, self._model.id, plan) for plan in plans]
         return SearchResult({key: [c[key] for c in columns] for key in SEARCH_COLUMNS})
 
     def _embedded_search(self, search: Any) -> dict[str, Any]:

@@ -76,6 +76,10 @@ class AsyncCollection:
         """See ``Collection.query``."""
         return await asyncio.to_thread(self._collection.query, *args, **kwargs)
 
+    async def search(self, *args: Any, **kwargs: Any) -> Any:
+        """See ``Collection.search``."""
+        return await asyncio.to_thread(self._collection.search, *args, **kwargs)
+
     async def modify(self, *args: Any, **kwargs: Any) -> None:
         """See ``Collection.modify``."""
         await asyncio.to_thread(self._collection.modify, *args, **kwargs)

@@ -234,6 +234,11 @@ class RemoteEngine:
         answer = self._call("POST", self._records_path(collection_id, "query"), body)
         return [_records(answer, i) for i in range(len(answer["ids"]))]
 
+    def run_searches(self, collection_id: str, payloads: list[dict[str, Any]], read_level: str) -> dict[str, Any]:
+        """POST .../search: the whole batch in one request, answered with the ``SearchResult`` columns."""
+        body = {"searches": payloads, "read_level": read_level}
+        return dict(self._call("POST", self._records_path(collection_id, "search"), body))
+
 
 def _configuration_update(existing: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Only the HNSW values that changed, and the embedding function if it did."""

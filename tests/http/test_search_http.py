@@ -77,7 +77,7 @@ def test_chromas_client_read_level_and_errors(server: ServerProcess, unique_name
 
 
 def test_sedimentdb_http_client_search(server: ServerProcess, unique_name: str) -> None:
-    """SedimentDB's own HttpClient runs the same search through the server."""
+    """SedimentDB's own HttpClient sends the batch to /search and gets the embedded answer."""
     from sedimentdb import K, Knn, Search
 
     client = sedimentdb.HttpClient(host="127.0.0.1", port=server.port)
@@ -88,3 +88,33 @@ def test_sedimentdb_http_client_search(server: ServerProcess, unique_name: str) 
     assert result["ids"] == [["r7", "r10", "r4"]]  # the tie at 9.0 breaks by id
     assert result["scores"][0] == pytest.approx([0.0, 9.0, 9.0])
     assert result["metadatas"][0][0] == {"group": "green", "n": 7}
+    import sedimentdb.search as ours
+
+    local = sedimentdb.EphemeralClient().create_collection(unique_name, embedding_function=None)
+    _fill(local)
+    got, want = col.search(_searches(ours)), local.search(_searches(ours))
+    assert got["ids"] == want["ids"] and got["metadatas"] == want["metadatas"] and got["select"] == want["select"]
+    with pytest.raises(NotImplementedError, match="sparse"):  # checked before anything is sent
+        col.search(Search().rank({"$knn": {"query": {"#type": "sparse_vector", "indices": [0], "values": [1.0]}}}))
+
+
+def test_async_clients_search(server: ServerProcess, unique_name: str) -> None:
+    """Chroma's AsyncHttpClient and SedimentDB's answer `await collection.search(...)` alike."""
+    import asyncio
+
+    import chromadb.execution.expression as chroma_ex
+
+    import sedimentdb.search as ours
+
+    async def run() -> tuple[Any, Any]:
+        theirs = await chromadb.AsyncHttpClient(host=server.url, settings=Settings(anonymized_telemetry=False))
+        col = await theirs.create_collection(unique_name, embedding_function=None)
+        await col.add(ids=[f"r{i}" for i in range(12)], embeddings=VECTORS)
+        mine = await (await sedimentdb.AsyncHttpClient(host=server.url)).get_collection(unique_name)
+        search = [chroma_ex.Search().rank(chroma_ex.Knn(query=[3.0, 0.0, 1.0], limit=3)).select(chroma_ex.K.SCORE)]
+        return await col.search(search), await mine.search([ours.Search().rank(ours.Knn(query=[3.0, 0.0, 1.0],
+                                                                                        limit=3)).select(ours.K.SCORE)])
+
+    got, mine = asyncio.run(run())
+    assert got["ids"] == mine["ids"] == [["r3", "r4", "r2"]]
+    assert got["scores"][0] == pytest.approx(mine["scores"][0])
