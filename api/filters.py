@@ -143,12 +143,17 @@ def _is_document_clause(clause: Any) -> bool:
     return isinstance(clause, dict) and len(clause) == 1 and DOCUMENT_KEY in clause
 
 
-def _mentions_document(where: Any) -> bool:
+def mentions_key(where: Any, key: str) -> bool:
+    """Whether a clause on ``key`` appears anywhere in the filter."""
     if isinstance(where, dict):
-        return any(k == DOCUMENT_KEY or _mentions_document(v) for k, v in where.items())
+        return any(k == key or mentions_key(v, key) for k, v in where.items())
     if isinstance(where, list):
-        return any(_mentions_document(c) for c in where)
+        return any(mentions_key(c, key) for c in where)
     return False
+
+
+def _mentions_document(where: Any) -> bool:
+    return mentions_key(where, DOCUMENT_KEY)
 
 
 def lift_document_clauses(where: Any, where_document: Any) -> tuple[Any, Any]:

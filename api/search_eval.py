@@ -19,7 +19,7 @@ import numpy as np
 
 from sedimentdb import errors
 from sedimentdb.engine.types import Include, Records
-from sedimentdb.filters import lift_document_clauses
+from sedimentdb.filters import lift_document_clauses, mentions_key
 from sedimentdb.search_plan import SCORE_KEY, KnnSpec, SearchPlan
 
 ID_KEY = "#id"
@@ -79,7 +79,7 @@ def _split_id_clauses(where: Any) -> tuple[Any, Optional[set[str]], set[str]]:
         if keep is not None:
             allowed = keep if allowed is None else allowed & keep
         refused |= drop
-    if any(_mentions_id(c) for c in kept):
+    if mentions_key(kept, ID_KEY):
         raise errors.InvalidArgumentError("#id filters are supported at the top level of where or inside a "
                                           "top-level $and only")
     rest = None if not kept else kept[0] if len(kept) == 1 else {"$and": kept}
@@ -96,14 +96,6 @@ def _id_clause(condition: Any) -> tuple[Optional[set[str]], set[str]]:
     if op in ("$ne", "$nin"):
         return None, set(values)
     raise errors.InvalidArgumentError(f"#id supports $eq, $ne, $in and $nin, got {op}")
-
-
-def _mentions_id(where: Any) -> bool:
-    if isinstance(where, dict):
-        return any(k == ID_KEY or _mentions_id(v) for k, v in where.items())
-    if isinstance(where, list):
-        return any(_mentions_id(c) for c in where)
-    return False
 
 
 # ---- without a rank -----------------------------------------------------------------------
