@@ -220,11 +220,7 @@ class CollectionState:
         out = Records(ids=[p.id_at(r) for p, r in hits])
         if include.embeddings:
             dim = self.dim or 0
-            out.embeddings = (
-                np.stack([p.vectors_at(np.array([r]))[0] for p, r in hits]).astype(np.float32, copy=False)
-                if hits
-                else np.zeros((0, dim), dtype=np.float32)
-            )
+            out.embeddings = self._gather_vectors(hits, dim)
         if include.documents or include.metadatas or include.uris:
             recs = [p.record_at(r) for p, r in hits]
             out.documents = [r[0] for r in recs] if include.documents else None
@@ -232,6 +228,24 @@ class CollectionState:
             out.uris = [r[2] for r in recs] if include.uris else None
         if include.distances and dists is not None:
             out.distances = dists
+        return out
+
+    @staticmethod
+    def _gather_vectors(hits: list[tuple[Part, int]], dim: int) -> np.ndarray:
+        """The vectors of ``hits`` in order: one gather per part, not one per row (a 100k-record
+        ``get`` asked 100k times for a single row)."""
+        out = np.empty((len(hits), dim), dtype=np.float32)
+        if not hits:
+            return out
+        by_part: dict[int, tuple[Part, list[int], list[int]]] = {}
+        for k, (part, row) in enumerate(hits):
+            entry = by_part.get(id(part))
+            if entry is None:
+                entry = by_part[id(part)] = (part, [], [])
+            entry[1].append(k)
+            entry[2].append(row)
+        for part, at, rows in by_part.values():
+            out[np.asarray(at, dtype=np.int64)] = part.vectors_at(np.asarray(rows, dtype=np.int64))
         return out
 
     def query(

@@ -23,20 +23,33 @@ ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distan
 MIN_RECALL = 0.95
 
 
-def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list) -> str:
+def id_order(ids: list[str]) -> list[int]:
+    """Positions of ``ids`` in id order (the order the digest hashes records in)."""
+    return sorted(range(len(ids)), key=ids.__getitem__)
+
+
+def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list,
+           order: list[int] | None = None) -> str:
     """Order-independent digest of records: sha256 over them in id order.
 
     Per record: the id, document, metadata (keys sorted; empty = none) and uri as JSON, which
     is exact and typed (``1``, ``1.0``, ``true`` and ``"1"`` all differ; floats round-trip),
     then the float32 embedding bytes. One encoder call and two hash passes for the whole
-    collection, not one per record (100k records).
+    collection, not one per record (100k records). ``order``: :func:`id_order` of ``ids``, if
+    already known (the other side of a comparison with the same id list).
     """
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    fields = [(ids[k], documents[k], metadatas[k] or None, uris[k]) for k in order]
+    if order is None:
+        order = id_order(ids)
+    if order == list(range(len(ids))):  # already in id order: hash the columns as they are
+        fields = list(zip(ids, documents, [m or None for m in metadatas], uris, strict=True))
+        vectors = embeddings
+    else:
+        fields = [(ids[k], documents[k], metadatas[k] or None, uris[k]) for k in order]
+        vectors = embeddings[order] if len(order) else embeddings
     text = json.dumps(fields, sort_keys=True, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
     h = hashlib.sha256(text.encode("ascii"))
     if len(order):
-        h.update(np.ascontiguousarray(embeddings[order], dtype="<f4").tobytes())
+        h.update(np.ascontiguousarray(vectors, dtype="<f4").data)
     return h.hexdigest()
 
 
@@ -137,10 +150,14 @@ def verify_collection(db: Database, col: ChromaCollection, *, sample: int = 20, 
     got = db.get(col.id, include=ALL)
     dim = col.embeddings.shape[1] if col.embeddings.ndim == 2 else 0
     dest_emb = got.embeddings if got.embeddings is not None else np.zeros((0, dim), dtype=np.float32)
+    order = id_order(col.ids)
+    # The same id list (the usual case: the import keeps the source's order) needs no second sort;
+    # the digest still hashes the database's own ids, documents, metadata and vectors.
     check = CollectionCheck(
         col.name, col.id, col.count, len(got.ids),
-        digest(col.ids, col.embeddings, col.documents, col.metadatas, col.uris),
-        digest(got.ids, dest_emb, got.documents or [], got.metadatas or [], got.uris or []))
+        digest(col.ids, col.embeddings, col.documents, col.metadatas, col.uris, order),
+        digest(got.ids, dest_emb, got.documents or [], got.metadatas or [], got.uris or [],
+               order if got.ids == col.ids else None))
     if check.source_count != check.dest_count:
         check.problems.append(f"{check.dest_count} records, the source has {check.source_count}")
     if check.source_digest != check.dest_digest:
