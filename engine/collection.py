@@ -234,18 +234,19 @@ class CollectionState:
     def _gather_vectors(hits: list[tuple[Part, int]], dim: int) -> np.ndarray:
         """The vectors of ``hits`` in order: one gather per part, not one per row (a 100k-record
         ``get`` asked 100k times for a single row)."""
-        out = np.empty((len(hits), dim), dtype=np.float32)
         if not hits:
-            return out
-        by_part: dict[int, tuple[Part, list[int], list[int]]] = {}
-        for k, (part, row) in enumerate(hits):
-            entry = by_part.get(id(part))
-            if entry is None:
-                entry = by_part[id(part)] = (part, [], [])
-            entry[1].append(k)
-            entry[2].append(row)
-        for part, at, rows in by_part.values():
-            out[np.asarray(at, dtype=np.int64)] = part.vectors_at(np.asarray(rows, dtype=np.int64))
+            return np.zeros((0, dim), dtype=np.float32)
+        parts, rows = zip(*hits, strict=True)
+        rows_a = np.fromiter(rows, dtype=np.int64, count=len(rows))
+        first = parts[0]
+        if all(p is first for p in parts):  # the usual case: one tail or one segment
+            return np.asarray(first.vectors_at(rows_a), dtype=np.float32)
+        out = np.empty((len(hits), dim), dtype=np.float32)
+        keys = np.fromiter(map(id, parts), dtype=np.int64, count=len(parts))
+        by_key = {id(p): p for p in parts}
+        for key in np.unique(keys):
+            at = np.flatnonzero(keys == key)
+            out[at] = by_key[int(key)].vectors_at(rows_a[at])
         return out
 
     def query(

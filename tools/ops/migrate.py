@@ -25,7 +25,16 @@ from sedimentdb.tools.chroma import ChromaCollection, ChromaSnapshot, read_chrom
 from sedimentdb.tools.ops.common import Progress, no_progress, quiet_logger
 from sedimentdb.tools.ops.migrate_verify import CollectionCheck, verify_collection
 
-BATCH = 5000
+# Records per logged batch: large, so the in-memory tail grows in a few steps instead of ~10
+# doublings (each copies every vector so far), bounded in bytes for wide embeddings.
+BATCH_ROWS = 50_000
+BATCH_BYTES = 128 << 20
+
+
+def batch_rows(dim: int | None) -> int:
+    """Records per ``add`` for embeddings of ``dim`` float32 values."""
+    return max(1000, min(BATCH_ROWS, BATCH_BYTES // (4 * (dim or 1))))
+
 
 
 class VerificationError(InvalidArgumentError):
@@ -46,6 +55,7 @@ class MigrationSummary:
     source_bytes: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # read / write / verify, seconds
+    phases_cpu: dict[str, float] = field(default_factory=dict)  # the same, CPU seconds of this process
 
     @property
     def records(self) -> int:
@@ -61,7 +71,8 @@ class MigrationSummary:
                             for s in self.skipped],
                 "verification": self.verification, "verified": all(v["ok"] for v in self.verification),
                 "seconds": round(self.seconds, 3), "records_per_second": round(rate) if rate else None,
-                "phases": {k: round(v, 3) for k, v in self.phases.items()}}
+                "phases": {k: round(v, 3) for k, v in self.phases.items()},
+                "phases_cpu": {k: round(v, 3) for k, v in self.phases_cpu.items()}}
 
 
 def sediment_configuration(col: ChromaCollection) -> dict[str, Any]:
@@ -128,8 +139,9 @@ def _write(db: Database, snap: ChromaSnapshot, progress: Progress) -> None:
     for col in snap.collections:
         db.create_collection(col.tenant, col.database, col.name, id=col.id, metadata=col.metadata,
                              configuration=sediment_configuration(col), dimension=col.dimension)
-        for start in range(0, col.count, BATCH):
-            end = min(start + BATCH, col.count)
+        step = batch_rows(col.dimension)
+        for start in range(0, col.count, step):
+            end = min(start + step, col.count)
             db.add(col.id, col.ids[start:end], col.embeddings[start:end], col.documents[start:end],
                    col.metadatas[start:end], col.uris[start:end])
             done += end - start
@@ -174,15 +186,15 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
     Raises the reader's errors (damaged, busy, unsupported source: each names the file),
     InvalidArgumentError for a bad DEST, VerificationError if the result does not match.
     """
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     asource = os.path.abspath(source)
     adest = check_dest(dest, asource)
     snap = read_chroma(asource, skip_damaged=skip_damaged, progress=progress)
     summary = MigrationSummary(asource, adest, snap.format.label, dry_run,
                                [_describe(c) for c in snap.collections], snap.skipped,
                                source_bytes=snap.source_bytes)
-    mark = time.monotonic()
-    summary.phases["read"] = mark - started
+    mark, cpu = time.monotonic(), time.process_time()
+    summary.phases["read"], summary.phases_cpu["read"] = mark - started, cpu - cpu_started
     if dry_run:
         summary.seconds = time.monotonic() - started
         return summary
@@ -192,13 +204,13 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
                            logger=quiet_logger())
         try:
             _write(db, snap, progress)
-            summary.phases["write"] = time.monotonic() - mark
-            mark = time.monotonic()
+            summary.phases["write"], summary.phases_cpu["write"] = time.monotonic() - mark, time.process_time() - cpu
+            mark, cpu = time.monotonic(), time.process_time()
             checks = _verify(db, snap, sample_queries, progress)
         finally:
             db.close()
         check_log(tmp, snap, checks)
-        summary.phases["verify"] = time.monotonic() - mark
+        summary.phases["verify"], summary.phases_cpu["verify"] = time.monotonic() - mark, time.process_time() - cpu
         summary.verification = [c.to_dict() for c in checks]
         bad = [c for c in checks if not c.ok]
         if bad:
