@@ -78,6 +78,8 @@ def main() -> None:
                     help="records per chromadb get() call (one call for all fails: too many SQL variables)")
     ap.add_argument("--chroma-dir", default=None, help="where the Chroma source lives (built if missing)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
+    ap.add_argument("--sediment", default=None,
+                    help="the sediment command to time (default: the one beside this Python)")
     args = ap.parse_args()
     src = args.chroma_dir or os.path.join(tempfile.gettempdir(), f"sediment-bench-chroma-{args.records}x{args.dim}")
     if not os.path.exists(os.path.join(src, "chroma.sqlite3")):
@@ -92,7 +94,7 @@ def main() -> None:
     chroma_cpu, cpu = _child_cpu() - cpu, _child_cpu()
     work = tempfile.mkdtemp(prefix="sediment-bench-migrate-")
     dest = os.path.join(work, "db")
-    sediment = os.path.join(os.path.dirname(sys.executable), "sediment")
+    sediment = args.sediment or os.path.join(os.path.dirname(sys.executable), "sediment")
     t = time.perf_counter()
     res = subprocess.run([sediment, "migrate-from-chroma", src, dest, "--json"], check=True, capture_output=True,
                          text=True)
@@ -105,7 +107,7 @@ def main() -> None:
         "chromadb_get_seconds": round(chroma_s, 2), "chromadb_records_per_second": round(chroma_records / chroma_s),
         "migrate_seconds": round(wall, 2), "migrate_records_per_second": round(summary["records"] / wall),
         "speedup_vs_chromadb_get": round(chroma_s / wall, 2), "verified": summary["verified"],
-        "migrate_phases_seconds": summary["phases"],
+        "migrate_phases_seconds": summary["phases"], "migrate_phases_cpu_seconds": summary.get("phases_cpu"),
         "chromadb_get_cpu_seconds": round(chroma_cpu, 2), "migrate_cpu_seconds": round(migrate_cpu, 2),
         "cpu_speedup_vs_chromadb_get": round(chroma_cpu / migrate_cpu, 2),
         "load_before": load_before, "load_after": _load(),
