@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from operator import itemgetter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
