@@ -4,7 +4,11 @@
 A meta-path finder placed first on ``sys.meta_path`` answers every ``chromadb`` and
 ``chromadb.<sub>`` import with the SedimentDB module of the same path (``chromadb.api.types``
 is :mod:`sedimentdb.api.types`): the very same module object, so ``chromadb.Collection is
-sedimentdb.Collection``. Being first, it wins over Chroma's own package or ``chromadb-client``
+sedimentdb.Collection``. The top-level ``chromadb`` is a thin facade over :mod:`sedimentdb` whose
+only difference is ``__version__``: it answers the Chroma API version SedimentDB matches
+(``CHROMA_API_VERSION``), as ``install_as_MySQLdb`` gives MySQLdb's ``version_info``, so code that
+gates on ``chromadb.__version__`` sees the Chroma it was written for; ``sedimentdb.__version__``
+stays SedimentDB's own. Being first, it wins over Chroma's own package or ``chromadb-client``
 when those are installed too. A Chroma submodule SedimentDB does not provide (``chromadb.api.rust``,
 ``chromadb.telemetry``…) fails with a ``ModuleNotFoundError`` that says so; it never silently
 imports Chroma's file.
@@ -55,6 +59,25 @@ class _ExistingModuleLoader(importlib.abc.Loader):
         """Nothing to run: the module was executed when SedimentDB imported it."""
 
 
+class _ChromadbFacade(ModuleType):
+    """``chromadb`` itself: every attribute is SedimentDB's, except ``__version__``."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module(TARGET), name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(importlib.import_module(TARGET))) | set(self.__dict__))
+
+
+def _facade() -> ModuleType:
+    """A new top-level ``chromadb`` module (the import system caches it in ``sys.modules``)."""
+    target = importlib.import_module(TARGET)
+    facade = _ChromadbFacade(ALIAS, target.__doc__)
+    facade.__version__ = target.CHROMA_API_VERSION  # type: ignore[attr-defined]
+    facade.__path__ = list(target.__path__)  # a package, so ``chromadb.<sub>`` imports go on
+    return facade
+
+
 class ChromadbAliasFinder(importlib.abc.MetaPathFinder):
     """Finds ``chromadb[.<sub>]`` as ``sedimentdb[.<sub>]``."""
 
@@ -67,6 +90,8 @@ class ChromadbAliasFinder(importlib.abc.MetaPathFinder):
         target_name = TARGET + suffix
         if first in _NOT_ALIASED:
             raise _not_provided(fullname)
+        if fullname == ALIAS:
+            return importlib.util.spec_from_loader(fullname, _ExistingModuleLoader(_facade()))
         try:
             module = importlib.import_module(target_name)
         except ModuleNotFoundError as exc:

@@ -26,11 +26,13 @@ from chromadb.errors import NotFoundError
 
 
 def test_install_as_chromadb_resolves_every_integration_import() -> None:
-    """After the call, ``chromadb`` and its submodules ARE SedimentDB's modules (same objects)."""
+    """After the call, ``chromadb``'s submodules ARE SedimentDB's modules (same objects); the top
+    level is a facade over ``sedimentdb`` whose ``__version__`` is the Chroma API version."""
     out = run_json("import sedimentdb, json\nsedimentdb.install_as_chromadb()\n" + INTEGRATION_IMPORTS + """
 import sedimentdb.api.types, sedimentdb.utils.embedding_functions
 print(json.dumps({
-    "top": chromadb is sedimentdb,
+    "top": chromadb.Collection is sedimentdb.Collection and chromadb.errors is sedimentdb.errors,
+    "version": [chromadb.__version__, sedimentdb.CHROMA_API_VERSION, sedimentdb.__version__],
     "types": chromadb.api.types is sedimentdb.api.types,
     "ef": embedding_functions is sedimentdb.utils.embedding_functions,
     "collection": ModelCollection is sedimentdb.Collection is Collection,
@@ -39,7 +41,9 @@ print(json.dumps({
 }))
 """)
     assert out == {"top": True, "types": True, "ef": True, "collection": True, "search": True,
-                   "names": ["sedimentdb", "sedimentdb.config"]}
+                   "version": ["1.5.9", "1.5.9", out["version"][2]],
+                   "names": ["chromadb", "sedimentdb.config"]}
+    assert out["version"][2] != "1.5.9"  # SedimentDB's own version stays its own
 
 
 def test_round_trip_through_the_alias(tmp_path) -> None:
@@ -106,7 +110,7 @@ except ImportError:
 import sedimentdb
 sedimentdb.install_as_chromadb()
 import chromadb as again
-print(again is sedimentdb)
+print(again.Collection is sedimentdb.Collection and again.__name__ == "chromadb")
 """)
     assert done.returncode == 0, done.stderr
     if done.stdout.strip() == "no-chroma":
@@ -123,7 +127,7 @@ import sys
 print("sedimentdb.alias" in sys.modules)
 try:
     import chromadb
-    print(chromadb.__name__)
+    print(chromadb.Collection.__module__.split(".")[0])
 except ImportError:
     print("none")
 """, env={"SEDIMENTDB_AS_CHROMADB": value})
@@ -137,6 +141,6 @@ def test_env_var_reaches_code_that_imports_chromadb_first() -> None:
     """The LangChain case: the application's first line imports chromadb, never SedimentDB."""
     out = run_json(INTEGRATION_IMPORTS + """
 import json
-print(json.dumps([chromadb.__name__, ModelCollection.__module__, Search.__module__]))
+print(json.dumps([chromadb.__version__, ModelCollection.__module__, Search.__module__]))
 """, env={"SEDIMENTDB_AS_CHROMADB": "1"})
-    assert out == ["sedimentdb", "sedimentdb.collection", "sedimentdb.search"]
+    assert out == ["1.5.9", "sedimentdb.collection", "sedimentdb.search"]

@@ -51,11 +51,11 @@ def test_env_var_turns_the_alias_on_from_the_wheel(fresh_python: str) -> None:
     done = run_python("""
 import json, chromadb
 from chromadb.api.models.Collection import Collection
-print(json.dumps([chromadb.__name__, chromadb.__file__, Collection.__module__]))
+print(json.dumps([chromadb.__version__, chromadb.__file__, Collection.__module__]))
 """, env={"SEDIMENTDB_AS_CHROMADB": "1"}, python=fresh_python)
     assert done.returncode == 0, done.stderr
-    name, path, collection_module = json.loads(done.stdout.strip().splitlines()[-1])
-    assert name == "sedimentdb" and collection_module == "sedimentdb.collection"
+    version, path, collection_module = json.loads(done.stdout.strip().splitlines()[-1])
+    assert version == "1.5.9" and collection_module == "sedimentdb.collection"
     assert str(Path(fresh_python).parents[1]) in path  # the wheel's copy, not the checkout
 
 
