@@ -25,6 +25,7 @@ from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, Sear
 from sedimentdb.validation import (
     check_batch_size,
     check_ids_server,
+    check_finite_metadata_value,
     check_metadatas_server,
     check_utf8,
     copy_metadatas,
@@ -330,6 +331,8 @@ class Collection:
         if metadata is not None:
             validate_metadata(metadata)
             check_utf8("metadata", [metadata])
+            for key, value in metadata.items():
+                check_finite_metadata_value("metadata", key, value)
             if "hnsw:space" in metadata:
                 raise ValueError(
                     "Changing the distance function of a collection once it is created is not supported currently."
