@@ -74,20 +74,23 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            # bcrypt is slow on purpose and the decision may look a collection up: off the event loop.
-            identity = await anyio.to_thread.run_sync(self._identity_and_decision, scope)
+            if self.authenticator is None:
+                self._identity_and_decision(scope)  # unrestricted: matching only, no lookup, no thread
+            else:
+                # bcrypt is slow on purpose and the decision may look a collection up: off the event loop.
+                await anyio.to_thread.run_sync(self._identity_and_decision, scope)
         except AuthFailure as failure:
             extra = {"WWW-Authenticate": failure.challenge} if failure.challenge else None
             response = error_response(failure.status, "AuthError", failure.message, headers=extra)
             await response(scope, receive, send)
             return
-        if identity is not None:
-            scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)
 
     def _identity_and_decision(self, scope: Scope) -> Identity | None:
         """The caller's identity (None with auth off), after the route's authorization passed."""
         identity = self.authenticator.authenticate(Headers(scope=scope)) if self.authenticator else None
+        if identity is not None:
+            scope.setdefault("state", {})["identity"] = identity  # the access log names refused users too
         app = scope.get("app")
         matched = match_route(app, scope) if app is not None else None
         if matched is None:
