@@ -24,8 +24,8 @@ from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,
-    check_ids_server,
     check_finite_metadata_value,
+    check_ids_server,
     check_metadatas_server,
     check_utf8,
     copy_metadatas,

@@ -20,8 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sedimentdb import system
-from sedimentdb.server import ServerConfig, create_app
-from sedimentdb.server import authz
+from sedimentdb.server import ServerConfig, authz, create_app
 from sedimentdb.server.auth import Identity, build_authenticator
 from sedimentdb.server.middleware import AuthMiddleware
 

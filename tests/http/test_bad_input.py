@@ -20,8 +20,7 @@ from fastapi.testclient import TestClient
 
 import sedimentdb
 from sedimentdb.filters import MAX_FILTER_NESTING, FilterTooDeepError
-from sedimentdb.server import ServerConfig, create_app
-from sedimentdb.server import limits
+from sedimentdb.server import ServerConfig, create_app, limits
 from sedimentdb.validation import MAX_BATCH_SIZE
 
 COLLECTIONS = "/api/v2/tenants/default_tenant/databases/default_database/collections"
