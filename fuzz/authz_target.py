@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
-import shutil
 import tempfile
 from typing import Any
 
 import httpx
+from app_harness import close_app
 
 from sedimentdb.server import ServerConfig, create_app
 
@@ -77,12 +77,7 @@ class _AuthzHarness:
 
     def close(self) -> None:
         """Close the engine and remove the directory."""
-        try:
-            self.loop.run_until_complete(self.client.aclose())
-            self.app.state.service.close()
-            self.loop.close()
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+        close_app(self.loop, self.client, self.app, self.root)
 
     def ensure(self, place: tuple[str, str]) -> None:
         """The place's database and collection exist (an in-scope user may delete its own)."""

@@ -61,6 +61,7 @@ from sedimentdb.engine.wal.reader import scan_frames
 from sedimentdb.server import ServerConfig, create_app  # at import time, so atheris instruments it
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests load this file by path
+from app_harness import close_app  # noqa: E402
 from authz_target import authz  # noqa: E402
 
 PATH = "/fuzz/file"
@@ -226,12 +227,7 @@ class _HttpHarness:
 
     def close(self) -> None:
         """Close the engine (log synced, lock released) and remove the data directory."""
-        try:
-            self.loop.run_until_complete(self.client.aclose())
-            self.app.state.service.close()
-            self.loop.close()
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+        close_app(self.loop, self.client, self.app, self.root)
 
     def request(self, method: str, path: str, body: bytes | None = None, **kwargs: Any) -> Any:
         """One request to the app; returns the ``httpx.Response``."""
