@@ -86,8 +86,8 @@ def _rules(entries: Iterable[tuple[Iterable[str], str, Rule]]) -> dict[tuple[str
     return table
 
 
-_RECORD_OPS = ("add", "update", "upsert", "delete", "get", "query")
-_CLOUD_ONLY = (("POST", "/fork"), ("GET", "/fork_count"), ("GET", "/indexing_status"), ("POST", "/search"),
+_RECORD_OPS = ("add", "update", "upsert", "delete", "get", "query", "search")
+_CLOUD_ONLY = (("POST", "/fork"), ("GET", "/fork_count"), ("GET", "/indexing_status"),
                ("POST", "/functions/attach"), ("GET", "/functions/{function_name}"),
                ("POST", "/attached_functions/{function_name}/add_input"),
                ("POST", "/attached_functions/{function_name}/detach"))

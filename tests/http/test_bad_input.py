@@ -91,6 +91,15 @@ def test_deep_filters_are_a_400_naming_the_limit(http: TestClient, cid: str, rou
     assert len(_all(http, cid)["ids"]) == 2  # the delete removed nothing
 
 
+def test_deep_search_filter_is_a_400(http: TestClient, cid: str) -> None:
+    """The Search API's filter (and rank) are checked before their recursive parsers run."""
+    deep = {"k": {"$eq": 1}}
+    for _ in range(200):
+        deep = {"$and": [deep, {"k": {"$eq": 1}}]}
+    r = http.post(f"{COLLECTIONS}/{cid}/search", json={"searches": [{"filter": deep}]})
+    _invalid(r, f"at most {MAX_FILTER_NESTING}")
+
+
 def test_filters_at_the_documented_depth_work(http: TestClient, cid: str) -> None:
     """63 levels of $and fit in the limit and are evaluated."""
     r = http.post(f"{COLLECTIONS}/{cid}/get", json={"where": _nested_where(63)})
