@@ -24,6 +24,7 @@ from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,
+    check_finite_metadata_value,
     check_ids_server,
     check_metadatas_server,
     check_utf8,
@@ -330,6 +331,8 @@ class Collection:
         if metadata is not None:
             validate_metadata(metadata)
             check_utf8("metadata", [metadata])
+            for key, value in metadata.items():
+                check_finite_metadata_value("metadata", key, value)
             if "hnsw:space" in metadata:
                 raise ValueError(
                     "Changing the distance function of a collection once it is created is not supported currently."

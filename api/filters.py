@@ -17,6 +17,46 @@ CONTAINS = ("$contains", "$not_contains")
 LOGICAL = ("$and", "$or")
 DOCUMENT_KEY = "#document"
 WHERE_DOCUMENT_OPERATORS = ("$contains", "$not_contains", "$regex", "$not_regex", "$and", "$or")
+# JSON objects and arrays a filter may nest: serde_json's default recursion limit, where Chroma's
+# server stops parsing. Each $and/$or level is two (an object and its list), so 63 levels fit.
+MAX_FILTER_NESTING = 128
+
+
+class FilterTooDeepError(errors.InvalidArgumentError, ValueError):
+    """A filter nested deeper than MAX_FILTER_NESTING: a ValueError like every other filter error,
+    and Chroma's InvalidArgumentError (400) over HTTP."""
+
+
+def filter_nesting(value: Any, limit: int = MAX_FILTER_NESTING) -> int:
+    """How many objects and lists ``value`` nests (counting stops just past ``limit``).
+
+    Iterative on purpose: the validators below recurse, and a filter deep enough to exhaust
+    Python's stack must be refused before any of them runs (issue 16, item 9).
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def check_filter_depth(name: str, value: Any) -> None:
+    """Refuse ``value`` (a where or where_document) nested deeper than MAX_FILTER_NESTING."""
+    if filter_nesting(value) > MAX_FILTER_NESTING:
+        raise FilterTooDeepError(
+            f"Expected {name} to nest at most {MAX_FILTER_NESTING} objects and lists "
+            f"({MAX_FILTER_NESTING // 2 - 1} levels of $and/$or), got a deeper {name}"
+        )
 
 
 def validate_where(where: Any) -> None:
@@ -119,7 +159,9 @@ def validate_where_document(where_document: Any) -> None:
 
 
 def validate_filters(where: Any, where_document: Any) -> None:
-    """Both filters, when given."""
+    """Both filters, when given (their depth first: the checks recurse)."""
+    check_filter_depth("where", where)
+    check_filter_depth("where document", where_document)
     if where is not None:
         validate_where(where)
     if where_document is not None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sedimentdb.filters import check_filter_depth
+
 EMBEDDING_KEY = "#embedding"
 SCORE_KEY = "#score"
 _PREDEFINED_ORDER = ["#document", "#embedding", "#metadata", "#score"]  # Chroma's Key order (Rust enum)
@@ -77,6 +79,7 @@ def parse_search(data: Any) -> SearchPlan:
     """The plan for one search dictionary (``filter``, ``rank``, ``group_by``, ``limit``, ``select``)."""
     if not isinstance(data, dict):
         raise TypeError(f"Expected dict for Search, got {type(data).__name__}")
+    check_filter_depth("search", data)  # before the recursive checks of filter and rank
     unexpected = set(data) - {"filter", "where", "rank", "group_by", "limit", "select"}
     if unexpected:
         raise ValueError(f"Unexpected keys in Search dict: {sorted(unexpected)}")

@@ -10,6 +10,7 @@ rejected call writes nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -374,6 +375,22 @@ def copy_metadatas(metadatas: list[Any] | None) -> list[Any] | None:
     ]
 
 
+def check_finite_metadata_value(field: str, key: str, value: Any, index: int | None = None) -> None:
+    """NaN and infinities cannot be stored: JSON has no such numbers, so they came back as null.
+
+    Chroma's server refuses them when parsing the request; embedded, the same rule holds so a
+    value never changes silently between the write and the read (issue 16, item 11).
+    """
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, float) and not math.isfinite(item):
+            at = f" at index {index}" if index is not None else ""
+            raise errors.InvalidArgumentError(
+                f"Validation error: {field}: Invalid metadata{at}: the value of key '{key}' is {item}; "
+                "NaN and Infinity cannot be stored"
+            )
+
+
 UNCONVERTIBLE_METADATA = "argument 'metadatas': Cannot convert Python object to MetadataValue"
 
 
@@ -387,6 +404,7 @@ def check_metadatas_server(metadatas: list[Any] | None, op: str) -> None:
         for key, value in (metadata or {}).items():
             if key == "" or key[0] in "#$":
                 raise errors.InvalidArgumentError(f"Validation error: metadatas: Invalid metadata at index {index}")
+            check_finite_metadata_value("metadatas", key, value, index)
             if is_sparse_vector(value) or (value is None and op == "add"):
                 raise TypeError(UNCONVERTIBLE_METADATA)
 
@@ -406,4 +424,5 @@ def check_collection_metadata(metadata: Any) -> None:
             raise TypeError("argument 'metadata': Cannot convert Python object to MetadataValue")
         if key == "" or key[0] in "#$":
             raise errors.InvalidArgumentError(f"Validation error: metadata: Metadata key cannot start with '#' or '$': {key}")
+        check_finite_metadata_value("metadata", key, value)
     check_utf8("metadata", [metadata])

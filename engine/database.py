@@ -333,6 +333,12 @@ class Database:
             raise WriterFailedError(f"an earlier write failed: {self._failed.message}", path=self.path,
                                     hint="reopen the database; acknowledged writes are safe in the log")
 
+    @property
+    def write_failure(self) -> StorageError | None:
+        """Why the database refuses every write until it is reopened (a failed log write or sync), or None."""
+        wal = getattr(self, "wal", None)
+        return self._failed or (wal.failure if wal is not None else None)
+
     def _check_open(self) -> None:
         if self.closed:
             raise ClosedError("the database is closed", path=self.path)

@@ -24,6 +24,10 @@ exception types, see ``TARGETS``); any other exception is a bug. Targets:
   durability ``off``). Acceptable: a 2xx with a JSON body of the route's shape, or a 4xx with
   Chroma's error shape ``{"error": str, "message": str}``; a 5xx or a malformed answer raises
   ``AssertionError`` (a finding), and so does anything the app lets escape.
+* ``authz`` — requests of users restricted to one tenant (and database), with paths built
+  from route words, names, resource names, collection ids and path tricks: no 5xx, nothing
+  of another tenant or database in the answer, nothing outside the user's scope changed
+  (``fuzz/authz_target.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import atexit
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +59,10 @@ from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import FileHeader, Frame, decode_file_header, parse_frame
 from sedimentdb.engine.wal.reader import scan_frames
 from sedimentdb.server import ServerConfig, create_app  # at import time, so atheris instruments it
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # tests load this file by path
+from app_harness import close_app  # noqa: E402
+from authz_target import authz  # noqa: E402
 
 PATH = "/fuzz/file"
 RTYPES = sorted({WF.REC_CREATE_TENANT, WF.REC_CREATE_DATABASE, WF.REC_DELETE_DATABASE,
@@ -218,12 +227,7 @@ class _HttpHarness:
 
     def close(self) -> None:
         """Close the engine (log synced, lock released) and remove the data directory."""
-        try:
-            self.loop.run_until_complete(self.client.aclose())
-            self.app.state.service.close()
-            self.loop.close()
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+        close_app(self.loop, self.client, self.app, self.root)
 
     def request(self, method: str, path: str, body: bytes | None = None, **kwargs: Any) -> Any:
         """One request to the app; returns the ``httpx.Response``."""
@@ -369,6 +373,7 @@ TARGETS: dict[str, tuple[Callable[[bytes], None], tuple[type[BaseException], ...
     "manifest": (manifest, (CorruptionError,)),
     "filters": (filters, ()),
     "http_body": (http_body, ()),
+    "authz": (authz, ()),
 }
 
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sedimentdb.engine import errors as engine_errors
 from sedimentdb.errors import ChromaError
 from sedimentdb.server.auth import build_authenticator
+from sedimentdb.server.authz import redact_paths
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.server.errors import HTTPProblem, error_response, status_and_name
 from sedimentdb.server.middleware import AccessLogMiddleware, AuthMiddleware, BodyLimitMiddleware
@@ -72,8 +73,8 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     _install_error_handlers(app)
     # Added inner to outer: the body limit sits closest to the routes, the access log outermost.
     app.add_middleware(BodyLimitMiddleware, limit=config.max_payload_size_bytes)
-    if authenticator is not None:
-        app.add_middleware(AuthMiddleware, authenticator=authenticator, ignore_paths=config.auth_ignore_paths)
+    # Always installed: with auth off it still refuses routes missing from the authorization table.
+    app.add_middleware(AuthMiddleware, authenticator=authenticator, ignore_paths=config.auth_ignore_paths)
     if config.cors_allow_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_allow_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -109,6 +110,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         status, name, message = status_and_name(exc)
         if status >= 500:
             _log_failure(request, exc)
+        config = request.app.state.config
+        message = redact_paths(message, getattr(request.state, "identity", None),
+                               (config.persist_path, config.replicate))
         return error_response(status, name, message)
 
     # Expected failures are answered inside the app; anything else reaches the outermost

@@ -46,10 +46,11 @@ class Identity:
 
 
 class AuthFailure(Exception):
-    """Credentials missing (401) or wrong (403)."""
+    """Credentials missing (401) or wrong (403), or the route is not allowed to this caller (403)."""
 
-    def __init__(self, status: int, challenge: str | None = None) -> None:
-        super().__init__("Unauthorized" if status == 401 else "Forbidden")
+    def __init__(self, status: int, challenge: str | None = None, message: str | None = None) -> None:
+        self.message = message or ("Unauthorized" if status == 401 else "Forbidden")
+        super().__init__(self.message)
         self.status = status
         self.challenge = challenge
 
@@ -70,6 +71,14 @@ def _bcrypt_hash(stored: str) -> bytes:
     return ("$2b$" + stored[4:] if stored.startswith("$2y$") else stored).encode()
 
 
+def bcrypt_cost(hashed: bytes) -> int:
+    """The work factor of a bcrypt hash (``$2b$12$...`` -> 12); ValueError if it has none."""
+    parts = hashed.split(b"$")
+    if len(parts) < 4 or not parts[2].isdigit() or not 4 <= int(parts[2]) <= 31:
+        raise ValueError("basic auth credentials must be bcrypt hashes ($2b$/$2y$ with a cost of 4-31)")
+    return int(parts[2])
+
+
 class BasicAuthenticator:
     """``Authorization: Basic`` against htpasswd lines with bcrypt hashes."""
 
@@ -87,7 +96,10 @@ class BasicAuthenticator:
             self._users[user] = _bcrypt_hash(hashed)
         if not self._users:
             raise ValueError("basic auth needs at least one user")
-        self._dummy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=4))
+        # An unknown user costs one check at the configured users' work factor (the highest, if
+        # they differ), so a wrong user answers no faster than a real user's wrong password.
+        self.dummy_cost = max(bcrypt_cost(h) for h in self._users.values())
+        self._dummy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=self.dummy_cost))
         # bcrypt costs ~100 ms by design; a keyed digest of credentials already verified
         # lets repeat requests skip it without keeping any password in memory.
         self._key = secrets.token_bytes(32)
@@ -166,6 +178,43 @@ class TokenAuthenticator:
         return found
 
 
+USER_KEYS = ("id", "tokens", "tenant", "databases")
+
+
+def _token_user(index: int, user: Any) -> tuple[Identity, list[str]]:
+    """One ``users:`` entry as an identity and its tokens; anything ambiguous is refused.
+
+    ``databases`` without ``tenant`` is refused rather than guessed: read as unrestricted it
+    would open every tenant to a user its author meant to restrict (issue 16).
+    """
+    where = f"users[{index}]"
+    if not isinstance(user, dict):
+        raise ValueError(f"{where} of the auth users file must be a mapping with keys {', '.join(USER_KEYS)}")
+    where += f" (id {user.get('id')!r})"
+    unknown = sorted(str(k) for k in user if k not in USER_KEYS)
+    if unknown:
+        raise ValueError(f"{where} of the auth users file has unsupported keys {unknown} (allowed: "
+                         f"{', '.join(USER_KEYS)}; roles are not supported: restrict a user with tenant/databases)")
+    if not isinstance(user.get("id"), (str, int)) or str(user.get("id")) == "":
+        raise ValueError(f"{where} of the auth users file needs an id")
+    tokens = user.get("tokens")
+    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, (str, int)) for t in tokens):
+        raise ValueError(f"{where} of the auth users file needs tokens: a non-empty list of strings")
+    if "databases" in user and "tenant" not in user:
+        raise ValueError(f"{where} of the auth users file lists databases but no tenant: add the tenant the "
+                         "databases belong to (e.g. tenant: default_tenant), or remove databases for a user "
+                         "that may use every tenant")
+    tenant = user.get("tenant")
+    if "tenant" in user and (not isinstance(tenant, str) or not tenant):
+        raise ValueError(f"{where} of the auth users file: tenant must be a non-empty string")
+    databases = user.get("databases", ["*"])
+    if not isinstance(databases, list) or not databases or not all(isinstance(d, str) and d for d in databases):
+        raise ValueError(f"{where} of the auth users file: databases must be a non-empty list of names")
+    identity = Identity(user_id=str(user["id"]), tenant=str(tenant or "default_tenant"), databases=databases,
+                        restricted="tenant" in user)
+    return identity, [str(t) for t in tokens]
+
+
 def _token_users(path: str) -> dict[str, Identity]:
     yaml = require_extra("yaml", "server", "The token users file")
     with open(path, encoding="utf-8") as handle:
@@ -174,14 +223,17 @@ def _token_users(path: str) -> dict[str, Identity]:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         data = None
-    if isinstance(data, dict) and isinstance(data.get("users"), list):
+    if isinstance(data, dict) and "users" in data:
+        if not isinstance(data["users"], list):
+            raise ValueError(f"the auth users file {path}: users must be a list")
         tokens: dict[str, Identity] = {}
-        for user in data["users"]:
-            identity = Identity(user_id=str(user["id"]), tenant=str(user.get("tenant", "default_tenant")),
-                                databases=[str(d) for d in user.get("databases", ["*"])],
-                                restricted="tenant" in user)
-            for token in user.get("tokens", []):
-                tokens[str(token)] = identity
+        for index, user in enumerate(data["users"]):
+            identity, user_tokens = _token_user(index, user)
+            for token in user_tokens:
+                if token in tokens and tokens[token] != identity:
+                    raise ValueError(f"the auth users file {path}: a token of users[{index}] is also another "
+                                     "user's token")
+                tokens[token] = identity
         return tokens
     # Otherwise: one token per line.
     return {line.strip(): Identity(user_id="") for line in text.splitlines() if line.strip()}
@@ -207,20 +259,6 @@ def build_authenticator(provider: str | None, credentials: str | None, credentia
         tokens = _token_users(credentials_file) if credentials_file else {str(credentials): Identity(user_id="")}
         return TokenAuthenticator(tokens, transport_header)
     raise ValueError(f"unknown auth provider {provider}; use basic or token")
-
-
-def tenant_allowed(identity: Identity, path: str) -> bool:
-    """Whether ``path`` stays inside a restricted identity's tenant and databases."""
-    if not identity.restricted:
-        return True
-    parts = path.strip("/").split("/")
-    if len(parts) < 4 or parts[:3] != ["api", "v2", "tenants"]:
-        return True
-    if parts[3] != identity.tenant:
-        return False
-    if len(parts) >= 6 and parts[4] == "databases" and "*" not in identity.databases:
-        return parts[5] in identity.databases
-    return True
 
 
 def env_secret_free(config: Any) -> dict[str, Any]:

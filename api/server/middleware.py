@@ -14,7 +14,8 @@ import structlog
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sedimentdb.server.auth import Authenticator, AuthFailure, tenant_allowed
+from sedimentdb.server.auth import Authenticator, AuthFailure, Identity
+from sedimentdb.server.authz import UNRESTRICTED, collection_lookup, decide, match_route
 from sedimentdb.server.errors import HTTPProblem, error_response
 
 access_log = structlog.get_logger("sedimentdb.server.access")
@@ -56,9 +57,14 @@ class AccessLogMiddleware:
 
 
 class AuthMiddleware:
-    """Authenticate every request except the configured open paths (GET heartbeat/version by default)."""
+    """Authenticate, then authorize: one decision per request from the matched route's rule (authz.py).
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, ignore_paths: dict[str, list[str]]) -> None:
+    Open paths (GET heartbeat/version by default) skip both. Without an authenticator every
+    caller is unrestricted, but a route without a rule is still refused.
+    """
+
+    def __init__(self, app: ASGIApp, authenticator: Authenticator | None,
+                 ignore_paths: dict[str, list[str]]) -> None:
         self.app = app
         self.authenticator = authenticator
         self.ignore = {path.rstrip("/") or "/": {m.upper() for m in methods} for path, methods in ignore_paths.items()}
@@ -67,19 +73,33 @@ class AuthMiddleware:
         if scope["type"] != "http" or self._open(scope):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
         try:
-            # bcrypt is slow on purpose: keep it off the event loop.
-            identity = await anyio.to_thread.run_sync(self.authenticator.authenticate, headers)
-            if not tenant_allowed(identity, scope["path"]):
-                raise AuthFailure(403)
+            if self.authenticator is None:
+                self._identity_and_decision(scope)  # unrestricted: matching only, no lookup, no thread
+            else:
+                # bcrypt is slow on purpose and the decision may look a collection up: off the event loop.
+                await anyio.to_thread.run_sync(self._identity_and_decision, scope)
         except AuthFailure as failure:
             extra = {"WWW-Authenticate": failure.challenge} if failure.challenge else None
-            response = error_response(failure.status, "AuthError", str(failure), headers=extra)
+            response = error_response(failure.status, "AuthError", failure.message, headers=extra)
             await response(scope, receive, send)
             return
-        scope.setdefault("state", {})["identity"] = identity
         await self.app(scope, receive, send)
+
+    def _identity_and_decision(self, scope: Scope) -> Identity | None:
+        """The caller's identity (None with auth off), after the route's authorization passed."""
+        identity = self.authenticator.authenticate(Headers(scope=scope)) if self.authenticator else None
+        if identity is not None:
+            scope.setdefault("state", {})["identity"] = identity  # the access log names refused users too
+        app = scope.get("app")
+        matched = match_route(app, scope) if app is not None else None
+        if matched is None:
+            return identity  # no route: the router answers 404/405, which reveals no data
+        template, params = matched
+        decision = decide(identity or UNRESTRICTED, scope["method"], template, params, collection_lookup(app))
+        if not decision.allowed:
+            raise AuthFailure(403, message=decision.reason)
+        return identity
 
     def _open(self, scope: Scope) -> bool:
         if scope["method"] == "OPTIONS":

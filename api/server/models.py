@@ -7,11 +7,14 @@ Chroma's server ignores them.
 
 from __future__ import annotations
 
-from typing import Any, Union
+import math
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
-Embedding = Union[list[float], str]  # numbers, or base64 of packed little-endian float32
+# Numbers (strictly: JSON true/false and numeric strings are not numbers; lax parsing read
+# [true, false, 1] as [1.0, 0.0, 1.0]), or base64 of packed little-endian float32.
+Embedding = Annotated[Union[list[StrictFloat], str], Field(union_mode="left_to_right")]
 
 # Numbers or base64 text: the embedding decoder rejects anything else, so the walk below can
 # skip them (they are most of a large body).
@@ -24,19 +27,37 @@ def find_lone_surrogate(value: Any) -> str | None:
     JSON's ``\\ud800`` escape decodes to such a string; it cannot be encoded as UTF-8, so a
     record holding one could be written but never answered again (every read of it failed).
     """
-    stack = [value]
+    found = find_unstorable(value)
+    return found[1] if found is not None and found[0] == "surrogate" else None
+
+
+def find_unstorable(value: Any) -> tuple[str, Any, str] | None:
+    """The first value of a request body that JSON cannot carry back: (kind, value, where), or None.
+
+    Kinds: ``surrogate``, a string with a lone UTF-16 surrogate (``\\ud800``); ``number``, a
+    NaN, an Infinity or a number beyond float64's range (``1e400`` reads as infinity). Python's
+    JSON parser accepts both; Chroma's server (serde_json) refuses them when parsing, and stored
+    they would come back as something else (a non-finite number is answered as ``null``) or
+    make the record unreadable. One walk for both: it visits every value of the body but the
+    vectors, which the embedding checks cover.
+    """
+    stack: list[tuple[Any, str]] = [(value, "body")]
     while stack:
-        item = stack.pop()
+        item, where = stack.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return item
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "surrogate", item, where
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "number", item, where
         elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(v for k, v in item.items() if k not in NUMERIC_FIELDS)
+            stack.extend((k, where) for k in item.keys())
+            stack.extend((v, f"{where}.{k}") for k, v in item.items() if k not in NUMERIC_FIELDS)
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
     return None
 
 
@@ -45,13 +66,18 @@ class _Body(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _utf8_only(cls, data: Any) -> Any:
-        # Chroma's server (serde_json) refuses these escapes at parse time; so do we.
-        bad = find_lone_surrogate(data)
-        if bad is not None:
+    def _storable_only(cls, data: Any) -> Any:
+        found = find_unstorable(data)
+        if found is None:
+            return data
+        kind, bad, where = found
+        if kind == "surrogate":
+            # Chroma's server (serde_json) refuses these escapes at parse time; so do we.
             shown = bad.encode("utf-8", "backslashreplace").decode()[:64]
             raise ValueError(f"lone surrogate in string \"{shown}\"")
-        return data
+        where = where.removeprefix("body.")
+        raise ValueError(f"{where} is {bad}: NaN, Infinity and numbers beyond float64's range are not valid "
+                         "JSON numbers and cannot be stored")
 
 
 class CreateTenant(_Body):
@@ -114,12 +140,21 @@ class GetRequest(_Body):
 class QueryRequest(_Body):
     """POST .../query."""
 
-    query_embeddings: list[list[float]]
+    query_embeddings: list[list[StrictFloat]]
     ids: list[str] | None = None
     n_results: int = 10
     where: dict[str, Any] | None = None
     where_document: dict[str, Any] | None = None
     include: list[str] | None = None  # None: Chroma's default for query
+
+    @field_validator("query_embeddings")
+    @classmethod
+    def _finite(cls, value: list[list[float]]) -> list[list[float]]:
+        # Chroma's server refuses NaN/Infinity when parsing; a non-finite query ranks nothing.
+        for i, row in enumerate(value):
+            if not all(map(math.isfinite, row)):
+                raise ValueError(f"query_embeddings[{i}] holds NaN or Infinity: query embeddings must be finite")
+        return value
 
 
 class SearchRequest(_Body):

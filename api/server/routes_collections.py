@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sedimentdb.server.errors import error_response
+from sedimentdb.server.limits import check_query_work, check_write_batch, chunked_query
 from sedimentdb.server.models import (
     CreateCollection,
     DeleteRequest,
@@ -103,6 +104,7 @@ def record_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX + "/collections/{collection_id}", tags=["records"])
 
     def write(op: str, tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> None:
+        check_write_batch(len(body.ids))
         with service_of(request).collection(tenant, database, collection_id) as collection:
             getattr(collection, op)(
                 ids=body.ids, embeddings=decode_embeddings(body.embeddings), metadatas=body.metadatas,
@@ -151,10 +153,12 @@ def record_router() -> APIRouter:
               request: Request) -> dict[str, Any]:
         include: Any = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
         with service_of(request).collection(tenant, database, collection_id) as collection:
-            result = collection.query(query_embeddings=decode_embeddings(body.query_embeddings), ids=body.ids,
-                                      n_results=body.n_results, where=body.where,
-                                      where_document=body.where_document, include=include)
-        return result_json(dict(result), include)
+            if isinstance(body.n_results, int) and body.n_results > 0:  # else the embedded check answers
+                check_query_work(len(body.query_embeddings), body.n_results, collection.count())
+            result = chunked_query(collection, decode_embeddings(body.query_embeddings), ids=body.ids,
+                                   n_results=body.n_results, where=body.where,
+                                   where_document=body.where_document, include=include)
+        return result_json(result, include)
 
     @router.post("/search", summary="Chroma's Search API: filter, rank (Knn, Rrf, arithmetic), group, page, select")
     def search(tenant: str, database: str, collection_id: str, body: SearchRequest,

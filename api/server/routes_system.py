@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from sedimentdb.server.authz import redact_paths
 from sedimentdb.server.errors import error_response
 from sedimentdb.server.models import CreateDatabase, CreateTenant, UpdateTenant
 from sedimentdb.server.service import Service
@@ -18,6 +19,17 @@ V1_MESSAGE = "The v1 API is deprecated. Please use /v2 apis"
 def service_of(request: Request) -> Service:
     """The application's service."""
     return request.app.state.service  # type: ignore[no-any-return]
+
+
+def readiness_response(request: Request) -> JSONResponse:
+    """Chroma's healthcheck shape; when not ready, 503 and a ``reason`` so an orchestrator restarts us."""
+    ready, reason = service_of(request).readiness()
+    body: dict[str, Any] = {"is_executor_ready": ready, "is_log_client_ready": ready}
+    if reason is not None:
+        config = request.app.state.config
+        body["reason"] = redact_paths(reason, getattr(request.state, "identity", None),
+                                      (config.persist_path, config.replicate))
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def system_router() -> APIRouter:
@@ -34,11 +46,9 @@ def system_router() -> APIRouter:
         # The API version, as embedded get_version() answers: clients pick features by it.
         return CHROMA_API_VERSION
 
-    @router.get("/healthcheck", summary="Health check")
+    @router.get("/healthcheck", summary="Health check: 503 with the reason once writes fail for good")
     def healthcheck(request: Request) -> JSONResponse:
-        ready = service_of(request).healthy()
-        body = {"is_executor_ready": ready, "is_log_client_ready": ready}
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return readiness_response(request)
 
     @router.get("/pre-flight-checks", summary="Limits and encodings clients may use")
     def pre_flight() -> dict[str, Any]:

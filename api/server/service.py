@@ -70,7 +70,19 @@ class Service:
 
     def healthy(self) -> bool:
         """Whether the engine is open and accepting work."""
-        return not self.engine.closed
+        return self.readiness()[0]
+
+    def readiness(self) -> tuple[bool, str | None]:
+        """(ready, why not): not ready once closed or once a fatal write failure (ENOSPC, EIO, a failed
+        fsync) makes the engine refuse every write until it is reopened, i.e. until a restart."""
+        engine = self.engine
+        if engine.closed:
+            return False, "the database is closed"
+        failure = engine.write_failure
+        if failure is not None:
+            return False, (f"every write fails until the server restarts: {failure.message} "
+                           "(acknowledged writes are safe in the log)")
+        return True, None
 
     @staticmethod
     def pre_flight() -> dict[str, Any]:

@@ -288,6 +288,11 @@ class Wal:
             raise ValueError(f"LSN {lsn} has not been submitted (the last is {self._next - 1})")
         return lsn
 
+    @property
+    def failure(self) -> WriterFailedError | None:
+        """Why the log refuses writes after a failed write or sync (ENOSPC, EIO, ...), or None."""
+        return self._failed
+
     def _check_ok(self) -> None:
         if self._failed is not None:
             raise WriterFailedError(f"the log failed earlier: {self._failed.message}", path=self._failed.path,
