@@ -48,8 +48,7 @@ from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.parts import SegmentPart
 from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
 from sedimentdb.engine.types import CollectionInfo, DatabaseInfo, Include, Records
-from sedimentdb.engine.wal import Wal
-from sedimentdb.engine.wal import format as WF
+from sedimentdb.engine.wal import SEAL_CLOSED, SEAL_FILE, SEAL_OPENED, Wal
 from sedimentdb.engine.wal.records import (
     CreateCollection,
     CreateDatabase,
@@ -153,6 +152,8 @@ class Database:
             durability=self.options.durability, sync_interval_ms=self.options.sync_interval_ms,
             roll_bytes=self.options.wal_roll_bytes, read_only=self.options.read_only, logger=self.log,
             recovery_mode=self.options.recovery_mode,
+            replay_from=manifest.replay_from() if manifest else None,
+            covered_lsn=manifest.catalog_lsn if manifest else 0,
         )
         self.uuid, self.epoch = self.wal.uuid, self.wal.epoch
         if manifest is not None:
@@ -162,7 +163,7 @@ class Database:
         if not self.options.read_only:
             self.compactor.remove_orphans()
             self._ensure_defaults()
-            self._write_seal(WF.SEAL_OPENED)
+            self._write_seal(SEAL_OPENED)
             if self.options.background_compaction:
                 self.compactor.start()
         self.log.info("database opened", **{K.PATH: self.path, K.LSN: self.last_lsn,
@@ -189,10 +190,10 @@ class Database:
 
     def _read_seal(self, manifest: Manifest | None) -> Seal | None:
         """The seal (what the last writer knew durable); it and the manifest must name one database."""
-        seal = read_seal(self.fs, os.path.join(self.path, WF.SEAL_FILE))
+        seal = read_seal(self.fs, os.path.join(self.path, SEAL_FILE))
         if seal is not None and manifest is not None and not same_database(seal, manifest.db_uuid):
             raise CorruptionError(f"the seal names database {seal.db_uuid}, the manifest {manifest.db_uuid}",
-                                  path=os.path.join(self.path, WF.SEAL_FILE), offset=16,
+                                  path=os.path.join(self.path, SEAL_FILE), offset=16,
                                   hint="a file from another database was copied here; run `sediment verify`")
         return seal
 
@@ -204,7 +205,7 @@ class Database:
         if self.options.read_only or not self.wal.uuid:
             return
         try:
-            write_seal(self.fs, os.path.join(self.path, WF.SEAL_FILE), self.wal.uuid, self.wal.synced_lsn, reason)
+            write_seal(self.fs, os.path.join(self.path, SEAL_FILE), self.wal.uuid, self.wal.synced_lsn, reason)
         except StorageError as exc:
             self.log.warning("seal not written; the previous one stays", **{K.PATH: self.path, K.ERROR: str(exc)})
 
@@ -770,7 +771,7 @@ class Database:
         with self.lock:
             self.closed = True
             self.wal.close()
-            self._write_seal(WF.SEAL_CLOSED)
+            self._write_seal(SEAL_CLOSED)
         self._release_lock()
         self.log.info("database closed", **{K.PATH: self.path, K.LSN: self.last_lsn})
 

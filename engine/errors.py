@@ -53,6 +53,10 @@ class TornTailError(CorruptionError):
     """The last record of the newest log file is incomplete (a crash mid-write)."""
 
 
+class LogHeaderError(CorruptionError):
+    """A log file's 64-byte header does not decode (bad magic, checksum, version or length)."""
+
+
 class StorageIOError(StorageError):
     """The operating system reported an I/O error (write, fsync, rename, ENOSPC...)."""
 

@@ -70,11 +70,14 @@ def replication_router() -> APIRouter:
 
 def replication_state(request: Request) -> dict[str, Any]:
     """What ``GET /api/v2/sediment/replication`` answers."""
-    from sedimentdb.engine.replication.status import replication_status
+    from sedimentdb.engine.replication.status import LogTail, replication_status
 
     config = request.app.state.config
     shipper: BackgroundShipper | None = getattr(request.app.state, "shipper", None)
-    return {**replication_status(config.persist_path), "read_only": config.read_only,
+    tail = getattr(request.app.state, "log_tail", None)
+    if tail is None:  # one per app: each poll reads only what the log gained since the last
+        tail = request.app.state.log_tail = LogTail(config.persist_path)
+    return {**replication_status(config.persist_path, tail=tail), "read_only": config.read_only,
             "shipper": shipper.status() if shipper is not None else None}
 
 

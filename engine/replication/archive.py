@@ -27,8 +27,7 @@ from sedimentdb.engine.replication.objects import (
     parse_snapshot_name,
 )
 from sedimentdb.engine.replication.snapshot_check import SnapshotChecker
-from sedimentdb.engine.wal.frames import FileHeader
-from sedimentdb.engine.wal.reader import RawRecord, scan_frames
+from sedimentdb.engine.wal import LogRecord, read_run
 
 
 @dataclass
@@ -38,7 +37,7 @@ class Unit:
     name: LogName
     header: ObjectHeader
     body: bytes
-    records: list[RawRecord]
+    records: list[LogRecord]
 
 
 @dataclass
@@ -113,13 +112,12 @@ def read_unit(dest: Destination, name: LogName, db_uuid: str) -> Unit:
     """Read a log unit and verify it completely (CorruptionError naming the key if not)."""
     header, body = decode_object(dest.get(name.key), name.key)
     check_name(header, name.key, db_uuid)
-    fake = FileHeader(db_uuid, header.epoch, header.first_lsn, header.first_lsn - 1)
-    scan = scan_frames(body, fake, start=0, expected=header.first_lsn)
+    scan = read_run(body, header.first_lsn, header.epoch, name.key)
     if scan.bad_offset is not None:
         raise CorruptionError(f"log unit holds a bad record ({scan.bad_reason})", path=name.key,
                               offset=scan.bad_offset, lsn=header.first_lsn)
     last = scan.records[-1].lsn if scan.records else header.first_lsn - 1
-    if last != header.last_lsn or scan.valid_end != len(body):
+    if last != header.last_lsn or scan.end != len(body):
         raise CorruptionError(f"log unit holds LSNs up to {last}, its header says {header.last_lsn}",
                               path=name.key, lsn=last + 1)
     return Unit(name, header, body, scan.records)

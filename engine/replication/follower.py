@@ -36,7 +36,6 @@ from sedimentdb.engine.replication.archive import (
 from sedimentdb.engine.replication.destination import Destination, UnreachableError, open_destination
 from sedimentdb.engine.replication.objects import LOG_DIR, decode_object
 from sedimentdb.engine.replication.restore import restore
-from sedimentdb.engine.wal import codec
 
 REPLICA_FILE = "replication/replica.json"
 
@@ -154,7 +153,7 @@ class Follower:
                 f"it starts at {h.first_lsn}, epoch {h.epoch}, and names a different predecessor"
                 if h.prev_checksum != self.pos.checksum else f"unit {name.key} does not continue the replica",
                 path=name.key, lsn=h.first_lsn, hint="the archive's history differs from this replica's")
-        todo = [(r.lsn, codec.decode(r.rtype, r.payload)) for r in unit.records if r.lsn > self.db.last_lsn]
+        todo = [(r.lsn, r.decode()) for r in unit.records if r.lsn > self.db.last_lsn]
         self.db.apply_replicated(todo)
         self.pos = Position(self.pos.db_uuid, h.last_lsn, h.checksum, h.epoch, self.pos.source)
         write_position(self.path, self.pos, self.fs)

@@ -37,8 +37,7 @@ from sedimentdb.engine.replication.objects import (
     parse_snapshot_name,
 )
 from sedimentdb.engine.replication.snapshot_check import check_archived_file
-from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.frames import FileHeader, encode_file_header
+from sedimentdb.engine.wal import log_file_name, new_file_header
 
 
 @dataclass
@@ -224,6 +223,6 @@ def _new_log_file(fs: FileSystem, waldir: str, db_uuid: str, epoch: int, first: 
     if old is not None:
         old.sync()
         old.close()
-    f = fs.create(os.path.join(waldir, WF.file_name(first)))
-    f.write(encode_file_header(FileHeader(db_uuid, epoch, first, first - 1)))
+    f = fs.create(os.path.join(waldir, log_file_name(first)))
+    f.write(new_file_header(db_uuid, epoch, first))
     return f

@@ -37,10 +37,15 @@ from sedimentdb.engine.replication.objects import (
 )
 from sedimentdb.engine.replication.retention import prune
 from sedimentdb.engine.replication.status import Hold, encode_hold
-from sedimentdb.engine.wal import codec
-from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.frames import decode_file_header
-from sedimentdb.engine.wal.reader import RawRecord, list_log_files, name_lsn, scan_frames
+from sedimentdb.engine.wal import (
+    REC_NEW_EPOCH,
+    STRICT,
+    LogCursor,
+    LogRecord,
+    Position,
+    list_log_files,
+    read_header,
+)
 
 MAX_UNIT_BYTES = 16 << 20
 
@@ -98,7 +103,7 @@ class Shipper:
         self._started = False
         self._hold: tuple[int, int] | None = None  # (shipped LSN, release LSN) last written
         self._head_first = 1  # first LSN of the archive's newest unit (the head's)
-        self._cursor: tuple[str, int, int, int] = ("", 0, 0, 0)  # (file, offset, next LSN, epoch) read so far
+        self._position: Position | None = None  # where the last round's read of the log stopped
         self._shipped_files: dict[str, dict[str, Any]] = {}  # segment files are immutable: ship once
 
     # ---- startup -------------------------------------------------------------------------------
@@ -145,7 +150,7 @@ class Shipper:
         if epoch == 0:
             return None
         for raw, _data, e in self._read_records(1):
-            if raw.rtype == WF.REC_NEW_EPOCH and e == epoch:
+            if raw.rtype == REC_NEW_EPOCH and e == epoch:
                 return raw.lsn
         return None
 
@@ -171,58 +176,23 @@ class Shipper:
         return list_log_files(self.fs, os.path.join(self.path, "wal"))
 
     def _header(self, path: str) -> Any:
-        with self.fs.open_read(path) as f:
-            header = decode_file_header(f.read(WF.FILE_HEADER_SIZE))
-        if isinstance(header, str):
-            raise CorruptionError(header, path=path, offset=0)
-        return header
+        return read_header(self.fs, path)
 
-    def _read_records(self, first: int, last: int | None = None) -> list[tuple[RawRecord, bytes, int]]:
-        """Complete records with LSN in [first, last] as (record, frame bytes, epoch), in order."""
-        out: list[tuple[RawRecord, bytes, int]] = []
-        paths = self._log_paths()
-        for i, path in enumerate(paths):
-            nxt = name_lsn(paths[i + 1]) if i + 1 < len(paths) else None
-            if nxt is not None and nxt <= first:
-                continue
-            if last is not None and name_lsn(path) > last:
-                break
-            complete = self._read_file(path, first, last, out)
-            if not complete:
-                break  # the live tail: a record being written; ship it next round
-        return out
+    def _read_records(self, first: int, last: int | None = None) -> list[tuple[LogRecord, bytes, int]]:
+        """Complete records with LSN in [first, last] as (record, frame bytes, epoch), in order.
 
-    def _read_file(self, path: str, first: int, last: int | None,
-                   out: list[tuple[RawRecord, bytes, int]]) -> bool:
-        """Append the file's records in range to ``out``; False if it ends in an incomplete record.
-
-        The live file is read from where the previous round stopped (the cursor), not from
-        its start, so a round costs what is new, not the size of the file.
+        Read through the engine's live cursor: a record being written ends the read (it ships
+        next round), a file released meanwhile too. The live file is read from where the
+        previous round stopped, not from its start, so a round costs what is new.
         """
-        try:
-            with self.fs.open_read(path) as f:
-                head = f.read(WF.FILE_HEADER_SIZE)
-                header = decode_file_header(head)
-                if isinstance(header, str):
-                    return False  # a file being created; its records come next round
-                cpath, coffset, clsn, cepoch = self._cursor
-                start, expected, epoch = WF.FILE_HEADER_SIZE, header.first_lsn, header.epoch
-                if cpath == path and clsn <= first:
-                    start, expected, epoch = coffset, clsn, cepoch
-                f.seek(start)
-                data = f.read()
-        except StorageError:
-            return False  # released meanwhile: a later round sees the gap and reports it
-        scan = scan_frames(data, header, start=0, expected=expected)
-        for raw in scan.records:
-            if raw.rtype == WF.REC_NEW_EPOCH:
-                epoch = codec.decode(raw.rtype, raw.payload).epoch  # type: ignore[union-attr]
-            if raw.lsn >= first and (last is None or raw.lsn <= last):
-                out.append((raw, data[raw.offset: raw.offset + raw.size], epoch))
-        if last is None and scan.records:
-            end = scan.records[-1].offset + scan.records[-1].size
-            self._cursor = (path, start + end, scan.records[-1].lsn + 1, epoch)
-        return scan.bad_offset is None
+        pos = self._position
+        start = pos if last is None and pos is not None and pos.next_lsn <= first else None
+        cursor = LogCursor(self.fs, os.path.join(self.path, "wal"), first, STRICT, to_lsn=last, live=True,
+                           start=start)
+        out = [(rec, rec.frames, rec.epoch) for rec in cursor]
+        if last is None and cursor.position is not None:
+            self._position = cursor.position
+        return out
 
     # ---- a round ---------------------------------------------------------------------------------
 
@@ -266,7 +236,7 @@ class Shipper:
         epoch = self._header(paths[-1]).epoch if paths else 0
         return max(epoch, self.state.head.epoch)
 
-    def _ship_unit(self, unit: list[tuple[RawRecord, bytes, int]], result: RoundResult) -> None:
+    def _ship_unit(self, unit: list[tuple[LogRecord, bytes, int]], result: RoundResult) -> None:
         body = b"".join(data for _r, data, _e in unit)
         first, last, epoch = unit[0][0].lsn, unit[-1][0].lsn, unit[0][2]
         header = ObjectHeader("log", self.db_uuid, epoch, first, last, sha256(body),
@@ -348,10 +318,10 @@ def _object_checksum(dest: Destination, key: str) -> str:
     return header.checksum
 
 
-def _cut_units(records: list[tuple[RawRecord, bytes, int]]) -> list[list[tuple[RawRecord, bytes, int]]]:
+def _cut_units(records: list[tuple[LogRecord, bytes, int]]) -> list[list[tuple[LogRecord, bytes, int]]]:
     """Group records into units: never across an epoch change, at most MAX_UNIT_BYTES each."""
-    units: list[list[tuple[RawRecord, bytes, int]]] = []
-    cur: list[tuple[RawRecord, bytes, int]] = []
+    units: list[list[tuple[LogRecord, bytes, int]]] = []
+    cur: list[tuple[LogRecord, bytes, int]] = []
     size = 0
     for item in records:
         if cur and (item[2] != cur[0][2] or size + len(item[1]) > MAX_UNIT_BYTES):

@@ -11,7 +11,6 @@ and a log file released while it reads just means the log is read again.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +20,7 @@ from sedimentdb.engine.database import REPLICATION_HOLD
 from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.replication.follower import REPLICA_FILE, read_position
-from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.frames import decode_file_header
-from sedimentdb.engine.wal.reader import list_log_files, scan_frames
-
-_READ_ATTEMPTS = 3  # the newest log file can be released (after a roll) between listing and reading
+from sedimentdb.engine.wal import STRICT, LogCursor, list_log_files, name_lsn
 
 
 @dataclass(frozen=True)
@@ -80,62 +75,42 @@ def read_hold(path: str, fs: FileSystem | None = None) -> Hold | None:
     return Hold(shipped, dest, at, release_lsn=lsn)
 
 
+class LogTail:
+    """The newest complete record's LSN in the log of a data directory, read incrementally.
+
+    Holds a live cursor over the log: each call reads only what was appended since the last
+    (a status route may be polled while the live file grows to tens of MiB), follows rolls and
+    files released meanwhile, and never counts a record being appended. Whoever polls keeps
+    one (the server keeps one per app); there is no module-global cache.
+    """
+
+    def __init__(self, path: str, fs: FileSystem | None = None) -> None:
+        self.fs = fs or OsFileSystem()
+        self.wal = os.path.join(os.path.abspath(path), "wal")
+        self._cursor: LogCursor | None = None
+
+    def last_lsn(self) -> int | None:
+        """The LSN of the newest complete record (None: no log files, 0: an empty log)."""
+        paths = list_log_files(self.fs, self.wal)
+        if not paths:
+            return None
+        if self._cursor is None:  # start at the newest file: nothing before it matters here
+            self._cursor = LogCursor(self.fs, self.wal, name_lsn(paths[-1]), STRICT, live=True)
+        for _record in self._cursor:
+            pass
+        return self._cursor.next_lsn - 1
+
+
 def local_last_lsn(path: str, fs: FileSystem | None = None) -> int | None:
     """The LSN of the newest complete record in the log of ``path`` (None: no log files).
 
-    Only the newest file is read, and only its bytes after what an earlier call read (a
-    status route may be polled while the live file grows to tens of MiB); a record being
-    appended (torn tail) is not counted.
+    Reads the newest file once; to poll, keep a :class:`LogTail`.
     """
-    fs = fs or OsFileSystem()
-    wal = os.path.join(os.path.abspath(path), "wal")
-    for attempt in range(_READ_ATTEMPTS):
-        paths = list_log_files(fs, wal)
-        if not paths:
-            return None
-        try:
-            found = _last_lsn_of(fs, wal, paths[-1])
-        except StorageError:  # released by the writer meanwhile: list again
-            if attempt == _READ_ATTEMPTS - 1:
-                raise
-            continue
-        if found is None:  # not a log file (yet): the previous file's end is the answer
-            return (_last_lsn_of(fs, wal, paths[-2]) or 0) if len(paths) > 1 else 0
-        return found
-    return None
-
-
-# wal directory -> (newest file read, its header, valid end offset, last LSN there): where the
-# next call resumes. The header guards against a file replaced under the same name.
-_tails: dict[str, tuple[str, bytes, int, int]] = {}
-_tails_lock = threading.Lock()
-
-
-def _last_lsn_of(fs: FileSystem, wal: str, log_path: str) -> int | None:
-    """The newest complete record's LSN in one log file (None if its header is not valid)."""
-    with _tails_lock:
-        cached = _tails.get(wal)
-    with fs.open_read(log_path) as f:
-        head = f.read(WF.FILE_HEADER_SIZE)
-        header = decode_file_header(head)
-        if isinstance(header, str):
-            return None
-        begin, last = WF.FILE_HEADER_SIZE, header.first_lsn - 1
-        if cached is not None and cached[:2] == (log_path, head) and fs.size(log_path) >= cached[2]:
-            begin, last = cached[2], cached[3]  # a file that shrank was cut by recovery: read it all
-        f.seek(begin)
-        data = f.read()
-    scan = scan_frames(data, header, start=0, expected=last + 1)
-    if scan.records:
-        tail = scan.records[-1]
-        begin, last = begin + tail.offset + tail.size, tail.lsn
-    with _tails_lock:
-        _tails[wal] = (log_path, head, begin, last)
-    return last
+    return LogTail(path, fs).last_lsn()
 
 
 def replication_status(path: str, fs: FileSystem | None = None,
-                       clock: Callable[[], float] = time.time) -> dict[str, Any]:
+                       clock: Callable[[], float] = time.time, tail: LogTail | None = None) -> dict[str, Any]:
     """The replication role and position of the data directory ``path``, JSON-serialisable.
 
     Always: ``path``, ``role`` (``replica``, ``primary`` or ``none``) and ``last_lsn`` (the
@@ -149,7 +124,7 @@ def replication_status(path: str, fs: FileSystem | None = None,
     apath = os.path.abspath(path)
     if not fs.exists(apath):
         raise StorageError(f"no such directory: {apath}", path=apath)
-    last = local_last_lsn(apath, fs)
+    last = (tail or LogTail(apath, fs)).last_lsn()
     out: dict[str, Any] = {"path": apath, "role": "none", "last_lsn": last}
     try:
         pos = read_position(apath, fs)

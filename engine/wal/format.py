@@ -72,3 +72,25 @@ SEAL_SIZE = SEAL.size + SEAL_CRC.size  # 52
 SEAL_OPENED = 1  # after a writer's recovery: every record it read is durable
 SEAL_CLOSED = 2  # at a clean close: every record synced
 SEAL_REPAIRED = 3  # by `sediment repair`, lowered to where the repaired log ends
+
+def name_lsn(path: str) -> int:
+    """The first LSN a log file's name claims (0 for a name that is not a log file's)."""
+    stem = path.rsplit("/", 1)[-1][: -len(FILE_SUFFIX)]
+    return int(stem) if path.endswith(FILE_SUFFIX) and stem.isdigit() else 0
+
+
+# Each record type's short name, as tools show and filter records.
+RECORD_OPS = {
+    REC_CREATE_TENANT: "create-tenant",
+    REC_CREATE_DATABASE: "create-database",
+    REC_DELETE_DATABASE: "delete-database",
+    REC_CREATE_COLLECTION: "create-collection",
+    REC_MODIFY_COLLECTION: "modify-collection",
+    REC_DELETE_COLLECTION: "delete-collection",
+    REC_RESET: "reset",
+    REC_ADD: "add",
+    REC_UPDATE: "update",
+    REC_UPSERT: "upsert",
+    REC_DELETE_RECORDS: "delete",
+    REC_NEW_EPOCH: "new-epoch",
+}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import crc32c
 
+from sedimentdb.engine.errors import LogHeaderError
 from sedimentdb.engine.wal import format as F
 
 
@@ -41,6 +42,22 @@ def decode_file_header(data: bytes) -> FileHeader | str:
     if version != F.FORMAT_VERSION:
         return f"unsupported log format version {version}"
     return FileHeader(str(uuidlib.UUID(bytes=raw_uuid)), epoch, first, prev)
+
+
+def new_file_header(db_uuid: str, epoch: int, first_lsn: int) -> bytes:
+    """The header of a new log file whose first record will be ``first_lsn`` (any UUID spelling)."""
+    return encode_file_header(FileHeader(str(uuidlib.UUID(db_uuid)), epoch, first_lsn, first_lsn - 1))
+
+
+def read_file_header(path: str, data: bytes) -> FileHeader:
+    """The header at the start of ``data`` (the bytes of the log file ``path``).
+
+    LogHeaderError (offset 0, the LSN the file's name claims) if it does not decode.
+    """
+    header = decode_file_header(data)
+    if isinstance(header, str):
+        raise LogHeaderError(header, path=path, offset=0, lsn=F.name_lsn(path), hint="this is not a valid log file")
+    return header
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reading log files: validation at open, replay, and read-only scans for tools.
+"""Reading one log file's bytes: frames, torn tails, identity; the cursor walks the files.
 
 A file is read frame by frame. The first frame that fails (bad checksum, bad length,
 truncated, interrupted transaction) ends the valid part. Whether that is a *torn tail*
@@ -11,17 +11,15 @@ valid frame follows the failing one anywhere later in the file.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import FileSystem
-from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as F
-from sedimentdb.engine.wal.frames import FileHeader, Frame, decode_file_header, parse_frame
-from sedimentdb.engine.wal.records import Record
+from sedimentdb.engine.wal.frames import FileHeader, Frame, parse_frame
 
 
 @dataclass
@@ -43,19 +41,6 @@ class RawRecord:
     payload: bytes
     offset: int
     size: int
-
-
-@dataclass(frozen=True)
-class ScannedRecord:
-    """A decoded record with its position, as tools show it."""
-
-    lsn: int
-    record_type: int
-    record: Record | None
-    path: str
-    offset: int
-    size: int
-    error: str | None = None
 
 
 @dataclass
@@ -83,9 +68,7 @@ def list_log_files(fs: FileSystem, directory: str) -> list[str]:
     return [os.path.join(directory, n) for n in sorted(names)]
 
 
-def name_lsn(path: str) -> int:
-    """The first LSN a log file's name claims."""
-    return int(os.path.basename(path)[: -len(F.FILE_SUFFIX)])
+name_lsn = F.name_lsn
 
 
 def scan_frames(data: bytes, header: FileHeader, start: int = F.FILE_HEADER_SIZE,
@@ -255,67 +238,6 @@ def identity_problem(path: str, h: FileHeader, db_uuid: str, prev_last: int | No
     return None
 
 
-def scan(directory: str, *, fs: FileSystem, from_lsn: int = 1, to_lsn: int | None = None,
-         salvage: bool = False) -> Iterator[ScannedRecord]:
-    """Read-only walk over every record of a log directory, for tools.
-
-    The checks are those of :meth:`Wal.open` (identity, continuity, both checksums). Without
-    ``salvage`` damage raises CorruptionError, except a torn tail of the newest file (or a torn
-    header of a newest file created by a roll), which just ends the walk. With ``salvage`` each
-    damaged region or inconsistent file is reported as a ScannedRecord with ``error`` set and
-    the walk resumes at the next valid record.
-    """
-    paths = list_log_files(fs, directory)
-    db_uuid = ""
-    prev_last: int | None = None
-    prev_epoch: int | None = None
-    for i, path in enumerate(paths):
-        is_last = i == len(paths) - 1
-        data = fs.read_bytes(path)
-        header = decode_file_header(data)
-        if isinstance(header, str):
-            if salvage:
-                yield ScannedRecord(0, 0, None, path, 0, len(data), header)
-                prev_last = prev_epoch = None
-                continue
-            if is_last and i > 0 and len(data) <= F.FILE_HEADER_SIZE:
-                return
-            raise CorruptionError(header, path=path, offset=0, lsn=name_lsn(path),
-                                  hint="this is not a valid log file")
-        problem = identity_problem(path, header, db_uuid, prev_last, prev_epoch)
-        if problem is not None:
-            if not salvage:
-                raise problem
-            yield ScannedRecord(header.first_lsn, 0, None, path, problem.offset or 0, 0, problem.message)
-        db_uuid = db_uuid or header.db_uuid
-        prev_epoch = header.epoch if prev_epoch is None else max(prev_epoch, header.epoch)
-        prev_last = yield from _scan_file(path, data, header, is_last, from_lsn, to_lsn, salvage)
-
-
-def _scan_file(path: str, data: bytes, header: FileHeader, is_last: bool, from_lsn: int,
-               to_lsn: int | None, salvage: bool) -> Generator[ScannedRecord, None, int]:
-    """Yield the file's records; return (as the generator's value) the last LSN read."""
-    pos, expected = F.FILE_HEADER_SIZE, header.first_lsn
-    last = header.first_lsn - 1
-    while True:
-        result = scan_frames(data, header, start=pos, expected=expected)
-        for raw in result.records:
-            last = raw.lsn
-            if raw.lsn >= from_lsn and (to_lsn is None or raw.lsn <= to_lsn):
-                yield _scanned(path, raw)
-        if result.bad_offset is None:
-            return last
-        if not salvage:
-            if is_torn_tail(result, data, is_last):
-                return last
-            raise corruption(path, result, is_last)
-        yield ScannedRecord(0, 0, None, path, result.bad_offset, 0, result.bad_reason)
-        nxt = result.resync or next_record_start(data, result.bad_offset)
-        if nxt is None:
-            return last
-        pos, expected = nxt
-
-
 def next_record_start(data: bytes, offset: int) -> tuple[int, int] | None:
     """(offset, lsn) of the next valid frame that starts a record after ``offset``, if any.
 
@@ -331,99 +253,3 @@ def next_record_start(data: bytes, offset: int) -> tuple[int, int] | None:
         if fr.flags & F.FLAG_FIRST:
             return found, fr.lsn
         pos = found
-
-
-def _scanned(path: str, raw: RawRecord) -> ScannedRecord:
-    try:
-        return ScannedRecord(raw.lsn, raw.rtype, codec.decode(raw.rtype, raw.payload), path, raw.offset, raw.size)
-    except codec.CodecError as exc:
-        return ScannedRecord(raw.lsn, raw.rtype, None, path, raw.offset, raw.size, str(exc))
-
-
-@dataclass
-class TailRead:
-    """What :func:`read_after` found: the complete new records and the files they came from."""
-
-    records: list[tuple[int, Record]]
-    files: list[WalFileInfo]  # the files read, with the valid end and last LSN found in each
-    released: bool = False  # the log no longer holds the LSN asked for: reload from a manifest
-
-
-def read_after(fs: FileSystem, directory: str, after: int, db_uuid: str,
-               cursor: WalFileInfo | None = None) -> TailRead:
-    """Every complete record with LSN > ``after`` that a writer has put in the log so far.
-
-    For readers beside a live writer (no lock): a frame being appended (incomplete, failing
-    its checksum) ends the read without error, and the next call reads it once it is whole.
-    Only records continuing ``after`` one by one are returned, so what a reader applies is
-    always a prefix of the writer's log. ``cursor`` (the file holding ``after`` and its valid
-    end, as returned last time) lets a call read only the new bytes of the live file.
-    Damage in a sealed file, or a file of another database, raises CorruptionError.
-    """
-    paths = list_log_files(fs, directory)
-    start = _file_holding(paths, after + 1)
-    if start is None:
-        return TailRead([], [], released=bool(paths) and name_lsn(paths[0]) > after + 1)
-    out = TailRead([], [])
-    prev_last = None
-    for i in range(start, len(paths)):
-        info = _read_file_after(fs, paths[i], after, db_uuid, prev_last, cursor, out, i == len(paths) - 1)
-        if info is None or info.last_lsn < after:
-            break  # nothing whole yet, or a file that ends before what was read already
-        out.files.append(info)
-        after = prev_last = info.last_lsn
-        if i + 1 < len(paths) and name_lsn(paths[i + 1]) != after + 1:
-            break  # this file ended early (see _read_file_after); never read past a gap
-    return out
-
-
-def _file_holding(paths: list[str], lsn: int) -> int | None:
-    """Index of the file whose LSN range would hold ``lsn`` (None: before the oldest file)."""
-    found = None
-    for i, path in enumerate(paths):
-        if name_lsn(path) <= lsn:
-            found = i
-    return found
-
-
-def _read_file_after(fs: FileSystem, path: str, after: int, db_uuid: str, prev_last: int | None,
-                     cursor: WalFileInfo | None, out: TailRead, is_last: bool) -> WalFileInfo | None:
-    """Append the file's complete records after ``after`` to ``out``; the file's info (None: skip).
-
-    A missing file (released by the writer meanwhile) raises StorageIOError: the caller
-    retries, finding the newer manifest that released it.
-    """
-    with fs.open_read(path) as f:
-        header = decode_file_header(f.read(F.FILE_HEADER_SIZE))
-        if isinstance(header, str):
-            if is_last:
-                return None  # its creation is not visible whole yet
-            raise CorruptionError(header, path=path, offset=0, lsn=name_lsn(path), hint="this is not a valid log file")
-        problem = identity_problem(path, header, db_uuid, prev_last)
-        if problem is not None:
-            raise problem
-        resume = cursor is not None and cursor.path == path and cursor.last_lsn == after
-        begin = cursor.size if resume and cursor is not None else F.FILE_HEADER_SIZE
-        f.seek(begin)
-        data = f.read()
-    expected = after + 1 if resume else header.first_lsn
-    found = scan_frames(data, header, start=0, expected=expected)
-    if found.bad_offset is not None and not is_last:
-        # The writer fills a file before it creates the next one, so a file that was not the
-        # newest when listed is whole: a bad frame in it is damage, not an append in progress.
-        # The scan's offsets count from where this read began, not from the file's start.
-        raise corruption(path, found, is_last=False, base=begin, first_lsn=expected)
-    last = header.first_lsn - 1 if not resume else after
-    end = begin
-    for raw in found.records:
-        last, end = raw.lsn, begin + raw.offset + raw.size
-        if raw.lsn > after:
-            try:
-                out.records.append((raw.lsn, codec.decode(raw.rtype, raw.payload)))
-            except codec.CodecError as exc:
-                raise CorruptionError(f"log record does not decode: {exc}", path=path, offset=begin + raw.offset,
-                                      lsn=raw.lsn, hint="its payload passed the checksum: a bug or a forged file"
-                                      ) from exc
-    if not found.records and not resume:
-        end = F.FILE_HEADER_SIZE
-    return WalFileInfo(path, header.first_lsn, last, end)

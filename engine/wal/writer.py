@@ -23,6 +23,7 @@ from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.errors import (
     ClosedError,
     CorruptionError,
+    LogHeaderError,
     ReadOnlyError,
     StorageError,
     WriterFailedError,
@@ -31,20 +32,12 @@ from sedimentdb.engine.fileio import FileSystem, WritableFile, write_file_atomic
 from sedimentdb.engine.options import DURABILITY_MODES
 from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as F
-from sedimentdb.engine.wal.frames import FileHeader, decode_file_header, encode_file_header, encode_frames
-from sedimentdb.engine.wal.reader import (
-    TailRead,
-    WalFileInfo,
-    corruption,
-    identity_problem,
-    is_torn_tail,
-    list_log_files,
-    name_lsn,
-    read_after,
-    scan_frames,
-)
+from sedimentdb.engine.wal.cursor import STRICT, LogCursor, TailRead, read_after
+from sedimentdb.engine.wal.frames import FileHeader, encode_file_header, encode_frames
+from sedimentdb.engine.wal.reader import WalFileInfo
 from sedimentdb.engine.wal.records import Record
-from sedimentdb.engine.wal.seal import Seal, damaged_durable, ends_early, missing_log
+from sedimentdb.engine.wal.recovery import check_reaches, cut_torn_ends, read_log
+from sedimentdb.engine.wal.seal import Seal
 
 RECOVERY_MODES = ("strict", "point_in_time")
 
@@ -80,7 +73,6 @@ class Wal:
         self._failed: WriterFailedError | None = None
         self._closed = False
         self._ticker: threading.Thread | None = None
-        self._file_epoch: int | None = None  # epoch in the header of the newest file read at open
         self._newest_bytes: tuple[str, bytes] | None = None  # (path, valid bytes) recovery read last
         self.seal: Seal | None = None  # what the writer knew durable (seal.py); checked at open
 
@@ -90,109 +82,36 @@ class Wal:
     def open(cls, directory: str, *, fs: FileSystem, db_uuid: str | None = None, epoch: int = 0,
              durability: str = "full", sync_interval_ms: int = 200, roll_bytes: int = 64 << 20,
              read_only: bool = False, logger: Any = None, recovery_mode: str = "strict",
-             seal: Seal | None = None) -> Wal:
+             seal: Seal | None = None, replay_from: int | None = None, covered_lsn: int = 0) -> Wal:
         """Open (creating if empty) the log in ``directory``, validating and recovering it.
 
         ``seal`` (seal.py) is what a writer knew durable: the log must reach its LSN, and
-        damage at or before it is corruption, never a torn tail.
+        damage at or before it is corruption, never a torn tail. ``replay_from``/``covered_lsn``:
+        what the manifest that will be replayed over the log needs (the first LSN to replay, the
+        LSN it covers). A log that fails either raises CorruptionError before anything in the
+        directory is changed.
         """
         wal = cls(directory, fs, durability, sync_interval_ms, roll_bytes, read_only, logger, recovery_mode)
         wal.seal = seal if recovery_mode == "strict" else None
-        wal._recover(db_uuid, epoch)
+        wal._recover(db_uuid, epoch, replay_from, covered_lsn)
         if not read_only:
             wal._open_active()
         return wal
 
-    def _recover(self, db_uuid: str | None, epoch: int) -> None:
+    def _recover(self, db_uuid: str | None, epoch: int, replay_from: int | None, covered_lsn: int) -> None:
         self.fs.makedirs(self.directory)
-        if not self.read_only:  # a log file whose creation a crash interrupted never held a record
-            for name in self.fs.listdir(self.directory):
-                if name.endswith(F.FILE_SUFFIX + ".tmp"):
-                    self.fs.unlink(os.path.join(self.directory, name))
-        paths = list_log_files(self.fs, self.directory)
-        if self.seal is not None and self.seal.lsn > 0 and not paths:
-            raise missing_log(self.seal, self.directory)  # before creating a file: a failed open writes nothing
-        self.uuid = db_uuid or ""
-        self.epoch = epoch
-        for i, path in enumerate(paths):
-            self._recover_file(path, is_last=i == len(paths) - 1)
-        if self.seal is not None and self._infos:
-            newest = self._infos[-1]
-            problem = ends_early(self.seal, newest.path, newest.size, newest.last_lsn)
-            if problem is not None:
-                raise problem
+        found = read_log(self.fs, self.directory, db_uuid or "", epoch, self.recovery_mode == "point_in_time")
+        check_reaches(found, self.directory, replay_from, covered_lsn, self.seal)  # before anything is written
+        if not self.read_only:  # a reader leaves the directory as it found it
+            cut_torn_ends(self.fs, self.directory, found, self.log)
+            self._newest_bytes = found.newest
+        self.uuid, self.epoch, self._infos = found.uuid, found.epoch, found.files
         if not self._infos and not self.read_only:
             self.uuid = self.uuid or uuidlib.uuid4().hex
             self._create_file(1)
         last = self._infos[-1].last_lsn if self._infos else 0
         self._next = last + 1
         self._written = self._synced = last
-
-    def _recover_file(self, path: str, is_last: bool) -> None:
-        data = self.fs.read_bytes(path)
-        header = decode_file_header(data)
-        if isinstance(header, str):
-            # A roll syncs the old file before creating the new one, so a newest file that is no
-            # longer than a header and fails it was cut by a crash before it held any record.
-            if is_last and self._infos and len(data) <= F.FILE_HEADER_SIZE and not self._sealed(name_lsn(path)):
-                if not self.read_only:  # a reader leaves the directory as it found it
-                    self._set_aside(path, data, 0, "torn header of a new log file")
-                    self.fs.unlink(path)
-                    self.fs.fsync_dir(self.directory)
-                return
-            raise CorruptionError(header, path=path, offset=0, lsn=name_lsn(path),
-                                  hint="this is not a valid log file")
-        self._check_identity(path, header)
-        scan = scan_frames(data, header)
-        if scan.bad_offset is not None:
-            if not is_torn_tail(scan, data, is_last) and not self._cut_anyway(is_last):
-                raise corruption(path, scan, is_last)
-            damaged_lsn = scan.records[-1].lsn + 1 if scan.records else header.first_lsn
-            if self.seal is not None and self._sealed(damaged_lsn):
-                raise damaged_durable(self.seal, path, scan.bad_offset, damaged_lsn, scan.bad_reason or "damaged")
-            if not self.read_only:  # a reader just stops at the tear; only the writer cuts it off
-                self._set_aside(path, data, scan.bad_offset, scan.bad_reason or "torn tail")
-                self.fs.truncate(path, scan.valid_end)
-        last = scan.records[-1].lsn if scan.records else header.first_lsn - 1
-        self._infos.append(WalFileInfo(path, header.first_lsn, last, scan.valid_end))
-        if is_last and not self.read_only:
-            self._newest_bytes = (path, data[: scan.valid_end])
-
-    def _sealed(self, lsn: int) -> bool:
-        """Whether the seal says the record at ``lsn`` was durable (so damage to it is no torn tail)."""
-        return self.seal is not None and lsn <= self.seal.lsn
-
-    def _cut_anyway(self, is_last: bool) -> bool:
-        """In ``point_in_time`` mode, any damage in the newest file ends the log there.
-
-        For disks whose volatile caches can persist a later write before an earlier one, a
-        hole in unsynced data can sit before valid frames; those frames were never
-        acknowledged (``full``) or were inside the promised loss window (``normal``). The
-        cost: bit rot in the newest file is cut off instead of refused (a copy is kept).
-        """
-        return is_last and self.recovery_mode == "point_in_time"
-
-    def _check_identity(self, path: str, h: FileHeader) -> None:
-        if not self.uuid:
-            self.uuid = h.db_uuid
-        prev_last = self._infos[-1].last_lsn if self._infos else None
-        problem = identity_problem(path, h, self.uuid, prev_last, self._file_epoch)
-        if problem is not None:
-            raise problem
-        self._file_epoch = h.epoch
-        self.epoch = max(self.epoch, h.epoch)
-
-    def _set_aside(self, path: str, data: bytes, offset: int, reason: str) -> None:
-        aside = f"{path}.broken-{int(time.time() * 1000)}"
-        f = self.fs.create(aside)
-        try:
-            f.write(data)
-            f.sync()
-        finally:
-            f.close()
-        self.fs.fsync_dir(self.directory)
-        self.log.warning("torn log tail truncated", **{K.FILE: path, K.OFFSET: offset, K.ERROR: reason,
-                                                       K.HINT: f"the original bytes are kept in {aside}"})
 
     def _create_file(self, first_lsn: int) -> None:
         path = os.path.join(self.directory, F.file_name(first_lsn))
@@ -389,33 +308,24 @@ class Wal:
                                   path=infos[0].path, lsn=from_lsn, hint="log files were deleted or lost")
         with self._cv:
             written = self._written  # records past this may still be on their way to the file
-        for info in infos:
-            if info.last_lsn < from_lsn or (to_lsn is not None and info.first_lsn > to_lsn):
-                continue
-            data = self.fs.read_bytes(info.path)[: info.size]
-            header = decode_file_header(data)
-            if isinstance(header, str):
-                raise CorruptionError(f"log file changed since open: {header}", path=info.path, offset=0,
-                                      lsn=info.first_lsn, hint="something else writes to this directory")
-            found = scan_frames(data, header)
-            expect = min(info.last_lsn, written, to_lsn if to_lsn is not None else info.last_lsn)
-            have = found.records[-1].lsn if found.records else info.first_lsn - 1
-            if have < expect:  # validated at open: bytes that fail now were damaged since
-                if found.bad_offset is not None:
-                    raise corruption(info.path, found, is_last=False)
-                raise CorruptionError(f"log file ends at LSN {have}, expected LSN {expect}", path=info.path,
-                                      offset=found.valid_end, lsn=have + 1,
-                                      hint="the file was truncated since the log was opened")
-            for raw in found.records:
-                if raw.lsn < from_lsn or (to_lsn is not None and raw.lsn > to_lsn):
-                    continue
-                try:
-                    record = codec.decode(raw.rtype, raw.payload)
-                except codec.CodecError as exc:
-                    raise CorruptionError(f"log record does not decode: {exc}", path=info.path, offset=raw.offset,
-                                          lsn=raw.lsn, hint="its payload passed the checksum: a bug or a forged file"
-                                          ) from exc
-                yield raw.lsn, record
+        ends = [written] + ([infos[-1].last_lsn] if infos else []) + ([to_lsn] if to_lsn is not None else [])
+        limit = min(ends)
+        have = from_lsn - 1
+        if limit < from_lsn:
+            return
+        walk = LogCursor(self.fs, self.directory, from_lsn, STRICT, db_uuid=self.uuid, to_lsn=limit)
+        try:
+            for rec in walk:
+                have = rec.lsn
+                yield rec.lsn, rec.decode()
+        except LogHeaderError as exc:  # validated at open: something changed it since
+            raise CorruptionError(f"log file changed since open: {exc.message}", path=exc.path, offset=0,
+                                  lsn=exc.lsn, hint="something else writes to this directory") from exc
+        if have < limit:  # validated at open: a log that ends early now was truncated since
+            end = walk.files[-1] if walk.files else None
+            raise CorruptionError(f"log file ends at LSN {have}, expected LSN {limit}",
+                                  path=end.path if end else self.directory, offset=end.size if end else None,
+                                  lsn=have + 1, hint="the file was truncated since the log was opened")
 
     def read_new(self) -> TailRead:
         """For a read-only log beside a live writer: the complete records appended since.

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import sedimentdb as ours  # noqa: E402
 from sedimentdb.engine.fileio import OsFileSystem  # noqa: E402
 from sedimentdb.engine.replication.follower import read_position  # noqa: E402
-from sedimentdb.engine.wal.reader import scan  # noqa: E402
+from sedimentdb.engine.wal import scan  # noqa: E402
 from sedimentdb.engine.wal.records import WriteBatch  # noqa: E402
 from tests.http.server_process import ServerProcess  # noqa: E402
 from tests.replication.test_server import FollowerProcess, digest_of, status  # noqa: E402

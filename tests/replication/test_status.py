@@ -121,3 +121,14 @@ def test_the_last_lsn_follows_the_live_file_and_its_rolls(primary):
     for _ in range(60):  # several rolls of the 4 KiB log files
         wl.step()
         assert local_last_lsn(primary.path) == primary.last_lsn
+
+
+def test_a_kept_log_tail_follows_the_live_file_and_its_rolls(primary):
+    """The status route keeps one LogTail (no module-global cache): each poll reads what is new."""
+    from sedimentdb.engine.replication.status import LogTail
+
+    tail = LogTail(primary.path)
+    wl = Workload(primary, 7)
+    for _ in range(60):  # several rolls of the 4 KiB log files
+        wl.step()
+        assert tail.last_lsn() == primary.last_lsn

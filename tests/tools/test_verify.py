@@ -105,3 +105,22 @@ def test_content_mismatch_between_segment_and_log(db_path):
         f.write(frames)
     errs = verify(db_path).errors
     assert len(errs) == 1 and errs[0].area == "content" and errs[0].lsn == 5 and "'id3'" in errs[0].message
+
+
+def test_verify_and_the_log_reader_agree_on_a_database_identity_spelled_in_upper_case(db_path):
+    """Issue 17: the reader lower-cases the database UUID and verify did not, so a manifest naming
+    the database in upper case opened fine yet verify called every log file foreign. One check now."""
+    import time
+
+    from sedimentdb.engine.compactor.manifest import Manifest, read_manifest, write_manifest
+    from sedimentdb.tools.ops.common import open_read_only
+    fs = OsFileSystem()
+    m = read_manifest(fs, list_manifests(fs, db_path)[-1][1])
+    shouted = m.db_uuid.upper()
+    assert shouted != m.db_uuid
+    write_manifest(fs, db_path, Manifest(m.generation + 1, shouted, m.epoch, m.catalog_lsn, m.catalog,
+                                         m.collections, time.time()))
+    open_read_only(db_path).close()  # the reader accepts it...
+    report = verify(db_path)  # ...and so does verify
+    assert not [p for p in report.problems if "belongs to database" in p.message], report.problems
+    assert report.clean, [p.text() for p in report.errors]

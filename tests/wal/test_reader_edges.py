@@ -14,14 +14,13 @@ import pytest
 
 from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.wal import Wal, scan
+from sedimentdb.engine.wal import Wal, read_after, scan
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal import frames as FR
 from sedimentdb.engine.wal.reader import (
     FileScan,
     _candidates,
     next_record_start,
-    read_after,
     scan_frames,
     valid_frame_after,
 )

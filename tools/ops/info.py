@@ -12,7 +12,7 @@ from sedimentdb.engine.compactor import manifest as manifest_format
 from sedimentdb.engine.parts import SegmentPart, TailPart
 from sedimentdb.engine.replication.status import replication_status
 from sedimentdb.engine.segments import format as segment_format
-from sedimentdb.engine.wal import format as wal_format
+from sedimentdb.engine.wal import FORMAT_VERSION as WAL_FORMAT_VERSION
 from sedimentdb.tools.ops.common import canonical_uuid, open_read_only, tree_bytes
 
 
@@ -116,7 +116,7 @@ def database_info(path: str) -> InfoReport:
         dead = sum(c.deleted_rows for c in colls)
         return InfoReport(
             path=db.path,
-            format_versions={"wal": wal_format.FORMAT_VERSION, "manifest": manifest_format.FORMAT_VERSION,
+            format_versions={"wal": WAL_FORMAT_VERSION, "manifest": manifest_format.FORMAT_VERSION,
                              "segment": segment_format.FORMAT_VERSION},
             database_uuid=canonical_uuid(db.uuid), epoch=db.epoch,
             first_lsn=files[0].first_lsn if files else 0, last_lsn=db.last_lsn,

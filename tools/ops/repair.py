@@ -12,6 +12,9 @@ Log damage (a bad region in a log file):
   file at the next good record. Nothing acknowledged is lost.
 * otherwise, by default, *truncate*: cut the log at the last good record and set aside every
   later file; the records after it are lost (``wal dump --salvage`` still reads them).
+* when what is left would end before the newest manifest's checkpoint (or nothing is left):
+  set the log aside and start it anew after the checkpoint (*restart*), keeping the readable
+  records that continue it; the segments keep all they hold and the plan names what is lost.
 * with ``--salvage``: keep the valid records after the damaged region, but only when no LSN
   is missing (the region held no whole record, e.g. garbage between frames). LSNs are the
   identity of records (checkpoints, segment row versions, replicas): renumbering the records
@@ -55,17 +58,13 @@ from sedimentdb.engine.segments import format as SF
 from sedimentdb.engine.segments.codec import decode_metadata, decode_rows, decode_vectors
 from sedimentdb.engine.segments.framing import Identity, decode_file
 from sedimentdb.engine.segments.strings import StringColumn
-from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.frames import (
-    FileHeader,
-    decode_file_header,
-    encode_file_header,
-)
-from sedimentdb.engine.wal.reader import (
-    list_log_files,
+from sedimentdb.engine.wal import (
+    FILE_HEADER_SIZE,
+    LogFileState,
+    log_file_name,
     name_lsn,
-    next_record_start,
-    scan_frames,
+    new_file_header,
+    read_log_files,
 )
 from sedimentdb.tools.ops.common import Progress, check_data_dir, no_progress, open_writer
 from sedimentdb.tools.ops.seal_repair import apply_seal_action, plan_seal
@@ -117,38 +116,19 @@ class RepairPlan:
         self.close()
 
 
-@dataclass
-class _LogFile:
-    path: str
-    data: bytes
-    header: FileHeader | None
-    records: list[Any]  # RawRecord of every valid record, in order
-    regions: list[tuple[int, int, int | None, str]]  # (bad offset, next good offset or EOF, next LSN, reason)
-
-
 # ---- analysis -----------------------------------------------------------------------------------
 
 
-def _read_log(path: str) -> _LogFile:
-    data = OsFileSystem().read_bytes(path)
-    header = decode_file_header(data)
-    if isinstance(header, str):
-        return _LogFile(path, data, None, [], [(0, len(data), None, header)])
-    records: list[Any] = []
-    regions: list[tuple[int, int, int | None, str]] = []
-    pos, expected = WF.FILE_HEADER_SIZE, header.first_lsn
-    while True:
-        result = scan_frames(data, header, start=pos, expected=expected)
-        records += result.records
-        if result.bad_offset is None:
-            break
-        nxt = next_record_start(data, result.bad_offset)
-        if nxt is None:
-            regions.append((result.bad_offset, len(data), None, result.bad_reason or "damaged"))
-            break
-        regions.append((result.bad_offset, nxt[0], nxt[1], result.bad_reason or "damaged"))
-        pos, expected = nxt
-    return _LogFile(path, data, header, records, regions)
+def _read_logs(fs: OsFileSystem, apath: str, db_uuid: str = "") -> list[LogFileState]:
+    """Every log file of the data directory ``apath`` (of database ``db_uuid``, "" = the first
+    file's), read through the engine's cursor (salvage)."""
+    return read_log_files(fs, os.path.join(apath, "wal"), db_uuid)
+
+
+def _read_log(path: str) -> LogFileState:
+    """One log file, as :func:`_read_logs` reads it."""
+    apath = os.path.dirname(os.path.dirname(path))
+    return next(lf for lf in _read_logs(OsFileSystem(), apath) if lf.path == path)
 
 
 def _newest_manifest(fs: OsFileSystem, path: str, skip: set[str]) -> tuple[Manifest | None, list[str]]:
@@ -192,9 +172,11 @@ def _plan(plan: RepairPlan, fs: OsFileSystem) -> None:
     for mpath in damaged:
         plan.actions.append(Action("set-aside-manifest", mpath, f"set aside damaged manifest {os.path.basename(mpath)}"
                                    + (" (the engine falls back to the previous one)" if manifest else "")))
-    logs = [_read_log(p) for p in list_log_files(fs, os.path.join(apath, "wal"))]
+    logs = _read_logs(fs, apath, manifest.db_uuid if manifest else "")
     seg_damage = _damaged_segments(apath, manifest) if manifest else []
     log_ok = _plan_log(plan, logs, manifest, fs, segments_sound=not seg_damage)
+    if manifest is not None and not plan.unfixable:
+        _plan_reach(plan, logs, manifest)
     plan_seal(apath, logs, plan.actions, Action, plan.unfixable, manifest)
     log_from_one = (bool(logs) and name_lsn(logs[0].path) == 1 and log_ok
                     and not any(a.kind == "drop-log-prefix" for a in plan.actions))
@@ -206,7 +188,7 @@ def _plan(plan: RepairPlan, fs: OsFileSystem) -> None:
         _plan_segments(plan, seg_damage, log_from_one)
 
 
-def _plan_log(plan: RepairPlan, logs: list[_LogFile], manifest: Manifest | None, fs: OsFileSystem,
+def _plan_log(plan: RepairPlan, logs: list[LogFileState], manifest: Manifest | None, fs: OsFileSystem,
               segments_sound: bool) -> bool:
     """Add log actions; return whether the log will be whole (no record lost) afterwards."""
     checkpoint_floor = manifest.replay_from() - 1 if manifest else 0
@@ -215,13 +197,17 @@ def _plan_log(plan: RepairPlan, logs: list[_LogFile], manifest: Manifest | None,
             continue
         is_last = i == len(logs) - 1
         later = [x.path for x in logs[i + 1:]]
-        last_good = lf.records[-1].lsn if lf.records else name_lsn(lf.path) - 1
+        if lf.misplaced is not None:
+            return _plan_truncate(plan, lf, 0, name_lsn(lf.path) - 1, later, manifest,
+                                  f"the file does not belong here: {lf.misplaced}", first=i == 0)
         if lf.header is None:
-            if is_last and i > 0 and len(lf.data) <= WF.FILE_HEADER_SIZE:
+            covered = manifest is not None and name_lsn(lf.path) <= manifest.catalog_lsn
+            if is_last and i > 0 and len(lf.data) <= FILE_HEADER_SIZE and not covered:
                 plan.actions.append(Action("set-aside-log", lf.path, "set aside a new log file whose header was "
                                            "torn by a crash (it holds no record)"))
                 continue
-            return _plan_truncate(plan, lf, 0, last_good, later, manifest, f"unreadable header ({lf.regions[0][3]})")
+            return _plan_truncate(plan, lf, 0, name_lsn(lf.path) - 1, later, manifest, f"unreadable header ({lf.regions[0][3]})",
+                                  first=i == 0)
         bad_off, next_off, next_lsn, reason = lf.regions[0]
         last_before = max((r.lsn for r in lf.records if r.offset < bad_off), default=lf.header.first_lsn - 1)
         if is_last and next_lsn is None and len(lf.regions) == 1:
@@ -260,11 +246,70 @@ def _plan_log(plan: RepairPlan, logs: list[_LogFile], manifest: Manifest | None,
             return False
         note = " — note: no LSN is missing across the damage, so `--salvage` would keep every record" \
             if lossless else ""
-        return _plan_truncate(plan, lf, bad_off, last_before, later, manifest, reason, note)
+        return _plan_truncate(plan, lf, bad_off, last_before, later, manifest, reason, note,
+                              first=i == 0 and not lf.records)
     return True
 
 
-def _lost(lf: _LogFile, off: int, nlsn: int | None) -> list[int]:
+def _plan_reach(plan: RepairPlan, logs: list[LogFileState], manifest: Manifest) -> None:
+    """Make sure the log left by the other actions can serve the newest manifest.
+
+    A log with no file left, or one ending before what the manifest covers, is set aside and
+    replaced by an empty log starting after the manifest's checkpoint: the segments keep
+    everything they hold, and the records only the log held are named as lost.
+    """
+    if any(a.kind in ("restart-log", "set-aside-manifest-newer") for a in plan.actions):
+        return
+    undamaged = all(not lf.regions for lf in logs)
+    ends = max([name_lsn(lf.path) - 1 for lf in logs] + [r.lsn for lf in logs for r in lf.records], default=0)
+    if not logs or (undamaged and ends < manifest.catalog_lsn):
+        why = "there is no log file" if not logs else f"the log ends at LSN {ends}, before the LSN " \
+            f"{manifest.catalog_lsn} the manifest covers"
+        _plan_restart(plan, logs, manifest, why)
+    elif undamaged and manifest.replay_from() < min(name_lsn(lf.path) for lf in logs):
+        _plan_checkpoints(plan, manifest, min(name_lsn(lf.path) for lf in logs) - 1)
+
+
+def _plan_restart(plan: RepairPlan, logs: list[LogFileState], manifest: Manifest, why: str) -> None:
+    """Set ``logs`` aside and start an empty log after the manifest's checkpoint (see _plan_reach)."""
+    start = manifest.catalog_lsn + 1
+    keep: list[tuple[str, int, int]] = []  # (file, offset, size) of the records that continue the checkpoint
+    for lf in logs:
+        for r in lf.records:
+            if r.lsn == start + len(keep):
+                keep.append((lf.path, r.offset, r.size))
+    readable = [r.lsn for lf in logs for r in lf.records if r.lsn >= start + len(keep)]
+    kept = f"the {len(keep)} readable record(s) that continue it (LSNs {start}..{start + len(keep) - 1}) are " \
+        "kept; " if keep else ""
+    lost = (f"{len(readable)} readable record(s) after a hole (LSNs {min(readable)}..{max(readable)}) are lost"
+            if readable else "no readable record is lost")
+    bad = sum(len(lf.data) for lf in logs) - sum(r.size for lf in logs for r in lf.records)
+    lost += f"; {bad} byte(s) of the log could not be read as records" if bad > 0 else ""
+    for lf in logs:
+        plan.actions.append(Action("set-aside-log", lf.path, f"set aside log file {os.path.basename(lf.path)}"))
+    _plan_checkpoints(plan, manifest, manifest.catalog_lsn)
+    plan.actions.append(Action(
+        "restart-log", os.path.join(plan.path, "wal", log_file_name(start)),
+        f"{why}: start the log anew at LSN {start}, after the manifest's checkpoint; the segments keep every "
+        f"record they hold; {kept}{lost} (copies of the old files are kept)",
+        {"first_lsn": start, "db_uuid": manifest.db_uuid, "epoch": manifest.epoch, "keep": keep}))
+
+
+def _plan_checkpoints(plan: RepairPlan, manifest: Manifest, through: int) -> None:
+    """Declare the log before ``through`` gone: collections checkpointed earlier lose those writes."""
+    behind = {cid: int(e["checkpoint_lsn"]) for cid, e in manifest.collections.items()
+              if int(e["checkpoint_lsn"]) < through}
+    if not behind:
+        return
+    names = {c["id"]: c["name"] for c in manifest.catalog.get("collections", [])}
+    lost = "; ".join(f"collection {names.get(cid, cid)!r}: its writes at LSNs {ck + 1}..{through} that were only "
+                     "in the log" for cid, ck in sorted(behind.items()))
+    plan.actions.append(Action("advance-checkpoints", plan.path,
+                               f"the log no longer holds LSNs up to {through}: publish a manifest whose checkpoints "
+                               f"are at LSN {through}; lost: {lost}", {"through": through}))
+
+
+def _lost(lf: LogFileState, off: int, nlsn: int | None) -> list[int]:
     """LSNs missing across the damaged region at ``off`` (empty when the region held no record)."""
     before = max((r.lsn for r in lf.records if r.offset < off), default=lf.header.first_lsn - 1 if lf.header else 0)
     if nlsn is None:
@@ -272,12 +317,21 @@ def _lost(lf: _LogFile, off: int, nlsn: int | None) -> list[int]:
     return list(range(before + 1, nlsn))
 
 
-def _count_after(logs: list[_LogFile], i: int, off: int) -> int:
+def _count_after(logs: list[LogFileState], i: int, off: int) -> int:
     return sum(1 for r in logs[i].records if r.offset > off) + sum(len(x.records) for x in logs[i + 1:])
 
 
-def _plan_truncate(plan: RepairPlan, lf: _LogFile, offset: int, last_good: int, later: list[str],
-                   manifest: Manifest | None, reason: str, note: str = "") -> bool:
+def _plan_truncate(plan: RepairPlan, lf: LogFileState, offset: int, last_good: int, later: list[str],
+                   manifest: Manifest | None, reason: str, note: str = "",
+                   first: bool = False) -> bool:
+    if manifest is not None and (manifest.catalog_lsn > last_good or (first and offset == 0)):
+        # The cut would leave the log before what the manifest covers (or nothing of it): keep
+        # the newest manifest, whose segments hold everything checkpointed, and start the log
+        # after it, rather than fall back to a manifest whose log is long released.
+        _plan_restart(plan, _read_logs(OsFileSystem(), plan.path), manifest,
+                      f"{os.path.basename(lf.path)} is damaged at offset {offset} ({reason}), so the log would "
+                      f"end at LSN {last_good}")
+        return False
     lost = sum(1 for r in lf.records if r.offset >= offset)
     plan.actions.append(Action(
         "truncate-log", lf.path,
@@ -285,26 +339,6 @@ def _plan_truncate(plan: RepairPlan, lf: _LogFile, offset: int, last_good: int, 
         f"{last_good}; {lost} readable record(s) after the damage in this file and {len(later)} later file(s) "
         "are set aside and lost to the database (a copy of everything is kept)" + note,
         {"offset": offset, "later": later, "last_lsn": last_good}))
-    if manifest is not None and manifest.catalog_lsn > last_good:
-        fs = OsFileSystem()
-        older = []
-        for _gen, mpath in reversed(list_manifests(fs, plan.path)):
-            try:
-                m = read_manifest(fs, mpath)
-            except StorageError:
-                continue
-            if m.catalog_lsn > last_good:
-                older.append(mpath)
-            else:
-                plan.actions.append(Action("set-aside-manifest-newer", ",".join(older),
-                                           f"set aside manifest(s) covering LSNs past {last_good} and fall back "
-                                           f"to generation {m.generation} (checkpoint LSN {m.catalog_lsn})",
-                                           {"paths": older}))
-                return False
-        plan.actions.pop()  # truncating would leave the log behind every checkpoint: do not offer it
-        plan.unfixable.append(f"{lf.path}: damaged at offset {offset} ({reason}), and every manifest covers LSNs "
-                              f"past {last_good}: truncating there would leave the log behind the checkpoint; "
-                              "restore the log from a replica instead")
     return False
 
 
@@ -415,18 +449,28 @@ def _apply(plan: RepairPlan, action: Action, fs: OsFileSystem) -> None:
         assert lf.header is not None
         body = b"".join(lf.data[r.offset: r.offset + r.size] for r in lf.records)
         _aside(plan, path, copy=True)
-        write_file_atomically(fs, path, lf.data[: WF.FILE_HEADER_SIZE] + body)
+        write_file_atomically(fs, path, lf.data[: FILE_HEADER_SIZE] + body)
     elif kind == "drop-log-prefix":
         lf = _read_log(path)
         assert lf.header is not None
         resume = d["resume_lsn"]
         keep = [r for r in lf.records if r.lsn >= resume]
-        header = encode_file_header(FileHeader(lf.header.db_uuid, lf.header.epoch, resume, resume - 1))
-        newpath = os.path.join(os.path.dirname(path), WF.file_name(resume))
+        header = new_file_header(lf.header.db_uuid, lf.header.epoch, resume)
+        newpath = os.path.join(os.path.dirname(path), log_file_name(resume))
         for p in d["older"]:
             _aside(plan, p)
         _aside(plan, path)
         write_file_atomically(fs, newpath, header + b"".join(lf.data[r.offset: r.offset + r.size] for r in keep))
+    elif kind == "restart-log":
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        kept: list[bytes] = []
+        for src, off, size in d["keep"]:  # the old files are set aside by now
+            with open(os.path.join(plan.aside, os.path.relpath(src, plan.path)), "rb") as f:
+                f.seek(off)
+                kept.append(f.read(size))
+        write_file_atomically(fs, path, new_file_header(d["db_uuid"], d["epoch"], d["first_lsn"]) + b"".join(kept))
+    elif kind == "advance-checkpoints":
+        _advance_checkpoints(plan, d["through"], fs)
     elif kind == "rebuild-segment":
         _rebuild_segment(plan, d["collection_id"], d["segment_id"], fs)
     else:
@@ -467,6 +511,16 @@ def _rebuild_segment(plan: RepairPlan, cid: str, segment_id: str, fs: OsFileSyst
     write_manifest(fs, plan.path, Manifest(gen, manifest.db_uuid, manifest.epoch, manifest.catalog_lsn,
                                            manifest.catalog, collections, time.time()))
     _aside(plan, segpath)
+
+
+def _advance_checkpoints(plan: RepairPlan, through: int, fs: OsFileSystem) -> None:
+    manifest, _damaged = _newest_manifest(fs, plan.path, set())
+    assert manifest is not None
+    collections = {cid: {**e, "checkpoint_lsn": max(int(e["checkpoint_lsn"]), through)}
+                   for cid, e in manifest.collections.items()}
+    gen = max(g for g, _ in list_manifests(fs, plan.path)) + 1
+    write_manifest(fs, plan.path, Manifest(gen, manifest.db_uuid, manifest.epoch, max(manifest.catalog_lsn, through),
+                                           manifest.catalog, collections, time.time()))
 
 
 def _rebuild_from_log(plan: RepairPlan, fs: OsFileSystem) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from sedimentdb.engine.compactor.manifest import Manifest
 from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.wal import format as WF
+from sedimentdb.engine.wal import SEAL_FILE, SEAL_REPAIRED
 from sedimentdb.engine.wal.seal import read_seal, same_database, write_seal
 
 LOWER = "lower-seal"
@@ -25,7 +25,7 @@ FOREIGN = "set-aside-foreign-log"
 def plan_seal(path: str, logs: list[Any], actions: list[Any], make_action: Any, unfixable: list[str],
               manifest: Manifest | None) -> None:
     """Append the seal's actions to ``actions`` after the log's (``logs``: the repair's _LogFile list)."""
-    spath = os.path.join(path, WF.SEAL_FILE)
+    spath = os.path.join(path, SEAL_FILE)
     try:
         seal = read_seal(OsFileSystem(), spath)
     except StorageError as exc:
@@ -35,7 +35,9 @@ def plan_seal(path: str, logs: list[Any], actions: list[Any], make_action: Any, 
         return
     if seal is None:
         return
-    foreign = {lf.path for lf in logs if lf.header is not None and not same_database(seal, lf.header.db_uuid)}
+    handled = {a.path for a in actions if a.kind == "set-aside-log"}  # the log's own plan moves these away
+    foreign = {lf.path for lf in logs if lf.header is not None and not same_database(seal, lf.header.db_uuid)
+               and lf.path not in handled}
     if foreign:
         if manifest is not None:
             unfixable.append(f"log files of another database ({', '.join(sorted(foreign))}) replace this one's, "
@@ -59,17 +61,20 @@ def apply_seal_action(plan_path: str, kind: str, details: dict[str, Any], aside:
             aside(p)
         return True
     if kind in (LOWER, "rewrite-seal"):
-        spath = os.path.join(plan_path, WF.SEAL_FILE)
+        spath = os.path.join(plan_path, SEAL_FILE)
         if os.path.exists(spath):
             aside(spath, True)
         if details["uuid"]:
-            write_seal(OsFileSystem(), spath, details["uuid"], details["lsn"], WF.SEAL_REPAIRED)
+            write_seal(OsFileSystem(), spath, details["uuid"], details["lsn"], SEAL_REPAIRED)
         return True
     return False
 
 
 def _end_after_repair(logs: list[Any], actions: list[Any], skip: set[str]) -> int:
     """The last LSN the log will hold once the planned log actions are done."""
+    restart = next((a for a in actions if a.kind == "restart-log"), None)
+    if restart is not None:  # the log starts anew after the manifest's checkpoint
+        return int(restart.details["first_lsn"]) - 1 + len(restart.details["keep"])
     whole = {a.path for a in actions if a.kind in ("salvage-log", "drop-log-prefix")}  # keep records past damage
     end = 0
     for lf in logs:

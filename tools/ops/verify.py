@@ -30,19 +30,10 @@ from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_m
 from sedimentdb.engine.segments import format as SF
 from sedimentdb.engine.segments.framing import Identity, decode_file
 from sedimentdb.engine.segments.recall import FIRST_EF, measure_recall
-from sedimentdb.engine.wal import codec
-from sedimentdb.engine.wal import format as WF
-from sedimentdb.engine.wal.frames import decode_file_header
-from sedimentdb.engine.wal.reader import (
-    list_log_files,
-    name_lsn,
-    next_record_start,
-    scan_frames,
-)
+from sedimentdb.engine.wal import SEAL_FILE, LogRecord, check_log, list_log_files
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 from sedimentdb.engine.wal.seal import (
     Seal,
-    damaged_durable,
     ends_early,
     missing_log,
     read_seal,
@@ -171,7 +162,7 @@ class Verifier:
             del gen
         if self.manifests:
             self.manifest = self.manifests[-1]
-            uuids = {m.db_uuid.replace("-", "") for m in self.manifests}
+            uuids = {m.db_uuid.replace("-", "").lower() for m in self.manifests}  # as the log reader compares
             if len(uuids) > 1:
                 self.report.add("error", "manifest", f"manifests name different databases: {sorted(uuids)}")
         for name in self.fs.listdir(self.path):
@@ -241,7 +232,7 @@ class Verifier:
 
     def check_seal(self) -> None:
         """Read the seal (engine/wal/seal.py): what the last writer knew durable, outside the log."""
-        spath = os.path.join(self.path, WF.SEAL_FILE)
+        spath = os.path.join(self.path, SEAL_FILE)
         try:
             self.seal = read_seal(self.fs, spath)
         except StorageError as exc:
@@ -275,89 +266,24 @@ class Verifier:
         return needs
 
     def check_log(self, needed: dict[int, list[tuple[_SegmentCheck, int]]]) -> None:
-        waldir = os.path.join(self.path, "wal")
-        paths = list_log_files(self.fs, waldir)
-        db_uuid = self.manifest.db_uuid.replace("-", "") if self.manifest else self.seal.db_uuid if self.seal else ""
-        prev_last: int | None = None
-        prev_epoch: int | None = None
-        total = sum(os.path.getsize(p) for p in paths)
-        done = 0
-        for i, path in enumerate(paths):
-            self.report.checked["log_files"] += 1
-            data = self.fs.read_bytes(path)
-            is_last = i == len(paths) - 1
-            header = decode_file_header(data)
-            if isinstance(header, str):
-                sev = "warning" if is_last and i > 0 and len(data) <= WF.FILE_HEADER_SIZE else "error"
-                self.report.add(sev, "log", header, path, 0, name_lsn(path))
-                prev_last = None
-                continue
-            hu = header.db_uuid.replace("-", "")
-            if db_uuid and hu != db_uuid:
-                self.report.add("error", "log", f"log file belongs to database {header.db_uuid}, not {db_uuid}",
-                                path, 16, header.first_lsn)
-            db_uuid = db_uuid or hu
-            if name_lsn(path) != header.first_lsn:
-                self.report.add("error", "log", f"file name says first LSN {name_lsn(path)}, header says "
-                                f"{header.first_lsn}", path, 40, header.first_lsn)
-            if prev_last is not None and (header.first_lsn != prev_last + 1 or header.prev_last_lsn != prev_last):
-                self.report.add("error", "log", f"log continuity broken: previous file ends at LSN {prev_last}, "
-                                f"this one starts at {header.first_lsn} and names predecessor LSN "
-                                f"{header.prev_last_lsn}", path, 48, prev_last + 1)
-            if prev_epoch is not None and header.epoch < prev_epoch:
-                self.report.add("error", "log", f"epoch {header.epoch} is older than its predecessor's "
-                                f"{prev_epoch}", path, 32, header.first_lsn)
-            prev_epoch = header.epoch
-            if self.log_first is None:
-                self.log_first = header.first_lsn
-            last = self._check_log_file(path, data, header, is_last, needed)
-            prev_last = last
-            self.log_last = max(self.log_last, last)
-            done += len(data)
-            self.progress("checking log", done, total)
-        self._check_seal_end(paths)
+        """The engine's check of the log (engine/wal/check.py), plus segment rows against its records."""
+        def rows(rec: LogRecord, decoded: Any) -> None:
+            found = needed.pop(rec.lsn, None)
+            if found:
+                self._check_rows(decoded, rec.lsn, found, rec.path, rec.offset)
 
-    def _check_log_file(self, path: str, data: bytes, header: Any, is_last: bool,
-                        needed: dict[int, list[tuple[_SegmentCheck, int]]]) -> int:
-        pos, expected = WF.FILE_HEADER_SIZE, header.first_lsn
-        last = header.first_lsn - 1
-        while True:
-            result = scan_frames(data, header, start=pos, expected=expected)
-            for raw in result.records:
-                self.report.checked["log_records"] += 1
-                last = raw.lsn
-                try:
-                    rec = codec.decode(raw.rtype, raw.payload)
-                except (codec.CodecError, CorruptionError) as exc:
-                    self.report.add("error", "log", f"record does not decode: {exc}", path, raw.offset, raw.lsn)
-                    continue
-                rows = needed.pop(raw.lsn, None)
-                if rows:
-                    self._check_rows(rec, raw.lsn, rows, path, raw.offset)
-            if result.bad_offset is None:
-                return last
-            bad_lsn = getattr(result, "bad_lsn", None) or last + 1
-            nxt = next_record_start(data, result.bad_offset)
-            hard = bool(getattr(result, "hard", False))
-            if self.seal is not None and bad_lsn <= self.seal.lsn:
-                self.report.add_error("log", damaged_durable(self.seal, path, result.bad_offset, bad_lsn,
-                                                             result.bad_reason or "damaged"))
-            elif is_last and nxt is None and not hard:
-                self.report.add("warning", "log", f"torn tail ({result.bad_reason}): {len(data) - result.bad_offset}"
-                                " bytes after the last whole record; a writable open cuts it off (a copy is kept)",
-                                path, result.bad_offset, bad_lsn)
-                return last
-            else:
-                self.report.add("error", "log", f"damaged record ({result.bad_reason})", path, result.bad_offset,
-                                bad_lsn)
-            if nxt is None:
-                return last
-            pos, nlsn = nxt
-            if nlsn != last + 1:
-                self.report.add("error", "log", _missing(last + 1, nlsn - 1) if nlsn > last + 1
-                                else f"LSN {nlsn} follows LSN {last} after the damage",
-                                path, pos, last + 1)
-            expected = nlsn
+        for key in ("log_files", "log_records"):  # reported before the rows compared with the log
+            self.report.checked[key] += 0
+        db_uuid = self.manifest.db_uuid if self.manifest else self.seal.db_uuid if self.seal else ""
+        waldir = os.path.join(self.path, "wal")
+        found = check_log(self.fs, waldir, db_uuid, rows, lambda done, total: self.progress("checking log", done, total),
+                          seal=self.seal)
+        self.report.checked["log_files"] += found.files
+        self.report.checked["log_records"] += found.records
+        for p in found.problems:
+            self.report.add(p.severity, "log", p.message, p.file, p.offset, p.lsn)
+        self.log_first, self.log_last = found.first_lsn, found.last_lsn
+        self._check_seal_end(list_log_files(self.fs, waldir))
 
     def _check_rows(self, rec: Any, lsn: int, rows: list[tuple[_SegmentCheck, int]], path: str,
                     offset: int) -> None:
@@ -458,9 +384,6 @@ class Verifier:
             db.close()
 
 
-def _missing(first: int, last: int) -> str:
-    span = f"LSN {first} is" if first == last else f"LSNs {first}..{last} are"
-    return f"{span} missing: the damaged region held {'it' if first == last else 'them'}"
 
 
 def _both_nan(a: Any, b: Any) -> bool:

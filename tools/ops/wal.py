@@ -17,12 +17,24 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
-from sedimentdb.engine.errors import CorruptionError, StorageIOError
+from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.wal import ScannedRecord, codec, scan
-from sedimentdb.engine.wal import format as F
-from sedimentdb.engine.wal.frames import decode_file_header
-from sedimentdb.engine.wal.reader import is_torn_tail, list_log_files, name_lsn, scan_frames
+from sedimentdb.engine.wal import (
+    DAMAGED,
+    FILE_HEADER_SIZE,
+    HEADER,
+    IDENTITY,
+    RECORD_OPS,
+    STRICT,
+    TORN,
+    TORN_HEADER,
+    LogCursor,
+    LogFileState,
+    ScannedRecord,
+    name_lsn,
+    read_log_files,
+    scan,
+)
 from sedimentdb.engine.wal.records import (
     CreateCollection,
     CreateDatabase,
@@ -37,20 +49,7 @@ from sedimentdb.engine.wal.records import (
 )
 from sedimentdb.tools.ops.common import canonical_uuid, check_data_dir
 
-OP_NAMES = {
-    F.REC_CREATE_TENANT: "create-tenant",
-    F.REC_CREATE_DATABASE: "create-database",
-    F.REC_DELETE_DATABASE: "delete-database",
-    F.REC_CREATE_COLLECTION: "create-collection",
-    F.REC_MODIFY_COLLECTION: "modify-collection",
-    F.REC_DELETE_COLLECTION: "delete-collection",
-    F.REC_RESET: "reset",
-    F.REC_ADD: "add",
-    F.REC_UPDATE: "update",
-    F.REC_UPSERT: "upsert",
-    F.REC_DELETE_RECORDS: "delete",
-    F.REC_NEW_EPOCH: "new-epoch",
-}
+OP_NAMES = RECORD_OPS
 OPS = tuple(OP_NAMES.values())
 PREVIEW_VALUES = 4
 PREVIEW_IDS = 3
@@ -84,29 +83,28 @@ def wal_dir(path: str) -> str:
 
 
 def list_log(path: str) -> list[LogFileReport]:
-    """Every log file of ``path`` with its LSN range, size and state, oldest first."""
-    fs = OsFileSystem()
-    paths = list_log_files(fs, wal_dir(path))
-    out = []
-    for i, p in enumerate(paths):
-        data = fs.read_bytes(p)
-        header = decode_file_header(data)
-        name = os.path.basename(p)
-        if isinstance(header, str):
-            out.append(LogFileReport(name, p, name_lsn(p), name_lsn(p) - 1, 0, len(data), 0, None, None,
-                                     "bad-header", header, 0))
-            continue
-        fscan = scan_frames(data, header)
-        last = fscan.records[-1].lsn if fscan.records else header.first_lsn - 1
-        status, problem, offset = "ok", None, None
-        if fscan.bad_offset is not None:
-            torn = is_torn_tail(fscan, data, i == len(paths) - 1)
-            status = "torn-tail" if torn else "damaged"
-            problem, offset = fscan.bad_reason, fscan.bad_offset
-        out.append(LogFileReport(name, p, header.first_lsn, last, len(fscan.records), len(data),
-                                 fscan.valid_end, header.epoch, canonical_uuid(header.db_uuid), status,
-                                 problem, offset))
-    return out
+    """Every log file of ``path`` with its LSN range, size and state, oldest first.
+
+    Read by the engine's check of the log (a salvaging cursor); a file's records and valid
+    bytes are those before its first damaged place, which names the state.
+    """
+    return [_file_report(lf) for lf in read_log_files(OsFileSystem(), wal_dir(path))]
+
+
+def _file_report(lf: LogFileState) -> LogFileReport:
+    name, first, size = os.path.basename(lf.path), name_lsn(lf.path), len(lf.data)
+    if lf.header is None:
+        bad = next((d for d in lf.damage if d.kind in (HEADER, TORN_HEADER)), None)
+        return LogFileReport(name, lf.path, first, first - 1, 0, size, 0, None, None, "bad-header",
+                             bad.reason if bad else None, 0)
+    found = next((d for d in lf.damage if d.kind in (TORN, DAMAGED, IDENTITY)), None)
+    good = [r for r in lf.records if found is None or r.offset < found.offset]
+    last = good[-1].lsn if good else lf.header.first_lsn - 1
+    end = good[-1].offset + good[-1].size if good else FILE_HEADER_SIZE
+    status = "ok" if found is None else ("torn-tail" if found.kind == TORN else "damaged")
+    return LogFileReport(name, lf.path, lf.header.first_lsn, last, len(good), size, end, lf.header.epoch,
+                         canonical_uuid(lf.header.db_uuid), status, found.reason if found else None,
+                         found.offset if found else None)
 
 
 def collection_names(path: str) -> dict[str, str]:
@@ -286,53 +284,16 @@ def follow(path: str, from_lsn: int, *, poll_interval: float = 0.5, stop: Callab
     """
     directory = wal_dir(path)
     filt = RecordFilter(collection_names(path), collection, ops)
-    fs = OsFileSystem()
-    next_lsn, current, offset = from_lsn, None, 0
+    cursor = LogCursor(OsFileSystem(), directory, from_lsn, STRICT, live=True)
     while not stop():
         progressed = False
-        paths = list_log_files(fs, directory)
-        candidates = [p for p in paths if name_lsn(p) <= next_lsn]
-        target = candidates[-1] if candidates else None
-        if target is not None and target != current:
-            if current is not None and os.path.exists(current) and name_lsn(target) != next_lsn:
-                target = current  # keep reading the current file until the next one starts at next_lsn
-            else:
-                current, offset = target, 0
-        if current is not None:
-            for rec, end in _read_from(fs, current, offset, next_lsn):
-                offset = end
-                next_lsn = rec.lsn + 1
-                progressed = True
-                if filt(rec):
-                    yield rec
+        for rec in cursor:
+            progressed = True
+            try:
+                scanned = ScannedRecord(rec.lsn, rec.rtype, rec.decode(), rec.path, rec.offset, rec.size)
+            except CorruptionError as exc:
+                scanned = ScannedRecord(rec.lsn, rec.rtype, None, rec.path, rec.offset, rec.size, exc.message)
+            if filt(scanned):
+                yield scanned
         if not progressed:
             time.sleep(poll_interval)
-
-
-def _read_from(fs: OsFileSystem, path: str, offset: int, next_lsn: int) -> list[tuple[ScannedRecord, int]]:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(F.FILE_HEADER_SIZE)
-            header = decode_file_header(head)
-            if isinstance(header, str):
-                return []  # a new file whose header is not written yet
-            start = max(offset, F.FILE_HEADER_SIZE)
-            f.seek(start)
-            chunk = f.read()
-    except (OSError, StorageIOError):
-        return []  # released by the writer meanwhile
-    expected = header.first_lsn if offset == 0 else next_lsn
-    # scan_frames reads frames from ``start`` of the data it is given: give it the chunk.
-    result = scan_frames(chunk, header, start=0, expected=expected)
-    out = []
-    for raw in result.records:
-        if raw.lsn < next_lsn:
-            continue
-        try:
-            rec = codec.decode(raw.rtype, raw.payload)
-            err = None
-        except codec.CodecError as exc:
-            rec, err = None, str(exc)
-        out.append((ScannedRecord(raw.lsn, raw.rtype, rec, path, start + raw.offset, raw.size, err),
-                    start + raw.offset + raw.size))
-    return out
