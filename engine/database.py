@@ -43,6 +43,7 @@ from sedimentdb.engine.errors import (
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.foreign import refuse_chroma_directory
 from sedimentdb.engine.hnsw_config import index_settings
+from sedimentdb.engine.indexer import TailIndexer
 from sedimentdb.engine.memfs import MemoryFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.parts import SegmentPart
@@ -159,6 +160,9 @@ class Database:
             self._restore(manifest)
         self._replay(manifest.replay_from() if manifest else 1)
         self.compactor = Compactor(self, self.log)
+        self.indexer = TailIndexer(self)
+        if self.options.background_compaction:
+            self.indexer.start()
         if not self.options.read_only:
             self.compactor.remove_orphans()
             self._ensure_defaults()
@@ -231,7 +235,8 @@ class Database:
         return SegmentPart(seg, deleted_at, marker)
 
     def _new_state(self, info: CollectionInfo) -> CollectionState:
-        cs = CollectionState(info.id, index_settings(info).space, info.dimension)
+        s = index_settings(info)
+        cs = CollectionState(info.id, s.space, info.dimension, (s.max_neighbors, s.ef_construction, s.ef_search))
         self.collections[info.id] = cs
         return cs
 
@@ -323,6 +328,7 @@ class Database:
             raise
         if self.options.background_compaction:
             self.compactor.notify()
+            self.indexer.notify()
 
     def _check_writable(self) -> None:
         if self.closed:
@@ -718,6 +724,7 @@ class Database:
                 self._apply(record, lsn)
                 self.last_lsn = lsn
         if tail.records:
+            self.indexer.notify()
             self.log.debug("caught up with the writer", **{K.FIRST_LSN: tail.records[0][0], K.LAST_LSN: self.last_lsn,
                                                             K.RECORDS: len(tail.records)})
         return bool(tail.records)
@@ -743,6 +750,7 @@ class Database:
             self.catalog, self.collections, self.manifests = fresh.catalog, fresh.collections, fresh.manifests
             self.last_lsn, self.epoch, self.uuid, self.wal = fresh.last_lsn, fresh.epoch, fresh.uuid, fresh.wal
             self._manifest_seen = fresh._manifest_seen
+        fresh.indexer.stop()  # this database's indexer takes over the tails
         fresh.closed = True  # its parts now belong to this database
         old.close()
         self.log.info("reloaded from the newest manifest", **{K.PATH: self.path, K.LSN: self.last_lsn,
@@ -767,6 +775,7 @@ class Database:
         if self.closed:
             return
         self.compactor.stop()
+        self.indexer.stop()
         with self.lock:
             self.closed = True
             self.wal.close()
@@ -782,6 +791,8 @@ class Database:
         """
         if hasattr(self, "compactor"):
             self.compactor.stop()
+        if hasattr(self, "indexer"):
+            self.indexer.stop()
         if hasattr(self, "wal"):
             self.wal.close()
         self._release_lock()
