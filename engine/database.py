@@ -73,6 +73,10 @@ REPLICATION_HOLD = "replication/hold"  # see log_release_limit
 REFRESH_ATTEMPTS = 5  # a refresh racing the writer's garbage collection starts over this often
 
 
+# How often a write held back by max_unindexed_rows looks at the indexer's backlog again.
+BACKLOG_POLL_S = 0.005
+
+
 class Database:
     """Catalog and collections over one log and its segments. Thread-safe."""
 
@@ -542,6 +546,16 @@ class Database:
                 live.update((i, True) for i in r.ids if i in live)
         return live
 
+    def _wait_for_indexing(self) -> None:
+        """With ``max_unindexed_rows``, hold a write back while the tails' graphs lag by more
+        than that many rows (without the database lock: queries and the indexer go on)."""
+        limit = self.options.max_unindexed_rows
+        if not limit or not self.options.background_compaction:
+            return
+        while not self.closed and self.indexer.backlog() > limit:
+            self.indexer.notify()
+            time.sleep(BACKLOG_POLL_S)
+
     def _write(self, op: WriteOp, collection_id: str, ids: list[str], embeddings: Any,
                documents: Any, metadatas: Any, uris: Any) -> int:
         emb = None if embeddings is None else np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -551,6 +565,7 @@ class Database:
                 raise InvalidArgumentError(f"{name} has {len(col)} entries for {n} ids")
         if emb is not None and len(emb) != n:
             raise InvalidArgumentError(f"embeddings has {len(emb)} rows for {n} ids")
+        self._wait_for_indexing()
         with self.lock:
             self._check_writable()
             cs = self._state(collection_id)

@@ -4,7 +4,9 @@ Writes are acknowledged at log speed and never wait for a graph; this thread cat
 graphs up a step (``tailgraph.STEP`` rows) at a time, so a query scans at most the rows
 logged since the indexer's last step plus its backlog, never a whole bulk load. hnswlib
 lets go of the GIL while it adds, and each step uses one thread: the indexer takes at most
-one core, and a query waits at most one step for the graph.
+one core, and a query waits at most one step for the graph. While a compaction job runs,
+this thread pauses and the job takes the steps between its own (``Compactor.check``), so
+background work is one thread at a time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from sedimentdb.engine.parts import TailPart
 from sedimentdb.engine.tailgraph import STEP
 
 POLL_SECONDS = 1.0
+# How often a paused indexer looks whether the compaction job has ended.
+PAUSE_SECONDS = 0.05
 
 
 class TailIndexer:
@@ -55,8 +59,13 @@ class TailIndexer:
         while not self._stop.is_set():
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
-            while not self._stop.is_set() and self.step():
-                pass
+            while not self._stop.is_set():
+                compactor = getattr(self.db, "compactor", None)
+                if compactor is not None and compactor.busy.is_set():
+                    self._stop.wait(PAUSE_SECONDS)  # the job takes our steps meanwhile
+                    continue
+                if not self.step():
+                    break
 
     def step(self) -> bool:
         """Index the next rows of the oldest tail that has any; False when none has."""

@@ -27,10 +27,14 @@ from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker
 from sedimentdb.engine.segments.writer import write_segment_keeping_graph
+from sedimentdb.engine.tailgraph import STEP
 
 POLL_SECONDS = 1.0
-# Rows a flush adds to its tail's graph per step when it finishes the indexer's work.
-TAIL_FINISH_STEP = 1024
+# While a job runs, the tail indexer's thread pauses and the job does up to this many of its
+# steps between two of its own (each of its steps is ADD_CHUNK rows): background work is
+# one thread at a time, so a 2-core machine always keeps a core for the application, and
+# fresh rows still reach a graph while a long merge runs.
+TAIL_STEPS_PER_CHECK = 8
 
 
 class JobInterrupted(Exception):
@@ -73,6 +77,7 @@ class Compactor:
         self._manifest_wanted = 0
         self.error: BaseException | None = None
         self.interrupted = 0  # jobs stopped by close() (tests read it)
+        self.busy = threading.Event()  # a job is being built (the tail indexer pauses)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -161,6 +166,7 @@ class Compactor:
         plan = self._plan(cid, force, foreground)
         if plan is None:
             return False
+        self.busy.set()
         try:
             self._build(plan)
             self._install(plan)
@@ -170,6 +176,7 @@ class Compactor:
             self.log.info("compaction interrupted", **{K.COLLECTION: cid, K.PATH: self.db.path})
             return False
         finally:
+            self.busy.clear()
             del plan  # the inputs' scratch (gathered rows, serialised graph) is garbage now
             trim_heap()
         return True
@@ -236,9 +243,15 @@ class Compactor:
             plan.outputs.append(self._build_one(plan, start, min(total, start + cap), single=total <= cap))
 
     def check(self) -> None:
-        """Raise JobInterrupted once the background thread is asked to stop (close())."""
+        """Between two steps of a job: raise JobInterrupted once the database is closing;
+        otherwise take a few of the tail indexer's steps (it pauses while a job runs)."""
         if self._stop.is_set():
             raise JobInterrupted()
+        indexer = getattr(self.db, "indexer", None)
+        if indexer is not None:
+            for _ in range(TAIL_STEPS_PER_CHECK):
+                if not indexer.step():
+                    break
 
     def _build_one(self, plan: Plan, start: int, end: int, single: bool) -> Segment:
         tail_seed = self._tail_seed(plan) if single else None
@@ -274,7 +287,8 @@ class Compactor:
         assert tail.graph is not None
         while tail.unindexed():
             self.check()
-            start, vectors = tail.next_rows(TAIL_FINISH_STEP)
+            # The indexer's step size: queries of the frozen tail wait for one step at most.
+            start, vectors = tail.next_rows(STEP)
             tail.graph.add(vectors, start)
         return tail.graph.as_seed(tail.ids, tail.versions_at(np.arange(tail.count)), tail.vectors())
 
