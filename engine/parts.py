@@ -58,7 +58,7 @@ class Part(Protocol):
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order;
-        approximate for segments. The caller scores them exactly (one distance function)."""
+        approximate for segments and indexed tail rows. The caller scores them exactly (one distance function)."""
 
 
 class TailPart:
