@@ -38,7 +38,7 @@ def thread_cpu() -> dict[str, float]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name = names.get(int(tid), "other (hnswlib workers, log sync)")
+        name = names.get(int(tid), "other (BLAS and hnswlib worker threads)")
         out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
     return out
 
