@@ -139,6 +139,8 @@ class Settings:
     # Manifest generations kept; 2 or more keeps a fallback for a damaged newest one at the
     # cost of the previous generation's segments and log on disk.
     sediment_keep_manifests: int = 1
+    # Writes wait while more than this many log-tail rows are in no graph (0: never wait).
+    sediment_max_unindexed_rows: int = 0
     sediment_wal_roll_bytes: int = 64 * 1024 * 1024
     sediment_retain_wal: bool = False
     sediment_recovery_mode: str = "strict"

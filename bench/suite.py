@@ -3,6 +3,11 @@
     python bench/suite.py                          # sedimentdb (+ chromadb if installed), N=10k,100k
     python bench/suite.py --n 10000 --modules sedimentdb,chromadb --json bench/results/run.json
     python bench/suite.py --scaling                # sedimentdb only, N = 10k, 100k, 1M
+    python bench/suite.py --scaling --with-chromadb --raw-hnswlib   # both, and raw hnswlib
+
+Right after the load, after 10% updates + 10% upserts, and under a thread adding 1,000
+records/s, queries run at once ("no wait" figures); then the suite waits until everything
+is indexed and measures the rest.
 
 Each (module, N) runs in its own process, alternating modules, so peak RSS is per run and
 machine drift hits both. The parent prints each figure for every module and the ratio
@@ -20,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -113,22 +119,149 @@ def timed_queries(col: Any, queries: np.ndarray, k: int, **kw: Any) -> tuple[lis
     return out, lat
 
 
-def run_worker(module_name: str, n: int, dim: int, path: str, nq: int) -> dict[str, Any]:
+def rss_mb() -> dict[str, float]:
+    """Current and peak resident memory of this process, MB."""
+    now = 0.0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                now = int(line.split()[1]) / 1024
+    return {"rss_mb": now, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def phase(col: Any, data: dict[str, Any], queries: np.ndarray) -> dict[str, Any]:
+    """Query figures at this moment, without waiting for any indexing: unfiltered and the
+    10%-selective where, each with recall@10 against exact search over the current records."""
+    vecs = data["vecs"]
+    out: dict[str, Any] = {}
+    got, lat = timed_queries(col, queries, 10)
+    out["query"] = pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10))}
+    allowed = np.array([m["cat"] == "c3" for m in data["metas"]])
+    got, lat = timed_queries(col, queries, 10, where={"cat": "c3"})
+    out["where10"] = pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10, allowed))}
+    return out | rss_mb()
+
+
+def mutate_now(col: Any, data: dict[str, Any], n: int) -> None:
+    """Update 10% and upsert another 10% (new vectors near the old), no waiting; ``data``
+    then holds the records as they now are."""
+    rng = np.random.default_rng(3)
+    m = max(BATCH, n // 10)
+    picked = rng.choice(n, size=2 * m, replace=False)
+    vecs = data["vecs"].copy()
+    new = (vecs[picked] + 0.05 * rng.normal(size=(2 * m, vecs.shape[1]))).astype(np.float32)
+    for s in range(0, 2 * m, BATCH):
+        chunk = [data["ids"][i] for i in picked[s:s + BATCH]]
+        (col.update if s < m else col.upsert)(ids=chunk, embeddings=new[s:s + BATCH])
+    vecs[picked] = new
+    data["vecs"] = vecs
+
+
+def with_writer(col: Any, data: dict[str, Any], queries: np.ndarray, rate: int = 1000) -> dict[str, Any]:
+    """Queries while a thread adds ``rate`` new records a second (one batch a second); each
+    query's recall is against the records acknowledged before it started. ``data`` then
+    includes the added records."""
+    n, dim = len(data["ids"]), data["vecs"].shape[1]
+    total = rate * 90  # the writer stops after 90 s if the queries take longer; only what was added is kept
+    extra = make_data(total, dim, seed=11)
+    added = [0]
+    stop = threading.Event()
+
+    def writer() -> None:
+        start = time.perf_counter()
+        while not stop.is_set() and added[0] < total:
+            s = added[0]
+            col.add(ids=[f"r{n + i}" for i in range(s, s + BATCH)], embeddings=extra["vecs"][s:s + BATCH],
+                    metadatas=[{"i": n + i, "cat": f"c{(n + i) % 10}", "x": 0.5} for i in range(s, s + BATCH)],
+                    documents=extra["docs"][s:s + BATCH])
+            added[0] = s + BATCH
+            stop.wait(max(0.0, start + added[0] / rate - time.perf_counter()))
+
+    thread = threading.Thread(target=writer, daemon=True)
+    t0 = time.perf_counter()
+    thread.start()
+    time.sleep(1.5)  # the writer is under way
+    runs: dict[str, tuple[list[float], list[list[str]], list[int]]] = {}
+    for key, where in (("query", None), ("where10", {"cat": "c3"})):
+        lat, got, seen = [], [], []
+        for q in queries:
+            before = n + added[0]
+            t = time.perf_counter()
+            r = col.query(query_embeddings=[q.tolist()], n_results=10, include=[],
+                          **({"where": where} if where else {}))
+            lat.append(time.perf_counter() - t)
+            got.append(r["ids"][0])
+            # A batch acknowledged during the query may or may not be in its answer.
+            seen.append((before, n + added[0]))
+        runs[key] = (lat, got, seen)
+    stop.set()
+    thread.join()
+    done = added[0]
+    out: dict[str, Any] = {"writer_rps": done / (time.perf_counter() - t0)}
+    # Ground truth after the timed part, so it takes no CPU from the queries.
+    everything = np.concatenate([data["vecs"], extra["vecs"][:done]])
+    sims = unit(queries) @ unit(everything).T
+    cats = np.array([m["cat"] == "c3" for m in data["metas"]] + [(n + i) % 10 == 3 for i in range(done)])
+    for key, (lat, got, seen) in runs.items():
+        hits = []
+        for qi, window in enumerate(seen):
+            truth: set[int] = set()
+            for visible in window:
+                row = sims[qi].copy()
+                row[visible:] = -np.inf
+                if key == "where10":
+                    row[~cats] = -np.inf
+                truth |= set(np.argpartition(-row, 10)[:10].tolist())
+            hits.append(len({int(i[1:]) for i in got[qi]} & truth) / 10)
+        out[key] = pct(lat) | {"recall10": float(np.mean(hits))}
+    data["vecs"] = np.concatenate([data["vecs"], extra["vecs"][:done]])
+    data["ids"] = data["ids"] + [f"r{n + i}" for i in range(done)]
+    data["metas"] = data["metas"] + [{"i": n + i, "cat": f"c{(n + i) % 10}", "x": 0.5} for i in range(done)]
+    data["docs"] = data["docs"] + list(extra["docs"][:done])
+    return out | rss_mb()
+
+
+def raw_hnswlib(vecs: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
+    """The same vectors in one raw hnswlib index (Chroma's defaults: M 16, construction ef
+    100, ef 100), queried one at a time in this process: the floor for an HNSW query here."""
+    import hnswlib
+
+    index = hnswlib.Index(space="cosine", dim=vecs.shape[1])
+    index.init_index(max_elements=len(vecs), M=16, ef_construction=100)
+    index.add_items(vecs, np.arange(len(vecs)))
+    index.set_ef(100)
+    lat, got = [], []
+    for q in queries:
+        t = time.perf_counter()
+        labels, _ = index.knn_query(q, k=10, num_threads=1)
+        lat.append(time.perf_counter() - t)
+        got.append([f"r{i}" for i in labels[0]])
+    return pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10))}
+
+
+def run_worker(module_name: str, n: int, dim: int, path: str, nq: int, raw: bool = False) -> dict[str, Any]:
     """The whole workload for one module; returns its figures."""
     data = make_data(n, dim)
-    vecs, ids, queries = data["vecs"], data["ids"], data["queries"][:nq]
+    ids, queries = data["ids"], data["queries"][:nq]
     res: dict[str, Any] = {"module": module_name, "n": n, "dim": dim}
     client = open_client(module_name, path)
     col = client.create_collection("bench", metadata={"hnsw:space": "cosine"})
     t0 = time.perf_counter()
     for s in range(0, n, BATCH):
-        col.add(ids=ids[s:s + BATCH], embeddings=vecs[s:s + BATCH], metadatas=data["metas"][s:s + BATCH],
+        col.add(ids=ids[s:s + BATCH], embeddings=data["vecs"][s:s + BATCH], metadatas=data["metas"][s:s + BATCH],
                 documents=data["docs"][s:s + BATCH])
+    t1 = time.perf_counter()
+    res["ingest_rps"] = n / (t1 - t0)
+    # No waiting: what an application sees when it queries right after writing.
+    res["nowait_load"] = phase(col, data, queries)
+    mutate_now(col, data, n)
+    res["nowait_mutated"] = phase(col, data, queries)
+    res["nowait_writer"] = with_writer(col, data, queries)
+    vecs, ids, n = data["vecs"], data["ids"], len(data["ids"])
     t1 = time.perf_counter()
     wait_indexed(module_name, client)
     t2 = time.perf_counter()
-    res["ingest_rps"] = n / (t1 - t0)
-    res["indexed_s"] = t2 - t0
+    res["indexed_s"] = t2 - t1
     res["disk_bytes_load"] = dir_bytes(path)
     res["segments"] = segment_count(module_name, client)
     truth = exact_topk(vecs, queries, 10)
@@ -157,6 +290,8 @@ def run_worker(module_name: str, n: int, dim: int, path: str, nq: int) -> dict[s
         close()
     res["reopen_first_query_s"] = reopen_time(module_name, path, queries[0])
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if raw:
+        res["raw_hnswlib"] = raw_hnswlib(vecs, queries)
     return res
 
 
@@ -207,10 +342,39 @@ def reopen_time(module_name: str, path: str, query: np.ndarray) -> float:
 
 FIGURES = [
     ("ingest_rps", "acknowledged ingest, records/s", True),
-    ("indexed_s", "ingest until fully indexed, s", False),
+    ("nowait_load.query.p50_ms", "no wait, after load: query p50, ms", False),
+    ("nowait_load.query.p95_ms", "no wait, after load: query p95, ms", False),
+    ("nowait_load.query.p99_ms", "no wait, after load: query p99, ms", False),
+    ("nowait_load.query.qps", "no wait, after load: queries/s", True),
+    ("nowait_load.query.recall10", "no wait, after load: recall@10", True),
+    ("nowait_load.where10.p50_ms", "no wait, after load: where p50, ms", False),
+    ("nowait_load.where10.p99_ms", "no wait, after load: where p99, ms", False),
+    ("nowait_load.where10.recall10", "no wait, after load: where recall@10", True),
+    ("nowait_load.peak_rss_mb", "no wait, after load: peak RSS, MB", False),
+    ("nowait_mutated.query.p50_ms", "no wait, after 10% upd+10% ups: p50, ms", False),
+    ("nowait_mutated.query.p95_ms", "no wait, after 10% upd+10% ups: p95, ms", False),
+    ("nowait_mutated.query.p99_ms", "no wait, after 10% upd+10% ups: p99, ms", False),
+    ("nowait_mutated.query.qps", "no wait, after 10% upd+10% ups: q/s", True),
+    ("nowait_mutated.query.recall10", "no wait, after 10% upd+10% ups: recall", True),
+    ("nowait_mutated.where10.p50_ms", "no wait, after mutations: where p50, ms", False),
+    ("nowait_mutated.where10.p99_ms", "no wait, after mutations: where p99, ms", False),
+    ("nowait_mutated.where10.recall10", "no wait, after mutations: where recall", True),
+    ("nowait_mutated.peak_rss_mb", "no wait, after mutations: peak RSS, MB", False),
+    ("nowait_writer.writer_rps", "writer thread: records/s achieved", True),
+    ("nowait_writer.query.p50_ms", "under 1k rec/s writer: query p50, ms", False),
+    ("nowait_writer.query.p95_ms", "under 1k rec/s writer: query p95, ms", False),
+    ("nowait_writer.query.p99_ms", "under 1k rec/s writer: query p99, ms", False),
+    ("nowait_writer.query.qps", "under 1k rec/s writer: queries/s", True),
+    ("nowait_writer.query.recall10", "under 1k rec/s writer: recall@10", True),
+    ("nowait_writer.where10.p50_ms", "under writer: where p50, ms", False),
+    ("nowait_writer.where10.p99_ms", "under writer: where p99, ms", False),
+    ("nowait_writer.where10.recall10", "under writer: where recall@10", True),
+    ("nowait_writer.peak_rss_mb", "under writer: peak RSS, MB", False),
+    ("indexed_s", "then until fully indexed, s", False),
     ("reopen_first_query_s", "reopen to first query, s", False),
     ("segments", "segments after indexing (SedimentDB)", False),
     ("query.p50_ms", "query p50, ms", False),
+    ("raw_hnswlib.p50_ms", "raw hnswlib, same vectors: query p50, ms", False),
     ("query.p95_ms", "query p95, ms", False),
     ("query.p99_ms", "query p99, ms", False),
     ("query.qps", "queries/s (single)", True),
@@ -241,12 +405,12 @@ def lookup(res: dict[str, Any], key: str) -> float | None:
     return None if cur is None else float(cur)
 
 
-def spawn(module_name: str, n: int, dim: int, nq: int) -> dict[str, Any]:
+def spawn(module_name: str, n: int, dim: int, nq: int, raw: bool = False) -> dict[str, Any]:
     """Run one worker process in a fresh temporary data directory."""
     path = tempfile.mkdtemp(prefix=f"bench-{module_name}-", dir=os.environ.get("BENCH_DIR"))
     try:
         cmd = [sys.executable, __file__, "--worker", module_name, "--n", str(n), "--dim", str(dim),
-               "--queries", str(nq), "--path", path]
+               "--queries", str(nq), "--path", path] + (["--raw-hnswlib"] if raw else [])
         print(f"running {module_name} N={n} dim={dim} ...", file=sys.stderr, flush=True)
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
@@ -280,18 +444,21 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--json", default=None, help="write all results to this file")
     ap.add_argument("--scaling", action="store_true", help="sedimentdb at N = 10k, 100k, 1M")
+    ap.add_argument("--with-chromadb", action="store_true", help="--scaling with chromadb too (1M takes long)")
+    ap.add_argument("--raw-hnswlib", action="store_true",
+                    help="also time raw hnswlib over the same vectors in the worker process")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--path", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(run_worker(args.worker, int(args.n), args.dim, args.path, args.queries)))
+        print(json.dumps(run_worker(args.worker, int(args.n), args.dim, args.path, args.queries, args.raw_hnswlib)))
         return
     modules = args.modules.split(",") if args.modules else (
         ["sedimentdb"] + (["chromadb"] if importlib.util.find_spec("chromadb") else []))
     ns = [10_000, 100_000, 1_000_000] if args.scaling else [int(x) for x in args.n.split(",")]
-    if args.scaling:
+    if args.scaling and not args.with_chromadb:
         modules = ["sedimentdb"]
-    results = [spawn(m, n, args.dim, args.queries) for n in ns for m in modules]
+    results = [spawn(m, n, args.dim, args.queries, args.raw_hnswlib) for n in ns for m in modules]
     report(results)
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)

@@ -50,17 +50,24 @@ def strip_none(meta: dict[str, Any] | None) -> dict[str, Any] | None:
 class CollectionState:
     """Parts (segments first, then frozen tails, then the active tail) and the id directory."""
 
-    def __init__(self, collection_id: str, space: str, dim: int | None) -> None:
+    def __init__(self, collection_id: str, space: str, dim: int | None,
+                 hnsw: tuple[int, int, int] | None = None) -> None:
         self.id = collection_id
         self.space = space
         self.dim = dim
+        # (M, construction ef, search ef) for the tails' graphs; None: tails are scanned.
+        self.hnsw = hnsw
         self.parts: list[Part] = []
-        self.active = TailPart(dim, space)
+        self.active = self.new_tail()
         self.parts.append(self.active)
         self.loc: dict[str, tuple[Part, int]] = {}
         self.checkpoint_lsn = 0
 
     # ---- building -------------------------------------------------------------------
+
+    def new_tail(self) -> TailPart:
+        """An empty tail for this collection (the caller appends it to ``parts``)."""
+        return TailPart(self.dim, self.space, self.hnsw)
 
     def add_segment(self, part: SegmentPart) -> None:
         """Attach a segment loaded from the manifest (before replay)."""

@@ -43,6 +43,7 @@ from sedimentdb.engine.errors import (
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.foreign import refuse_chroma_directory
 from sedimentdb.engine.hnsw_config import index_settings
+from sedimentdb.engine.indexer import TailIndexer
 from sedimentdb.engine.memfs import MemoryFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.parts import SegmentPart
@@ -69,6 +70,10 @@ DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 REPLICATION_HOLD = "replication/hold"  # see log_release_limit
 REFRESH_ATTEMPTS = 5  # a refresh racing the writer's garbage collection starts over this often
+
+
+# How often a write held back by max_unindexed_rows looks at the indexer's backlog again.
+BACKLOG_POLL_S = 0.005
 
 
 class Database:
@@ -160,6 +165,9 @@ class Database:
             self._restore(manifest)
         self._replay(manifest.replay_from() if manifest else 1)
         self.compactor = Compactor(self, self.log)
+        self.indexer = TailIndexer(self)
+        if self.options.background_compaction:
+            self.indexer.start()
         if not self.options.read_only:
             self.compactor.remove_orphans()
             self._ensure_defaults()
@@ -232,7 +240,8 @@ class Database:
         return SegmentPart(seg, deleted_at, marker)
 
     def _new_state(self, info: CollectionInfo) -> CollectionState:
-        cs = CollectionState(info.id, index_settings(info).space, info.dimension)
+        s = index_settings(info)
+        cs = CollectionState(info.id, s.space, info.dimension, (s.max_neighbors, s.ef_construction, s.ef_search))
         self.collections[info.id] = cs
         return cs
 
@@ -324,6 +333,7 @@ class Database:
             raise
         if self.options.background_compaction:
             self.compactor.notify()
+            self.indexer.notify()
 
     def _check_writable(self) -> None:
         if self.closed:
@@ -537,6 +547,16 @@ class Database:
                 live.update((i, True) for i in r.ids if i in live)
         return live
 
+    def _wait_for_indexing(self) -> None:
+        """With ``max_unindexed_rows``, hold a write back while the tails' graphs lag by more
+        than that many rows (without the database lock: queries and the indexer go on)."""
+        limit = self.options.max_unindexed_rows
+        if not limit or not self.options.background_compaction:
+            return
+        while not self.closed and self.indexer.backlog() > limit:
+            self.indexer.notify()
+            time.sleep(BACKLOG_POLL_S)
+
     def _write(self, op: WriteOp, collection_id: str, ids: list[str], embeddings: Any,
                documents: Any, metadatas: Any, uris: Any) -> int:
         emb = None if embeddings is None else np.ascontiguousarray(embeddings, dtype=np.float32)
@@ -546,6 +566,7 @@ class Database:
                 raise InvalidArgumentError(f"{name} has {len(col)} entries for {n} ids")
         if emb is not None and len(emb) != n:
             raise InvalidArgumentError(f"embeddings has {len(emb)} rows for {n} ids")
+        self._wait_for_indexing()
         with self.lock:
             self._check_writable()
             cs = self._state(collection_id)
@@ -719,6 +740,7 @@ class Database:
                 self._apply(record, lsn)
                 self.last_lsn = lsn
         if tail.records:
+            self.indexer.notify()
             self.log.debug("caught up with the writer", **{K.FIRST_LSN: tail.records[0][0], K.LAST_LSN: self.last_lsn,
                                                             K.RECORDS: len(tail.records)})
         return bool(tail.records)
@@ -744,6 +766,7 @@ class Database:
             self.catalog, self.collections, self.manifests = fresh.catalog, fresh.collections, fresh.manifests
             self.last_lsn, self.epoch, self.uuid, self.wal = fresh.last_lsn, fresh.epoch, fresh.uuid, fresh.wal
             self._manifest_seen = fresh._manifest_seen
+        fresh.indexer.stop()  # this database's indexer takes over the tails
         fresh.closed = True  # its parts now belong to this database
         old.close()
         self.log.info("reloaded from the newest manifest", **{K.PATH: self.path, K.LSN: self.last_lsn,
@@ -768,6 +791,7 @@ class Database:
         if self.closed:
             return
         self.compactor.stop()
+        self.indexer.stop()
         with self.lock:
             self.closed = True
             self.wal.close()
@@ -783,6 +807,8 @@ class Database:
         """
         if hasattr(self, "compactor"):
             self.compactor.stop()
+        if hasattr(self, "indexer"):
+            self.indexer.stop()
         if hasattr(self, "wal"):
             self.wal.close()
         self._release_lock()

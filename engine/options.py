@@ -42,6 +42,12 @@ class DatabaseOptions:
     # segments and the log they replay from, so a newest manifest damaged later can fall back
     # to its predecessor, at the cost of up to a whole extra generation of segments on disk.
     keep_manifests: int = 1
+    # 0: writes never wait for indexing (a bulk load is acknowledged at log speed and its rows
+    # are scanned by queries until the tail indexer has put them in a graph). N > 0: a write
+    # first waits while more than N tail rows are in no graph, so no query scans more than
+    # about N + a batch rows, at the cost of ingest at the indexing rate (what Chroma does
+    # with N = 0). Needs background_compaction (the indexer runs with it).
+    max_unindexed_rows: int = 0
     retain_wal: bool = False
     read_only: bool = False
     recovery_mode: str = "strict"
@@ -62,5 +68,7 @@ class DatabaseOptions:
             raise ValueError("vacuum_deleted_fraction must be in (0, 1]")
         if self.recovery_mode not in ("strict", "point_in_time"):
             raise ValueError(f"recovery_mode must be strict or point_in_time, got {self.recovery_mode!r}")
+        if self.max_unindexed_rows < 0:
+            raise ValueError(f"max_unindexed_rows must be 0 (no limit) or positive, got {self.max_unindexed_rows!r}")
         if self.keep_manifests < 1:
             raise ValueError(f"keep_manifests must be at least 1, got {self.keep_manifests!r}")

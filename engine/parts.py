@@ -12,12 +12,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from sedimentdb.engine.distance import distances
-from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.growable import GrowableArray
 from sedimentdb.engine.segments import Segment
+from sedimentdb.engine.segments.exact import exact_knn, norms
+from sedimentdb.engine.segments.planner import graph_search
+from sedimentdb.engine.tailfilter import TailFilter
+from sedimentdb.engine.tailgraph import GraphView, TailGraph
 
 EMPTY_ROWS = np.zeros(0, dtype=np.int64)
+# Below this many indexed rows a tail is scanned whole: as fast, and exact.
+GRAPH_FROM_ROWS = 1024
 
 
 class Part(Protocol):
@@ -54,14 +58,23 @@ class Part(Protocol):
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order;
-        approximate for segments. The caller scores them exactly (one distance function)."""
+        approximate for segments and indexed tail rows. The caller scores them exactly (one distance function)."""
 
 
 class TailPart:
-    """Records logged after the collection's checkpoint, held in memory and searched exactly."""
+    """Records logged after the collection's checkpoint, held in memory.
 
-    def __init__(self, dim: int | None, space: str) -> None:
+    Its rows are indexed by a :class:`TailGraph` in the background (``hnsw``: the
+    collection's M, construction ef and search ef; None: no graph, every search scans), so a
+    query scans only the rows that arrived since the last indexing step.
+    """
+
+    def __init__(self, dim: int | None, space: str, hnsw: tuple[int, int, int] | None = None) -> None:
         self.space = space
+        self.hnsw = hnsw
+        self.graph: TailGraph | None = None
+        self._filter = TailFilter()
+        self._norms = GrowableArray(np.float32)
         self.ids: list[str] = []
         self.documents: list[str | None] = []
         self.metadatas: list[dict[str, Any] | None] = []
@@ -92,6 +105,8 @@ class TailPart:
         assert not self.frozen, "a frozen tail is being compacted and takes no writes"
         if self._vectors is None:
             self._vectors = GrowableArray(np.float32, vectors.shape[1])
+        if self.graph is None and self.hnsw is not None:
+            self.graph = TailGraph(self.space, vectors.shape[1], *self.hnsw)
         if not self.min_lsn:
             self.min_lsn = lsn
         start = len(self.ids)
@@ -103,6 +118,7 @@ class TailPart:
         self._versions.append(np.full(len(ids), lsn, dtype=np.uint64))
         self.deleted_at.append(np.zeros(len(ids), dtype=np.uint64))
         self._vectors.append(vectors)
+        self._norms.append(norms(np.asarray(vectors, dtype=np.float32)))
         self.nbytes += vectors.nbytes + sum(len(d) for d in documents if d) + 64 * len(ids)
         return start
 
@@ -134,30 +150,61 @@ class TailPart:
         return self.record_at(row)
 
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
-        mask = np.ones(self.count, dtype=bool)
-        if where:
-            pred = compile_where(where)
-            mask &= np.fromiter((pred(m) for m in self.metadatas), dtype=bool, count=self.count)
-        if where_document:
-            dpred = compile_where_document(where_document)
-            mask &= np.fromiter((dpred(d) for d in self.documents), dtype=bool, count=self.count)
-        return mask
+        if not where and not where_document:
+            return np.ones(self.count, dtype=bool)
+        return self._filter.match(self.metadatas, self.documents, self.count, where, where_document)
+
+    def unindexed(self) -> int:
+        """Rows not yet in the graph (0 without a graph)."""
+        return self.count - self.graph.indexed if self.graph is not None else 0
+
+    def next_rows(self, limit: int) -> tuple[int, np.ndarray]:
+        """(first row, copy of the vectors) of up to ``limit`` rows not yet in the graph
+        (the caller holds the database lock, so no append moves the columns meanwhile)."""
+        assert self.graph is not None and self._vectors is not None
+        start = self.graph.indexed
+        return start, np.array(self._vectors.view()[start:start + limit])
+
+    def vectors(self) -> np.ndarray:
+        """Every row's vector (a view)."""
+        assert self._vectors is not None
+        return self._vectors.view()
 
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        rows = np.flatnonzero(allowed)
         m = len(queries)
-        if rows.size == 0 or self._vectors is None:
+        if self._vectors is None or not allowed.any():
             return np.full((m, 0), -1, dtype=np.int64), np.zeros((m, 0), dtype=np.float32)
-        every = self._vectors.view()
-        # All rows allowed (the common unfiltered case): no copy of the whole tail per query.
-        d = distances(space, queries, every if rows.size == len(every) else every[rows])
-        kk = min(k, rows.size)
-        idx = np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < rows.size else np.tile(
-            np.arange(rows.size), (m, 1)
-        )
-        return rows[idx], np.take_along_axis(d, idx, axis=1)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        if self.graph is None or self.graph.indexed < GRAPH_FROM_ROWS:
+            return self._scan(space, q, k, allowed, 0)
+        with self.graph.lock.read():  # the indexer adds no rows while this search runs
+            view = GraphView(self.graph, self._vectors.view(), self._norms.view())
+            head = allowed[:view.count]
+            found = []
+            if head.any():
+                mask = None if bool(head.all()) else head
+                found.append(graph_search(view, q, k, mask, view.search_ef, rerank=False)[0])
+            # Rows logged since the last indexing step are scanned.
+            if allowed[view.count:].any():
+                found.append(self._scan(space, q, k, allowed, view.count)[0])
+        rows = np.concatenate(found, axis=1) if found else np.full((m, 0), -1, dtype=np.int64)
+        return rows, np.full(rows.shape, np.inf, dtype=np.float32)
+
+    def _scan(self, space: str, q: np.ndarray, k: int, allowed: np.ndarray,
+              start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` among the allowed rows from ``start`` on (-1 padded)."""
+        assert self._vectors is not None
+        rest = allowed[start:]
+        every = self._vectors.view()[start:]
+        vnorms = self._norms.view()[start:]
+        if bool(rest.all()):  # the common unfiltered case: no copy of the rows
+            rows, dists = exact_knn(space, q, every, k, None, vnorms)
+        else:
+            rows, dists = exact_knn(space, q, every, k, np.flatnonzero(rest), vnorms)
+        rows = np.where(rows >= 0, rows + start, -1)
+        return rows, dists
 
 
 class SegmentPart:

@@ -27,8 +27,19 @@ from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker
 from sedimentdb.engine.segments.writer import write_segment_keeping_graph
+from sedimentdb.engine.tailgraph import STEP
 
 POLL_SECONDS = 1.0
+# While a job runs, the tail indexer's thread pauses and the job does up to this many of its
+# steps between two of its own (each of its steps is ADD_CHUNK rows): background work is
+# one thread at a time, so a 2-core machine always keeps a core for the application, and
+# fresh rows still reach a graph while a long merge runs.
+TAIL_STEPS_PER_CHECK = 8
+
+
+class JobInterrupted(Exception):
+    """The database is closing: the job in flight stops at its next step. Nothing is lost:
+    its inputs stay installed and the log holds every record, so the job is simply redone."""
 # compact_now stops after this many passes even if the policy still finds work (it cannot
 # loop forever on a policy bug; the background thread carries on).
 MAX_PASSES_NOW = 64
@@ -65,6 +76,8 @@ class Compactor:
         self._tail_seen: dict[int, float] = {}
         self._manifest_wanted = 0
         self.error: BaseException | None = None
+        self.interrupted = 0  # jobs stopped by close() (tests read it)
+        self.busy = threading.Event()  # a job is being built (the tail indexer pauses)
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
@@ -137,7 +150,11 @@ class Compactor:
             did = False
             ids = [only] if only is not None else list(self.db.collections)
             for cid in ids:
+                if self._stop.is_set():
+                    return did  # closing: the log holds everything; the next open carries on
                 did |= self._run_job(cid, force, foreground)
+            if self._stop.is_set():
+                return did
             if did or force or self._manifest_wanted:
                 self._manifest_wanted = max(self._manifest_wanted, 1)
                 while self._manifest_wanted > 0:
@@ -149,10 +166,17 @@ class Compactor:
         plan = self._plan(cid, force, foreground)
         if plan is None:
             return False
+        self.busy.set()
         try:
             self._build(plan)
             self._install(plan)
+        except JobInterrupted:
+            # Its temporary directory is removed by the next open (remove_orphans).
+            self.interrupted += 1
+            self.log.info("compaction interrupted", **{K.COLLECTION: cid, K.PATH: self.db.path})
+            return False
         finally:
+            self.busy.clear()
             del plan  # the inputs' scratch (gathered rows, serialised graph) is garbage now
             trim_heap()
         return True
@@ -185,7 +209,7 @@ class Compactor:
             inputs: list[Part] = picked + frozen
             if flush:
                 tail.frozen = True
-                cs.active = TailPart(cs.dim, cs.space)
+                cs.active = cs.new_tail()
                 cs.parts.append(cs.active)
                 inputs.append(tail)
                 self._tail_seen.pop(id(tail), None)
@@ -218,7 +242,19 @@ class Compactor:
         for start in range(0, total, cap):
             plan.outputs.append(self._build_one(plan, start, min(total, start + cap), single=total <= cap))
 
+    def check(self) -> None:
+        """Between two steps of a job: raise JobInterrupted once the database is closing;
+        otherwise take a few of the tail indexer's steps (it pauses while a job runs)."""
+        if self._stop.is_set():
+            raise JobInterrupted()
+        indexer = getattr(self.db, "indexer", None)
+        if indexer is not None:
+            for _ in range(TAIL_STEPS_PER_CHECK):
+                if not indexer.step():
+                    break
+
     def _build_one(self, plan: Plan, start: int, end: int, single: bool) -> Segment:
+        tail_seed = self._tail_seed(plan) if single else None
         data = gather(plan.inputs, plan.rows, plan.order[start:end])
         for part in plan.inputs:
             if isinstance(part, SegmentPart):
@@ -228,14 +264,33 @@ class Compactor:
         # A seed graph is reused only when one output takes every input row.
         seed = max((p for p in plan.inputs if isinstance(p, SegmentPart)),
                    key=lambda p: p.count, default=None) if single else None
+        seeded = seed.segment if seed else None
+        if tail_seed is not None and (seeded is None or tail_seed.count > seeded.count):
+            seeded = tail_seed  # a flush: the tail's graph becomes the segment's
         desc, graph = write_segment_keeping_graph(
             self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space, hnsw=plan.params,
-            min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seed.segment if seed else None,
-            build_threads=plan.build_threads)
+            min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seeded,
+            build_threads=plan.build_threads, check=self.check)
         del data  # the output reads its vectors from the file it was written to
         self.log.info("segment written", **{K.COLLECTION: plan.cs.id, K.SEGMENT: seg_id, K.RECORDS: end - start})
         # Read back and checked like any segment; the graph just built is adopted, not loaded again.
         return Segment.open(self.db.fs, segdir, desc, graph=graph)
+
+    def _tail_seed(self, plan: Plan) -> Any:
+        """The biggest frozen input tail's graph, completed, as a seed for the output's graph
+        (None when no input tail has one). The tail indexer has usually done most of it; the
+        rest is added here in steps (the tail is frozen, so no row arrives meanwhile)."""
+        tails = [p for p in plan.inputs if isinstance(p, TailPart) and p.graph is not None and p.count]
+        if not tails:
+            return None
+        tail = max(tails, key=lambda p: p.count)
+        assert tail.graph is not None
+        while tail.unindexed():
+            self.check()
+            # The indexer's step size: queries of the frozen tail wait for one step at most.
+            start, vectors = tail.next_rows(STEP)
+            tail.graph.add(vectors, start)
+        return tail.graph.as_seed(tail.ids, tail.versions_at(np.arange(tail.count)), tail.vectors())
 
     def _install(self, plan: Plan) -> None:
         db = self.db

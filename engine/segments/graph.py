@@ -35,8 +35,9 @@ RANDOM_SEED = 100
 
 
 # Rows handed to hnswlib per add_items call: ``after_chunk`` runs between calls (the writer
-# drops the mapped pages just read, so a build never holds a second copy of the rows).
-ADD_CHUNK = 8192
+# drops the mapped pages just read, so a build never holds a second copy of the rows, and the
+# compactor stops a job there when the database closes: a chunk takes well under a second).
+ADD_CHUNK = 1024
 
 
 def build_graph(vectors: np.ndarray, params: HnswParams,
@@ -339,7 +340,8 @@ def seed_mapping(seed: Any, ids: list[str], versions: np.ndarray, vectors: np.nd
     return mapping
 
 
-def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mapping: np.ndarray) -> hnswlib.Index:
+def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mapping: np.ndarray,
+                       after_chunk: Callable[[], None] | None = None) -> hnswlib.Index:
     """The seed's graph relabelled to output rows, its dropped nodes reused for new rows and
     the remaining new rows inserted (Lucene's IncrementalHnswGraphMerger idea)."""
     n = len(vectors)
@@ -360,9 +362,12 @@ def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mappi
     index.resize_index(n)
     missing = np.setdiff1d(np.arange(n, dtype=np.int64), mapping)
     index.set_num_threads(params.num_threads)
-    if missing.size:
-        index.add_items(vectors[missing], missing.astype(np.uint64), num_threads=params.num_threads,
+    for start in range(0, missing.size, ADD_CHUNK):
+        rows = missing[start:start + ADD_CHUNK]
+        index.add_items(vectors[rows], rows.astype(np.uint64), num_threads=params.num_threads,
                         replace_deleted=True)
+        if after_chunk is not None:
+            after_chunk()
     if index.element_count != n or index.get_current_count() != n:
         raise ValueError("seeded graph does not hold exactly the output rows")
     index.set_ef(params.search_ef)

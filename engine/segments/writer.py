@@ -93,14 +93,18 @@ def write_segment_keeping_graph(
     seed: Segment | None = None,
     build_graph_index: bool | None = None,
     build_threads: int | None = None,
+    check: Callable[[], None] | None = None,
 ) -> tuple[SegmentDescriptor, hnswlib.Index | None]:
     """:func:`write_segment`, also returning the HNSW index it built (None without a graph), so
     the caller can open the segment with it instead of loading a second copy from the file.
     ``build_threads`` overrides ``hnsw.num_threads`` for building only (the descriptor keeps
     the collection's setting, which queries use). On a real file system ``data.vectors`` is
     replaced by a read-only view of the written ``vectors.f32``, so the caller's array can be
-    freed while the graph is built."""
+    freed while the graph is built. ``check`` is called between steps of the build (every
+    ``ADD_CHUNK`` rows, every file): the caller stops a build by raising from it, which leaves
+    only the temporary directory behind."""
     started = time.monotonic()
+    check = check or _nothing
     vectors = _check(data, space, hnsw, segment_id, collection_id)
     n, dim = vectors.shape
     ident = Identity(segment_id, collection_id, n, dim, min_lsn, max_lsn)
@@ -122,10 +126,13 @@ def write_segment_keeping_graph(
         # whose pages it drops as it goes, and the caller's copy can be freed.
         files[F.FILE_VECTORS], vectors, release = _vectors_through_file(fs, tmp, ident, vectors)
         data.vectors = vectors
-    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch, release)
-    files |= {name: _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
-                                                                 WRITE_VERSION.get(name, F.FORMAT_VERSION)))
-              for name, body in bodies.items() if name not in files}
+    check()
+    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch, _and(release, check))
+    for name, body in bodies.items():
+        if name not in files:
+            check()
+            files[name] = _write_file(fs, tmp, name, encode_file_parts(F.KIND_OF_FILE[name], ident, body,
+                                                                       WRITE_VERSION.get(name, F.FORMAT_VERSION)))
     del bodies
     descriptor = SegmentDescriptor(
         segment_id=segment_id, collection_id=collection_id, count=n, dim=dim, space=space,
@@ -160,7 +167,15 @@ def _check(data: SegmentData, space: str, hnsw: HnswParams, segment_id: str, col
 
 
 def _nothing() -> None:
-    """No pages to drop (vectors in memory)."""
+    """No pages to drop (vectors in memory), no reason to stop."""
+
+
+def _and(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:
+    """One callable running ``first`` and then ``then``."""
+    def both() -> None:
+        first()
+        then()
+    return both
 
 
 def _vectors_through_file(fs: FileSystem, directory: str, ident: Identity,
@@ -208,7 +223,7 @@ def _graph(data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, seed: Segme
         return build_graph(vectors, hnsw, after_chunk=release)
     seed_id = seed.descriptor.segment_id
     try:
-        index = build_seeded_graph(vectors, hnsw, seed, mapping)
+        index = build_seeded_graph(vectors, hnsw, seed, mapping, after_chunk=release)
     except (ValueError, RuntimeError) as exc:
         log.warning("seed graph unusable, building from scratch", **{K.SEGMENT: seed_id, K.ERROR: str(exc)})
         return build_graph(vectors, hnsw, after_chunk=release)
