@@ -15,9 +15,10 @@ import numpy as np
 
 from sedimentdb import embedding, errors, results
 from sedimentdb.collection_config import updated_configuration
+from sedimentdb.collection_schema import check_filters_allowed, public_configuration
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
-from sedimentdb.filters import check_where_server, lift_document_clauses, validate_filters
+from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
 from sedimentdb.search_eval import run_search
 from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
@@ -100,7 +101,7 @@ class Collection:
     @property
     def configuration_json(self) -> dict[str, Any]:
         """The stored configuration, as JSON-like data."""
-        return dict(self._model.configuration)
+        return public_configuration(self._model.configuration)
 
     @property
     def configuration(self) -> dict[str, Any]:
@@ -205,6 +206,8 @@ class Collection:
                 validate_ids(id_list)
             validate_filters(where, where_document)
         check_where_server(where)
+        check_filters_allowed(self._model.configuration, where, where_document)
+        check_regexes(where, where_document)
         where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             deleted = self._client._engine().delete(self._model.id, id_list, where, where_document, limit)
@@ -258,6 +261,8 @@ class Collection:
         limit = validate_unsigned(limit)
         offset = validate_unsigned(offset) or 0
         check_where_server(where)
+        check_filters_allowed(self._model.configuration, where, where_document)
+        check_regexes(where, where_document)
         where, where_document = lift_document_clauses(where, where_document)
         with engine_boundary():
             found = self._client._engine().get(
@@ -305,6 +310,8 @@ class Collection:
                 records["embeddings"] = self._embed(records[field], field, is_query=True)
         matrix = stack_embeddings(records["embeddings"], check_finite=False)
         check_where_server(where)
+        check_filters_allowed(self._model.configuration, where, where_document)
+        check_regexes(where, where_document)
         if filter_ids is not None:
             self._require_vectors(filter_ids)
         where, where_document = lift_document_clauses(where, where_document)
@@ -350,7 +357,7 @@ class Collection:
         self._persisted_ef = _NOT_LOADED
 
     def _updated_configuration(self, update: dict[str, Any]) -> dict[str, Any]:
-        config = updated_configuration(self.configuration_json, update)
+        config = updated_configuration(self._model.configuration, update)  # the stored schema stays
         if config.get("embedding_function") is None:
             config["embedding_function"] = {"type": "legacy"}  # what Chroma 1.5 stores after a modify
         new_ef = update.get("embedding_function")

@@ -53,7 +53,7 @@ def collection_router() -> APIRouter:
     @router.post("/collections", summary="Create a collection")
     def create_collection(tenant: str, database: str, body: CreateCollection, request: Request) -> dict[str, Any]:
         info = service_of(request).create_collection(
-            tenant, database, body.name, body.metadata, body.configuration, body.get_or_create
+            tenant, database, body.name, body.metadata, body.configuration, body.get_or_create, body.schema_
         )
         return collection_json(info)
 
