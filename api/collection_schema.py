@@ -202,22 +202,56 @@ def _is_default_ef(ef: Any) -> bool:
     return callable(name) and name() == "default"
 
 
+def _hnsw_is_default(hnsw: Any) -> bool:
+    defaults = hnsw_defaults()
+    return hnsw is None or (isinstance(hnsw, dict) and all(defaults.get(k) == v for k, v in hnsw.items()))
+
+
+def _configuration_is_default(configuration: dict[str, Any]) -> bool:
+    """Chroma's test: default embedding function, no SPANN, every HNSW parameter (space too) at its default."""
+    return (_is_default_ef(configuration.get("embedding_function")) and configuration.get("spann") is None
+            and _hnsw_is_default(configuration.get("hnsw")))
+
+
+def _schema_is_default(schema: dict[str, Any]) -> bool:
+    """Whether a reconciled schema only restates the default (vector settings at their defaults)."""
+    bare = copy.deepcopy(schema)
+    vectors = [_get(bare, "defaults", "float_list", "vector_index"),
+               _get(bare, "keys", EMBEDDING_KEY, "float_list", "vector_index")]
+    for vector in vectors:
+        config = vector.get("config", {}) if isinstance(vector, dict) else {}
+        hnsw = dict(config.get("hnsw") or {})
+        if config.get("space") is not None:
+            hnsw["space"] = config["space"]
+        if not (_is_default_ef(config.get("embedding_function")) and config.get("spann") is None
+                and _hnsw_is_default(hnsw)):
+            return False
+        if isinstance(vector, dict):
+            vector["config"] = {}
+    return bare == _template()
+
+
 def apply_schema(schema: Any, configuration: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The create call's ``configuration`` completed from ``schema``, and the schema to store.
 
-    As in Chroma, a default configuration leaves the schema in charge: its ``#embedding`` index
-    gives the space, the HNSW parameters and the embedding function. Explicit HNSW settings or
-    a non-default embedding function in the configuration win.
+    Chroma's rule: a default configuration (Chroma's client always sends one, with the default
+    embedding function and space) leaves the schema in charge: its ``#embedding`` index gives the
+    space, the HNSW parameters and the embedding function. A non-default configuration with a
+    non-default schema is refused.
     """
     if schema is None:
         return configuration, None
     if hasattr(schema, "serialize_to_json"):  # a Schema object (embedded callers)
         schema = schema.serialize_to_json()
     stored = reconcile(validate_schema(schema))
+    if not _configuration_is_default(configuration):
+        if not _schema_is_default(stored):
+            raise errors.InvalidArgumentError("Cannot set both collection config and schema simultaneously")
+        return configuration, stored
     hnsw, ef = embedding_settings(stored)
     configuration = dict(configuration)
-    if configuration.get("hnsw") is None and configuration.get("spann") is None and hnsw:
-        configuration["hnsw"] = {k: v for k, v in hnsw.items() if k in CREATE_FIELDS}
-    if ef is not None and _is_default_ef(configuration.get("embedding_function")):
+    configuration["hnsw"] = {k: v for k, v in hnsw.items() if k in CREATE_FIELDS} or None
+    configuration["spann"] = None
+    if ef is not None:
         configuration["embedding_function"] = ef
     return configuration, stored
