@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +54,8 @@ DEFAULT_GET_INCLUDE: Include = ["metadatas", "documents"]
 DEFAULT_QUERY_INCLUDE: Include = ["metadatas", "documents", "distances"]
 PEEK_INCLUDE: Include = ["metadatas", "documents", "embeddings"]
 _NOT_LOADED = object()
+# Chroma prefixes a deleted collection's "does not exist." with this on writes and queries.
+GETTING = "Error getting collection: "
 
 
 class Collection:
@@ -218,7 +222,7 @@ class Collection:
     def _write(self, op: str, records: dict[str, Any]) -> None:
         """Server-side checks, then the engine's ``add``/``update``/``upsert`` of the validated records."""
         matrix = self._server_checks(records, op)
-        with engine_boundary():
+        with self._deleted_as(GETTING), engine_boundary():
             getattr(self._client._engine(), op)(
                 self._model.id, records["ids"], matrix, records["documents"],
                 copy_metadatas(records["metadatas"]), records["uris"],
@@ -237,7 +241,7 @@ class Collection:
 
     def count(self, read_level: Any = None) -> int:
         """How many records the collection holds."""
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             return self._client._engine().count(self._model.id)
 
     def get(
@@ -264,7 +268,7 @@ class Collection:
         check_filters_allowed(self._model.configuration, where, where_document)
         check_regexes(where, where_document)
         where, where_document = lift_document_clauses(where, where_document)
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             found = self._client._engine().get(
                 self._model.id, id_list, where, where_document, limit, offset,
                 results.engine_include(include, with_distances=False),
@@ -312,22 +316,34 @@ class Collection:
         check_where_server(where)
         check_filters_allowed(self._model.configuration, where, where_document)
         check_regexes(where, where_document)
-        if filter_ids is not None:
-            self._require_vectors(filter_ids)
+        with self._deleted_as(GETTING):
+            if filter_ids is not None and where is None and where_document is None:
+                self._require_vectors(filter_ids)  # with a filter Chroma pre-filters instead: no error
         where, where_document = lift_document_clauses(where, where_document)
-        with engine_boundary():
+        with self._deleted_as(GETTING), engine_boundary():
             found = self._client._engine().query(
                 self._model.id, matrix, n_results, where, where_document, filter_ids,
                 results.engine_include(include, with_distances=True),
             )
         return results.to_query_result(found, include, self._data_loader)
 
+    @contextmanager
+    def _deleted_as(self, prefix: str) -> Iterator[None]:
+        """Chroma's words when this handle's collection was deleted: they differ by operation."""
+        try:
+            yield
+        except errors.NotFoundError as exc:
+            if str(exc) != f"Collection [{self._model.id}] does not exist":
+                raise
+            raise errors.NotFoundError(f"{prefix}Collection [{self._model.id}] does not exist.") from None
+
     def _require_vectors(self, ids: list[str]) -> None:
-        """Chroma's HNSW reader fails when a restricting id has no vector."""
+        """Chroma's HNSW reader fails when a restricting id has no vector (an empty collection has no reader)."""
         nothing = results.engine_include([], with_distances=False)
         with engine_boundary():
             found = self._client._engine().get(self._model.id, list(ids), None, None, None, 0, nothing)
-        if len(set(found.ids)) < len(set(ids)):
+            empty = len(found.ids) == 0 and self._client._engine().count(self._model.id) == 0
+        if not empty and len(set(found.ids)) < len(set(ids)):
             raise errors.InternalError("Error executing plan: Internal error: Error finding id")
 
     # ---- the collection itself ------------------------------------------------------------
