@@ -213,7 +213,7 @@ class Collection:
         check_filters_allowed(self._model.configuration, where, where_document)
         check_regexes(where, where_document)
         where, where_document = lift_document_clauses(where, where_document)
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             deleted = self._client._engine().delete(self._model.id, id_list, where, where_document, limit)
         if where is None and where_document is None and id_list is not None:
             deleted = len(id_list)  # Chroma 1.x reports what was asked, not what existed
@@ -278,7 +278,7 @@ class Collection:
     def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records in insertion order, with embeddings."""
         limit = validate_unsigned(limit) or 0
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             found = self._client._engine().get(
                 self._model.id, None, None, None, limit, 0, results.engine_include(PEEK_INCLUDE, False)
             )

@@ -227,16 +227,26 @@ class Service:
                     self.engine.modify_collection(collection.get_model().id, configuration=stored)
 
     @contextmanager
-    def collection(self, tenant: str, database: str, collection_id: str) -> Iterator[Collection]:
-        """The embedded ``Collection`` for an id in this tenant and database, usable inside the block."""
+    def collection(self, tenant: str, database: str, collection_id: str,
+                   missing_prefix: str | None = None) -> Iterator[Collection]:
+        """The embedded ``Collection`` for an id in this tenant and database, usable inside the block.
+
+        With ``missing_prefix``, a missing collection is reported in the words Chroma's record
+        routes use: ``<prefix>Collection [id] does not exist.`` (the embedded handle's words).
+        """
         try:
             uuid.UUID(collection_id)
         except ValueError:
             raise InvalidArgumentError(f"Invalid collection id: {collection_id}") from None
         with self._client_for(tenant, database) as client:
-            collection = client.get_collection_by_id(collection_id, embedding_function=embedding.DEFAULT)
-            if collection.tenant != tenant or collection.database != database:
-                raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            try:
+                collection = client.get_collection_by_id(collection_id, embedding_function=embedding.DEFAULT)
+                if collection.tenant != tenant or collection.database != database:
+                    raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            except NotFoundError:
+                if missing_prefix is None:
+                    raise
+                raise NotFoundError(f"{missing_prefix}Collection [{collection_id}] does not exist.") from None
             yield collection
 
 

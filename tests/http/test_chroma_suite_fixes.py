@@ -149,3 +149,20 @@ def test_every_answer_carries_a_trace_id(server: ServerProcess) -> None:
     with pytest.raises(chroma_errors.NotFoundError) as info:
         _client(server).get_collection("nope-nope")
     assert info.value.trace_id == "0" * 32
+
+
+def test_deleted_collection_handle_words_as_chroma(server: ServerProcess, unique_name: str) -> None:
+    client = _client(server)
+    gone = client.create_collection(unique_name, embedding_function=None)
+    gone.add(ids=["a"], embeddings=[[1.0, 0.0]])
+    client.delete_collection(unique_name)
+    missing = f"Collection [{gone.id}] does not exist."
+    for read in (gone.count, gone.get, lambda: gone.delete(ids=["a"])):
+        with pytest.raises(chroma_errors.NotFoundError) as info:
+            read()
+        assert str(info.value) == missing
+    for write in (lambda: gone.add(ids=["b"], embeddings=[[1.0, 0.0]]),
+                  lambda: gone.query(query_embeddings=[[1.0, 0.0]])):
+        with pytest.raises(chroma_errors.NotFoundError) as info:
+            write()
+        assert str(info.value) == "Error getting collection: " + missing
