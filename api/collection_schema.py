@@ -231,6 +231,12 @@ def _schema_is_default(schema: dict[str, Any]) -> bool:
     return bare == _template()
 
 
+def _sparse_index_enabled(schema: dict[str, Any]) -> bool:
+    """Whether any key (or the defaults) enables a sparse vector index, which only Chroma Cloud builds."""
+    value_types = [schema.get("defaults") or {}, *(schema.get("keys") or {}).values()]
+    return any(_get(types, "sparse_vector", "sparse_vector_index", "enabled") is True for types in value_types)
+
+
 def apply_schema(schema: Any, configuration: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The create call's ``configuration`` completed from ``schema``, and the schema to store.
 
@@ -244,6 +250,8 @@ def apply_schema(schema: Any, configuration: dict[str, Any]) -> tuple[dict[str, 
     if hasattr(schema, "serialize_to_json"):  # a Schema object (embedded callers)
         schema = schema.serialize_to_json()
     stored = reconcile(validate_schema(schema))
+    if _sparse_index_enabled(stored):
+        raise errors.InvalidArgumentError("Sparse vector indexing is not enabled in local")  # Chroma's words
     if not _configuration_is_default(configuration):
         if not _schema_is_default(stored):
             raise errors.InvalidArgumentError("Cannot set both collection config and schema simultaneously")

@@ -166,3 +166,12 @@ def test_deleted_collection_handle_words_as_chroma(server: ServerProcess, unique
         with pytest.raises(chroma_errors.NotFoundError) as info:
             write()
         assert str(info.value) == "Error getting collection: " + missing
+
+
+def test_sparse_vector_index_is_refused_locally(server: ServerProcess, unique_name: str) -> None:
+    from chromadb.api.types import SparseVectorIndexConfig
+
+    schema = Schema()
+    schema.create_index(key="sparse_metadata", config=SparseVectorIndexConfig())
+    with pytest.raises(chroma_errors.InvalidArgumentError, match="Sparse vector indexing is not enabled in local"):
+        _client(server).create_collection(unique_name, schema=schema, embedding_function=None)
