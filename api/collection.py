@@ -17,7 +17,12 @@ import numpy as np
 
 from sedimentdb import embedding, errors, results
 from sedimentdb.collection_config import updated_configuration
-from sedimentdb.collection_schema import check_filters_allowed, public_configuration
+from sedimentdb.collection_schema import (
+    SCHEMA_KEY,
+    check_filters_allowed,
+    discover_keys,
+    public_configuration,
+)
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
@@ -227,6 +232,10 @@ class Collection:
                 self._model.id, records["ids"], matrix, records["documents"],
                 copy_metadatas(records["metadatas"]), records["uris"],
             )
+            discovered = discover_keys(self._model.configuration, records["metadatas"])
+            if discovered is not None:  # rare: only writes that bring a new metadata key
+                configuration = {**self._model.configuration, SCHEMA_KEY: discovered}
+                self._model = self._client._engine().modify_collection(self._model.id, configuration=configuration)
 
     def _server_checks(self, records: dict[str, Any], op: str) -> np.ndarray | None:
         check_batch_size(len(records["ids"]), self._client.get_max_batch_size())

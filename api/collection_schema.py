@@ -131,6 +131,33 @@ def schema_json(configuration: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def discover_keys(configuration: dict[str, Any], metadatas: Any) -> dict[str, Any] | None:
+    """The stored schema plus the metadata keys first seen in ``metadatas``, or None if none is new.
+
+    Chroma single-node adds every new (key, value type) a write brings to the schema, with that
+    type's default indexes, so a schema lists the keys a collection has held (not the engine's
+    concern: filters work on every key regardless).
+    """
+    stored = configuration.get(SCHEMA_KEY)
+    schema = stored if isinstance(stored, dict) else None
+    added: dict[str, set[str]] = {}
+    for metadata in metadatas or []:
+        for key, value in (metadata or {}).items():
+            if key.startswith(("#", "chroma:")):
+                continue
+            known = _get(schema, "keys", key) or {}
+            for value_type in set(_value_types(value)) - set(known):
+                added.setdefault(key, set()).add(value_type)
+    if not added:
+        return None
+    schema = copy.deepcopy(schema) if schema is not None else reconcile({})
+    for key, value_types in added.items():
+        entry = schema["keys"].setdefault(key, {})
+        for value_type in value_types:
+            entry[value_type] = copy.deepcopy(schema["defaults"].get(value_type) or {})
+    return schema
+
+
 def public_configuration(configuration: dict[str, Any]) -> dict[str, Any]:
     """The configuration as clients see it (the schema is reported on its own)."""
     return {k: v for k, v in configuration.items() if k != SCHEMA_KEY}
