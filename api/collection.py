@@ -22,6 +22,7 @@ from sedimentdb.collection_schema import (
     check_filters_allowed,
     discover_keys,
     public_configuration,
+    schema_json,
 )
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
@@ -120,9 +121,11 @@ class Collection:
         return {"hnsw": config.get("hnsw"), "spann": config.get("spann"), "embedding_function": embedding.resolve(ef)}
 
     @property
-    def schema(self) -> None:
-        """Chroma Cloud's schema; local collections have none."""
-        return None
+    def schema(self) -> Any:
+        """The collection's schema (Chroma single-node's default, or the one given at create), as a ``Schema``."""
+        from sedimentdb.schema import Schema  # the Schema class imports this package's types
+
+        return Schema.deserialize_from_json(schema_json(self._model.configuration))
 
     def get_model(self) -> CollectionInfo:
         """The engine's description of this collection."""

@@ -82,3 +82,9 @@ def test_regex_errors_up_front_even_when_empty(client: Client) -> None:
 ])
 def test_rust_regex_translation(rust: str, python: str) -> None:
     assert translate(rust) == python
+
+
+def test_embedded_collection_reports_its_schema(client: Client) -> None:
+    collection = client.create_collection("reported", configuration={"hnsw": {"space": "ip"}}, embedding_function=None)
+    vector = collection.schema.keys["#embedding"].float_list.vector_index
+    assert vector.enabled is True and vector.config.space == "ip"
