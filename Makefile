@@ -118,7 +118,7 @@ run-install:
 # Chroma's own test suite (in the chromadb wheel) over HTTP against `sediment run`, as Chroma's
 # single-node integration CI runs it against `chroma run` (docs/COMPATIBILITY.md). Its venv holds
 # the full chromadb and the suite's test deps; chroma-hnswlib, not hnswlib: the suite needs its
-# file_handle_count; fastapi (with its OpenTelemetry instrumentation), psutil and pandas because its conftest
+# file_handle_count; fastapi (with its OpenTelemetry instrumentation), psutil, pandas and snowballstemmer (BM25) because its conftest
 # and tests import them. SUITE_PRESET is Chroma's PROPERTY_TESTING_PRESET (fast = 50 examples).
 SUITE_VENV ?= .venv-suite
 SUITE_PRESET ?= fast
@@ -127,7 +127,7 @@ $(SUITE_VENV)/.installed:
 	$(PY) -m venv $(SUITE_VENV)
 	$(SUITE_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
 	$(SUITE_VENV)/bin/python -m pip install -q "chromadb==$(CHROMADB_VERSION)" "pytest<9" pytest-asyncio \
-		hypothesis chroma-hnswlib fastapi opentelemetry-instrumentation-fastapi psutil pandas
+		hypothesis chroma-hnswlib fastapi opentelemetry-instrumentation-fastapi psutil pandas snowballstemmer
 	touch $@
 
 chroma-suite: install $(SUITE_VENV)/.installed

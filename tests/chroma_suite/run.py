@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {
         **os.environ,
         "HOME": str(home),
+        # One test runs `python -m chromadb...` in a subprocess: that python must be the suite's.
+        "PATH": os.path.dirname(args.suite_python) + os.pathsep + os.environ.get("PATH", ""),
         "CHROMA_INTEGRATION_TEST_ONLY": "1",
         "CHROMA_API_IMPL": "chromadb.api.fastapi.FastAPI",
         "CHROMA_SERVER_HOST": "127.0.0.1",
