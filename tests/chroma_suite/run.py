@@ -42,13 +42,15 @@ PROPERTY_TESTS = ("test_add", "test_collections", "test_collections_with_databas
                   "test_filtering", "test_persist", "test_schema")
 EXCLUDED_DIRS = ("property", "stress", "distributed")
 EXCLUDED_FILES = ("test_cli.py",)
-# Deletes ~/.cache/chroma/onnx_models and downloads the model again: it must run last, or every
-# later test that embeds documents would try (and fail, offline) to download it too.
+# Deletes ~/.cache/chroma/onnx_models and downloads the model again: it runs last, in a pytest
+# process of its own, or every later test that embeds documents would try (and fail, offline) to
+# download the model too. Its own process: after the other ef/ tests, in the same process, three of
+# its provider tests fail (test state Chroma's order never produces).
 RUN_LAST = ("ef/test_default_ef.py",)
 
 
 def selected_tests(test_root: Path) -> list[str]:
-    """The suite's test files in the order they run (paths relative to ``test_root``)."""
+    """The suite's test files for the main run, in order (paths relative to ``test_root``); then :data:`RUN_LAST`."""
     chosen = []
     for path in sorted(test_root.rglob("test_*.py")):
         rel = path.relative_to(test_root)
@@ -57,7 +59,7 @@ def selected_tests(test_root: Path) -> list[str]:
         chosen.append(rel.as_posix())
     chosen += [f"property/{name}.py" for name in PROPERTY_TESTS]
     chosen += sorted(p.relative_to(test_root).as_posix() for p in (test_root / "stress").glob("test_*.py"))
-    return chosen + list(RUN_LAST)
+    return chosen
 
 
 def suite_root(suite_python: str) -> Path:
@@ -98,7 +100,6 @@ def main(argv: list[str] | None = None) -> int:
     provision_chroma_model(home / ".cache" / "chroma" / "onnx_models" / "all-MiniLM-L6-v2" / "onnx")
 
     test_root = suite_root(args.suite_python)
-    junit = workdir / "junit.xml"
     server = ServerProcess(data, workdir / "server.log", args=("--allow-reset", "--log-level", "warning"))
     started = time.monotonic()
     server.start()
@@ -110,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         "PATH": os.path.dirname(args.suite_python) + os.pathsep + os.environ.get("PATH", ""),
         "CHROMA_INTEGRATION_TEST_ONLY": "1",
         "CHROMA_API_IMPL": "chromadb.api.fastapi.FastAPI",
-        "CHROMA_SERVER_HOST": "127.0.0.1",
+        # "localhost", as in Chroma's CI: some tests build HttpClient(host="localhost") and compare it with
+        # these settings; the server itself listens on 127.0.0.1 only.
+        "CHROMA_SERVER_HOST": "localhost",
         "CHROMA_SERVER_HTTP_PORT": str(server.port),
         "PROPERTY_TESTING_PRESET": args.preset,
         "ORT_DISABLE_TELEMETRY": "1",
@@ -118,19 +121,26 @@ def main(argv: list[str] | None = None) -> int:
     # Our own pyproject.toml must not configure their run (pytest would find it walking up).
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n")  # two of their folders hold a test_schema.py and no __init__.py: importlib mode
-    command = [args.suite_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(ini), "--import-mode=importlib",
-               "--rootdir", str(test_root),
-               f"--junitxml={junit}", *(str(test_root / t) for t in args.tests or selected_tests(test_root)), *args.pytest_args]
+    runs = [(args.tests, workdir / "junit.xml")] if args.tests else [
+        (selected_tests(test_root), workdir / "junit.xml"), (list(RUN_LAST), workdir / "junit-last.xml")]
+    code = 0
     try:
-        # cwd: hypothesis keeps its example database in ./.hypothesis
-        code = subprocess.run(command, cwd=workdir, env=env).returncode
+        for tests, junit in runs:
+            junit.unlink(missing_ok=True)
+            command = [args.suite_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(ini),
+                       "--import-mode=importlib", "--rootdir", str(test_root), f"--junitxml={junit}",
+                       *(str(test_root / t) for t in tests), *args.pytest_args]
+            # cwd: hypothesis keeps its example database in ./.hypothesis
+            code = code or subprocess.run(command, cwd=workdir, env=env).returncode
     finally:
         server.stop()
     elapsed = time.monotonic() - started
-    if junit.exists():
-        c = counts(junit)
-        print(f"chroma-suite: {c['passed']} passed, {c['failed']} failed, {c['errors']} errors, "
-              f"{c['skipped']} skipped in {elapsed:.0f}s (preset {args.preset})", file=sys.stderr)
+    total = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    for _, junit in runs:
+        if junit.exists():
+            total = {k: v + counts(junit)[k] for k, v in total.items()}
+    print(f"chroma-suite: {total['passed']} passed, {total['failed']} failed, {total['errors']} errors, "
+          f"{total['skipped']} skipped in {elapsed:.0f}s (preset {args.preset})", file=sys.stderr)
     return code
 
 
