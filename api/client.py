@@ -18,11 +18,19 @@ from typing import Any
 from sedimentdb import embedding, system
 from sedimentdb.collection import Collection
 from sedimentdb.collection_config import build_configuration
+from sedimentdb.collection_schema import SCHEMA_KEY, apply_schema
 from sedimentdb.config import CHROMA_VERSION, DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.engine.database import Database as Engine
 from sedimentdb.engine.errors import NotFoundError as EngineNotFoundError
 from sedimentdb.engine.types import CollectionInfo, DatabaseInfo
-from sedimentdb.errors import AuthorizationError, NotFoundError, already_exists, engine_boundary, read_only
+from sedimentdb.errors import (
+    AuthorizationError,
+    NotFoundError,
+    UniqueConstraintError,
+    already_exists,
+    engine_boundary,
+    read_only,
+)
 from sedimentdb.names import validate_collection_name, validate_database_name, validate_tenant_name
 from sedimentdb.types import Database, Tenant, UserIdentity
 from sedimentdb.validation import MAX_BATCH_SIZE, check_collection_metadata, copy_metadatas
@@ -248,10 +256,15 @@ class Client(_SharedEngineClient):
         configuration_ef = (configuration or {}).get("embedding_function")
         embedding.check_conflict_on_create(embedding_function, configuration_ef)
         check_collection_metadata(metadata)
+        configuration, stored_schema = apply_schema(schema, dict(configuration or {}))
+        if isinstance(configuration.get("embedding_function"), dict):  # named by the schema
+            configuration_ef = embedding.rebuild(configuration["embedding_function"])
         stored = build_configuration(
-            {k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata,
+            {k: v for k, v in configuration.items() if k != "embedding_function"}, metadata,
             configuration_ef if configuration_ef is not None else embedding_function,
         )
+        if stored_schema is not None:
+            stored[SCHEMA_KEY] = stored_schema
         validate_collection_name(name)
         with engine_boundary():
             existing = self._find(name)
@@ -261,12 +274,25 @@ class Client(_SharedEngineClient):
             raise already_exists(f"Collection [{name}] already exists")
         self._require_writable("get_or_create_collection")
         chosen_ef = configuration_ef if configuration_ef is not None else embedding_function
-        with engine_boundary():
-            info = self._engine().create_collection(
-                self.tenant, self.database, name,
-                metadata=copy_metadatas([metadata])[0] if metadata else None, configuration=stored,
-            )
+        try:
+            with engine_boundary():
+                info = self._engine().create_collection(
+                    self.tenant, self.database, name,
+                    metadata=copy_metadatas([metadata])[0] if metadata else None, configuration=stored,
+                )
+        except UniqueConstraintError:
+            # Another caller created it between the lookup above and this create.
+            raced = self._found_after_race(name, get_or_create)
+            return self._existing(raced, embedding_function, data_loader)
         return self._wrap(info, chosen_ef, data_loader)
+
+    def _found_after_race(self, name: str, get_or_create: bool) -> CollectionInfo:
+        """The collection a concurrent create made, for get_or_create; otherwise the error stands."""
+        with engine_boundary():
+            existing = self._find(name) if get_or_create else None
+        if existing is None:
+            raise already_exists(f"Collection [{name}] already exists")
+        return existing
 
     def _find(self, name: str) -> CollectionInfo | None:
         try:

@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sedimentdb import embedding, errors, results
 from sedimentdb.collection_config import updated_configuration
+from sedimentdb.collection_schema import (
+    SCHEMA_KEY,
+    check_filters_allowed,
+    discover_keys,
+    public_configuration,
+    schema_json,
+)
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.errors import engine_boundary
-from sedimentdb.filters import check_where_server, lift_document_clauses, validate_filters
+from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
 from sedimentdb.search_eval import run_search
 from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
@@ -51,6 +60,8 @@ DEFAULT_GET_INCLUDE: Include = ["metadatas", "documents"]
 DEFAULT_QUERY_INCLUDE: Include = ["metadatas", "documents", "distances"]
 PEEK_INCLUDE: Include = ["metadatas", "documents", "embeddings"]
 _NOT_LOADED = object()
+# Chroma prefixes a deleted collection's "does not exist." with this on writes and queries.
+GETTING = "Error getting collection: "
 
 
 class Collection:
@@ -100,7 +111,7 @@ class Collection:
     @property
     def configuration_json(self) -> dict[str, Any]:
         """The stored configuration, as JSON-like data."""
-        return dict(self._model.configuration)
+        return public_configuration(self._model.configuration)
 
     @property
     def configuration(self) -> dict[str, Any]:
@@ -110,9 +121,11 @@ class Collection:
         return {"hnsw": config.get("hnsw"), "spann": config.get("spann"), "embedding_function": embedding.resolve(ef)}
 
     @property
-    def schema(self) -> None:
-        """Chroma Cloud's schema; local collections have none."""
-        return None
+    def schema(self) -> Any:
+        """The collection's schema (Chroma single-node's default, or the one given at create), as a ``Schema``."""
+        from sedimentdb.schema import Schema  # the Schema class imports this package's types
+
+        return Schema.deserialize_from_json(schema_json(self._model.configuration))
 
     def get_model(self) -> CollectionInfo:
         """The engine's description of this collection."""
@@ -205,8 +218,10 @@ class Collection:
                 validate_ids(id_list)
             validate_filters(where, where_document)
         check_where_server(where)
+        check_filters_allowed(self._model.configuration, where, where_document)
+        check_regexes(where, where_document)
         where, where_document = lift_document_clauses(where, where_document)
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             deleted = self._client._engine().delete(self._model.id, id_list, where, where_document, limit)
         if where is None and where_document is None and id_list is not None:
             deleted = len(id_list)  # Chroma 1.x reports what was asked, not what existed
@@ -215,11 +230,15 @@ class Collection:
     def _write(self, op: str, records: dict[str, Any]) -> None:
         """Server-side checks, then the engine's ``add``/``update``/``upsert`` of the validated records."""
         matrix = self._server_checks(records, op)
-        with engine_boundary():
+        with self._deleted_as(GETTING), engine_boundary():
             getattr(self._client._engine(), op)(
                 self._model.id, records["ids"], matrix, records["documents"],
                 copy_metadatas(records["metadatas"]), records["uris"],
             )
+            discovered = discover_keys(self._model.configuration, records["metadatas"])
+            if discovered is not None:  # rare: only writes that bring a new metadata key
+                configuration = {**self._model.configuration, SCHEMA_KEY: discovered}
+                self._model = self._client._engine().modify_collection(self._model.id, configuration=configuration)
 
     def _server_checks(self, records: dict[str, Any], op: str) -> np.ndarray | None:
         check_batch_size(len(records["ids"]), self._client.get_max_batch_size())
@@ -234,7 +253,7 @@ class Collection:
 
     def count(self, read_level: Any = None) -> int:
         """How many records the collection holds."""
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             return self._client._engine().count(self._model.id)
 
     def get(
@@ -258,8 +277,10 @@ class Collection:
         limit = validate_unsigned(limit)
         offset = validate_unsigned(offset) or 0
         check_where_server(where)
+        check_filters_allowed(self._model.configuration, where, where_document)
+        check_regexes(where, where_document)
         where, where_document = lift_document_clauses(where, where_document)
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             found = self._client._engine().get(
                 self._model.id, id_list, where, where_document, limit, offset,
                 results.engine_include(include, with_distances=False),
@@ -269,7 +290,7 @@ class Collection:
     def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records in insertion order, with embeddings."""
         limit = validate_unsigned(limit) or 0
-        with engine_boundary():
+        with self._deleted_as(""), engine_boundary():
             found = self._client._engine().get(
                 self._model.id, None, None, None, limit, 0, results.engine_include(PEEK_INCLUDE, False)
             )
@@ -305,22 +326,36 @@ class Collection:
                 records["embeddings"] = self._embed(records[field], field, is_query=True)
         matrix = stack_embeddings(records["embeddings"], check_finite=False)
         check_where_server(where)
-        if filter_ids is not None:
-            self._require_vectors(filter_ids)
+        check_filters_allowed(self._model.configuration, where, where_document)
+        check_regexes(where, where_document)
+        with self._deleted_as(GETTING):
+            if filter_ids is not None and where is None and where_document is None:
+                self._require_vectors(filter_ids)  # with a filter Chroma pre-filters instead: no error
         where, where_document = lift_document_clauses(where, where_document)
-        with engine_boundary():
+        with self._deleted_as(GETTING), engine_boundary():
             found = self._client._engine().query(
                 self._model.id, matrix, n_results, where, where_document, filter_ids,
                 results.engine_include(include, with_distances=True),
             )
         return results.to_query_result(found, include, self._data_loader)
 
+    @contextmanager
+    def _deleted_as(self, prefix: str) -> Iterator[None]:
+        """Chroma's words when this handle's collection was deleted: they differ by operation."""
+        try:
+            yield
+        except errors.NotFoundError as exc:
+            if str(exc) != f"Collection [{self._model.id}] does not exist":
+                raise
+            raise errors.NotFoundError(f"{prefix}Collection [{self._model.id}] does not exist.") from None
+
     def _require_vectors(self, ids: list[str]) -> None:
-        """Chroma's HNSW reader fails when a restricting id has no vector."""
+        """Chroma's HNSW reader fails when a restricting id has no vector (an empty collection has no reader)."""
         nothing = results.engine_include([], with_distances=False)
         with engine_boundary():
             found = self._client._engine().get(self._model.id, list(ids), None, None, None, 0, nothing)
-        if len(set(found.ids)) < len(set(ids)):
+            empty = len(found.ids) == 0 and self._client._engine().count(self._model.id) == 0
+        if not empty and len(set(found.ids)) < len(set(ids)):
             raise errors.InternalError("Error executing plan: Internal error: Error finding id")
 
     # ---- the collection itself ------------------------------------------------------------
@@ -350,7 +385,7 @@ class Collection:
         self._persisted_ef = _NOT_LOADED
 
     def _updated_configuration(self, update: dict[str, Any]) -> dict[str, Any]:
-        config = updated_configuration(self.configuration_json, update)
+        config = updated_configuration(self._model.configuration, update)  # the stored schema stays
         if config.get("embedding_function") is None:
             config["embedding_function"] = {"type": "legacy"}  # what Chroma 1.5 stores after a modify
         new_ef = update.get("embedding_function")

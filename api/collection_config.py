@@ -117,8 +117,9 @@ def _explicit_hnsw(configuration: dict[str, Any]) -> dict[str, Any] | None:
     if hnsw is not None and spann is not None:
         raise ValueError("hnsw and spann cannot both be provided")
     if spann is not None:
-        # Local Chroma serves SPANN collections with an HNSW index: keep what carries over.
-        return {k: spann[k] for k in ("space", "ef_construction", "ef_search", "max_neighbors") if k in spann}
+        # Single-node Chroma serves a SPANN configuration with an HNSW index: it keeps the space
+        # and leaves every HNSW parameter at its default (SPANN's ef/M mean something else).
+        return {"space": spann["space"]} if isinstance(spann, dict) and "space" in spann else {}
     return parse_hnsw_json(hnsw, CREATE_FIELDS) if hnsw is not None else None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sedimentdb.engine import errors as engine_errors
 
@@ -315,6 +316,11 @@ class _AlreadyExistsError(InternalError, UniqueConstraintError):
     Chroma 1.x surfaces these as ``InternalError`` locally; 0.4-0.6 raised
     ``UniqueConstraintError``. Being both lets code written for either version catch it.
     """
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Its class is named InternalError (below), which pickle would look up and find to be
+        # another class: rebuild it through the factory instead.
+        return already_exists, (self.message(),)
 
 
 # Tracebacks and type(e).__name__ show what Chroma 1.x shows.

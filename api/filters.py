@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sedimentdb import errors
+from sedimentdb.engine.rust_regex import compile_rust_regex
+from sedimentdb.errors import engine_boundary
 
 COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 WHERE_OPERATORS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
@@ -179,6 +181,25 @@ def check_where_server(where: Any) -> None:
                 for operator, operand in value.items():
                     if operator in COMPARISONS and isinstance(operand, bool):
                         raise errors.InvalidArgumentError("Invalid where clause")
+
+
+def _regex_operands(clause: Any) -> list[str]:
+    if isinstance(clause, list):
+        return [p for item in clause for p in _regex_operands(item)]
+    if not isinstance(clause, dict):
+        return []
+    found = [v for k, v in clause.items() if k in ("$regex", "$not_regex") and isinstance(v, str)]
+    return found + [p for v in clause.values() for p in _regex_operands(v)]
+
+
+def check_regexes(where: Any, where_document: Any) -> None:
+    """Every ``$regex``/``$not_regex`` pattern is valid in Chroma's (Rust) dialect, checked up front.
+
+    Chroma refuses a bad pattern before it reads anything, so an empty collection refuses it too.
+    """
+    for pattern in _regex_operands(where) + _regex_operands(where_document):
+        with engine_boundary():
+            compile_rust_regex(pattern)
 
 
 def _is_document_clause(clause: Any) -> bool:

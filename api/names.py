@@ -33,11 +33,19 @@ def validate_collection_name(name: Any, field: str = "name") -> str:
         and _NAME_CHARS.match(name) is not None
         and name[0].isalnum()
         and name[-1].isalnum()
-        and ".." not in name
-        and not _is_ip_address(name)
     )
     if not ok:
         raise errors.InvalidArgumentError(f"Validation error: {field}: " + _NAME_MESSAGE.format(name=name))
+    # Chroma checks these two after the characters, each with its own message.
+    if ".." in name:
+        raise errors.InvalidArgumentError(
+            f"Validation error: {field}: Expected a name that does not contains two consecutive periods (..). "
+            f"Got {name}"
+        )
+    if _is_ip_address(name):
+        raise errors.InvalidArgumentError(
+            f"Validation error: {field}: Expected a name that is not a valid ip address. Got {name}"
+        )
     return str(name)
 
 

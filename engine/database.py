@@ -644,10 +644,8 @@ class Database:
             if cs.dim is not None and q.shape[1] != cs.dim:
                 raise InvalidArgumentError(
                     f"Collection expecting embedding with dimension of {cs.dim}, got {q.shape[1]}")
-            if ids is not None:
-                missing = [i for i in ids if i not in cs.loc]
-                if missing:
-                    raise InvalidArgumentError(f"Error finding id {missing[0]}")
+            # ids only restrict the candidates: an unknown id is simply not one (the API raises
+            # Chroma's "Error finding id" where Chroma does, which depends on the filters).
             return cs.query(q, n_results, where, where_document, ids, include)
 
     # ---- replication hooks ------------------------------------------------------------------------

@@ -24,9 +24,10 @@ Semantics (reference/chroma-api.md §5):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
+
+from sedimentdb.engine.rust_regex import compile_rust_regex
 
 MetadataPredicate = Callable[[dict[str, Any] | None], bool]
 DocumentPredicate = Callable[[str | None], bool]
@@ -207,10 +208,7 @@ def document_operand(op: str, operand: Any) -> Any:
             f"Expected where document operand value for operator {op} to be a str, got {operand!r}"
         )
     if op in (REGEX, NOT_REGEX):
-        try:
-            return re.compile(operand)
-        except re.error as exc:
-            raise ValueError(f"Invalid regular expression {operand!r} for operator {op}: {exc}") from None
+        return compile_rust_regex(operand)  # Chroma's dialect; InvalidArgumentError if it refuses it
     return operand
 
 

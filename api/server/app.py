@@ -20,7 +20,12 @@ from sedimentdb.server.auth import build_authenticator
 from sedimentdb.server.authz import redact_paths
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.server.errors import HTTPProblem, error_response, status_and_name
-from sedimentdb.server.middleware import AccessLogMiddleware, AuthMiddleware, BodyLimitMiddleware
+from sedimentdb.server.middleware import (
+    AccessLogMiddleware,
+    AuthMiddleware,
+    BodyLimitMiddleware,
+    TraceIdMiddleware,
+)
 from sedimentdb.server.replication import BackgroundShipper
 from sedimentdb.server.routes_collections import (
     cloud_only_router,
@@ -78,6 +83,7 @@ def create_app(config: ServerConfig, service: Service | None = None) -> FastAPI:
     if config.cors_allow_origins:
         app.add_middleware(CORSMiddleware, allow_origins=config.cors_allow_origins, allow_methods=["*"],
                            allow_headers=["*"])
+    app.add_middleware(TraceIdMiddleware)  # outermost but the log: auth refusals carry it too
     app.add_middleware(AccessLogMiddleware)
     return app
 

@@ -156,3 +156,27 @@ class BodyLimitMiddleware:
         if too_big:
             problem = self._problem(f"more than {self.limit}")
             await error_response(problem.status, problem.name, problem.message)(scope, receive, send)
+
+
+# Chroma's server names the OpenTelemetry trace of every request in this header; with tracing
+# off (always, here) the id is all zeros. Its Python client attaches it to the errors it raises.
+TRACE_HEADER = (b"chroma-trace-id", b"0" * 32)
+
+
+class TraceIdMiddleware:
+    """Add Chroma's ``chroma-trace-id`` header to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), TRACE_HEADER]
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from sedimentdb.collection import GETTING
 from sedimentdb.server.errors import error_response
 from sedimentdb.server.limits import check_query_work, check_write_batch, chunked_query
 from sedimentdb.server.models import (
@@ -53,7 +54,7 @@ def collection_router() -> APIRouter:
     @router.post("/collections", summary="Create a collection")
     def create_collection(tenant: str, database: str, body: CreateCollection, request: Request) -> dict[str, Any]:
         info = service_of(request).create_collection(
-            tenant, database, body.name, body.metadata, body.configuration, body.get_or_create
+            tenant, database, body.name, body.metadata, body.configuration, body.get_or_create, body.schema_
         )
         return collection_json(info)
 
@@ -105,7 +106,7 @@ def record_router() -> APIRouter:
 
     def write(op: str, tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> None:
         check_write_batch(len(body.ids))
-        with service_of(request).collection(tenant, database, collection_id) as collection:
+        with service_of(request).collection(tenant, database, collection_id, GETTING) as collection:
             getattr(collection, op)(
                 ids=body.ids, embeddings=decode_embeddings(body.embeddings), metadatas=body.metadatas,
                 documents=body.documents, uris=body.uris,
@@ -129,7 +130,7 @@ def record_router() -> APIRouter:
     @router.post("/delete", summary="Delete records by ids and/or filters")
     def delete(tenant: str, database: str, collection_id: str, body: DeleteRequest,
                request: Request) -> dict[str, Any]:
-        with service_of(request).collection(tenant, database, collection_id) as collection:
+        with service_of(request).collection(tenant, database, collection_id, "") as collection:
             result = collection.delete(ids=body.ids, where=body.where, where_document=body.where_document,
                                        limit=body.limit)
         return dict(result)
@@ -137,13 +138,13 @@ def record_router() -> APIRouter:
     @router.get("/count", summary="Count records")
     def count(tenant: str, database: str, collection_id: str, request: Request,
               read_level: str | None = None) -> int:
-        with service_of(request).collection(tenant, database, collection_id) as collection:
+        with service_of(request).collection(tenant, database, collection_id, "") as collection:
             return collection.count()
 
     @router.post("/get", summary="Get records by ids and/or filters")
     def get(tenant: str, database: str, collection_id: str, body: GetRequest, request: Request) -> dict[str, Any]:
         include: Any = body.include if body.include is not None else DEFAULT_GET_INCLUDE
-        with service_of(request).collection(tenant, database, collection_id) as collection:
+        with service_of(request).collection(tenant, database, collection_id, "") as collection:
             result = collection.get(ids=body.ids, where=body.where, limit=body.limit, offset=body.offset,
                                     where_document=body.where_document, include=include)
         return result_json(dict(result), include)
@@ -152,7 +153,7 @@ def record_router() -> APIRouter:
     def query(tenant: str, database: str, collection_id: str, body: QueryRequest,
               request: Request) -> dict[str, Any]:
         include: Any = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
-        with service_of(request).collection(tenant, database, collection_id) as collection:
+        with service_of(request).collection(tenant, database, collection_id, GETTING) as collection:
             if isinstance(body.n_results, int) and body.n_results > 0:  # else the embedded check answers
                 check_query_work(len(body.query_embeddings), body.n_results, collection.count())
             result = chunked_query(collection, decode_embeddings(body.query_embeddings), ids=body.ids,

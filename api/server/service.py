@@ -25,9 +25,16 @@ from sedimentdb import embedding
 from sedimentdb.client import AdminClient, Client
 from sedimentdb.collection import Collection
 from sedimentdb.collection_config import build_configuration
+from sedimentdb.collection_schema import SCHEMA_KEY, apply_schema
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.engine.database import Database as Engine
-from sedimentdb.errors import InvalidArgumentError, NotFoundError, already_exists, engine_boundary
+from sedimentdb.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    UniqueConstraintError,
+    already_exists,
+    engine_boundary,
+)
 from sedimentdb.names import validate_collection_name
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.types import UserIdentity
@@ -159,14 +166,14 @@ class Service:
 
     def create_collection(
         self, tenant: str, database: str, name: Any, metadata: Any, configuration: dict[str, Any] | None,
-        get_or_create: bool,
+        get_or_create: bool, schema: dict[str, Any] | None = None,
     ) -> Any:
         """Create (or with ``get_or_create`` fetch) a collection; the wire's EF description is stored as sent."""
         with self._client_for(tenant, database) as client:
             if metadata is not None:
                 validate_metadata(metadata)
             validate_collection_name(name)
-            configuration = dict(configuration or {})
+            configuration, stored_schema = apply_schema(schema, dict(configuration or {}))
             ef_description = configuration.pop("embedding_function", None) or LEGACY_EF
             if not isinstance(ef_description, dict):
                 raise InvalidArgumentError("configuration.embedding_function must be an object")
@@ -178,12 +185,17 @@ class Service:
                     raise already_exists(f"Collection [{name}] already exists")
             stored = build_configuration(configuration, metadata, embedding.DEFAULT)
             stored["embedding_function"] = ef_description
-            with engine_boundary():
-                return client._engine().create_collection(
-                    tenant, database, name,
-                    metadata=(copy_metadatas([metadata]) or [None])[0] if metadata else None,
-                    configuration=stored,
-                )
+            if stored_schema is not None:
+                stored[SCHEMA_KEY] = stored_schema
+            try:
+                with engine_boundary():
+                    return client._engine().create_collection(
+                        tenant, database, name,
+                        metadata=(copy_metadatas([metadata]) or [None])[0] if metadata else None,
+                        configuration=stored,
+                    )
+            except UniqueConstraintError:
+                return client._found_after_race(name, get_or_create)  # a concurrent create won
 
     def get_collection(self, tenant: str, database: str, name: str) -> Any:
         """The named collection's model."""
@@ -210,21 +222,31 @@ class Service:
         with self.collection(tenant, database, collection_id) as collection:
             collection.modify(name=new_name, metadata=new_metadata, configuration=configuration or None)
             if ef_description is not None:
-                stored = {**collection.configuration_json, "embedding_function": ef_description}
+                stored = {**collection.get_model().configuration, "embedding_function": ef_description}
                 with engine_boundary():
                     self.engine.modify_collection(collection.get_model().id, configuration=stored)
 
     @contextmanager
-    def collection(self, tenant: str, database: str, collection_id: str) -> Iterator[Collection]:
-        """The embedded ``Collection`` for an id in this tenant and database, usable inside the block."""
+    def collection(self, tenant: str, database: str, collection_id: str,
+                   missing_prefix: str | None = None) -> Iterator[Collection]:
+        """The embedded ``Collection`` for an id in this tenant and database, usable inside the block.
+
+        With ``missing_prefix``, a missing collection is reported in the words Chroma's record
+        routes use: ``<prefix>Collection [id] does not exist.`` (the embedded handle's words).
+        """
         try:
             uuid.UUID(collection_id)
         except ValueError:
             raise InvalidArgumentError(f"Invalid collection id: {collection_id}") from None
         with self._client_for(tenant, database) as client:
-            collection = client.get_collection_by_id(collection_id, embedding_function=embedding.DEFAULT)
-            if collection.tenant != tenant or collection.database != database:
-                raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            try:
+                collection = client.get_collection_by_id(collection_id, embedding_function=embedding.DEFAULT)
+                if collection.tenant != tenant or collection.database != database:
+                    raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            except NotFoundError:
+                if missing_prefix is None:
+                    raise
+                raise NotFoundError(f"{missing_prefix}Collection [{collection_id}] does not exist.") from None
             yield collection
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sedimentdb.collection_schema import public_configuration, schema_json
 from sedimentdb.engine.types import CollectionInfo
 from sedimentdb.http.codec import decode_embedding as decode_base64
 
@@ -39,8 +40,8 @@ def collection_json(info: CollectionInfo) -> dict[str, Any]:
     return {
         "id": info.id,
         "name": info.name,
-        "configuration_json": info.configuration,
-        "schema": None,
+        "configuration_json": public_configuration(info.configuration),
+        "schema": schema_json(info.configuration),
         "metadata": info.metadata or None,
         "dimension": info.dimension,
         "tenant": info.tenant,

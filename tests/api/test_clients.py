@@ -257,8 +257,9 @@ def test_get_or_create_ignores_metadata_of_an_existing_collection(client: Client
     assert str(info.value) == "Validation error: metadata: Metadata cannot be empty"
 
 
+# "a..b" and IP addresses have messages of their own (tests/api/test_quirks.py).
 @pytest.mark.parametrize(
-    "name", ["ab", "-abc", "abc-", "a..b", "192.168.1.1", "::1", "has space", "x" * 513, "ü-name"]
+    "name", ["ab", "-abc", "abc-", "::1", "has space", "x" * 513, "ü-name"]
 )
 def test_invalid_collection_names(client: Client, name: str) -> None:
     with pytest.raises(errors.InvalidArgumentError) as info:

@@ -103,9 +103,42 @@ def test_query_with_ids_restricts_candidates(collection: Collection) -> None:
 
 
 def test_query_with_an_id_lacking_a_vector_raises(collection: Collection) -> None:
-    collection.add(ids=["a"], embeddings=[[1.0, 0.0]])
+    empty = [[]]
+    assert collection.query(query_embeddings=[[1.0, 0.0]], ids=["ghost"])["ids"] == empty  # no reader yet
+    collection.add(ids=["a"], embeddings=[[1.0, 0.0]], metadatas=[{"k": 1}])
     with pytest.raises(chromadb.errors.ChromaError, match="Error finding id"):
         collection.query(query_embeddings=[[1.0, 0.0]], ids=["a", "ghost"])
+    # Chroma pre-filters when a filter is given: the unknown id is then no error.
+    assert collection.query(query_embeddings=[[1.0, 0.0]], ids=["a", "ghost"], where={"k": 1})["ids"] == [["a"]]
+    assert collection.query(query_embeddings=[[1.0, 0.0]], ids=["ghost"],
+                            where_document={"$contains": "z"})["ids"] == empty
+
+
+def test_deleted_collection_handle_words_as_chroma(client) -> None:  # type: ignore[no-untyped-def]
+    gone = client.create_collection("gone", embedding_function=None)
+    gone.add(ids=["a"], embeddings=[[1.0, 0.0]])
+    client.delete_collection("gone")
+    missing = f"Collection [{gone.id}] does not exist."
+    for read in (gone.count, gone.get):
+        with pytest.raises(chromadb.errors.NotFoundError) as info:
+            read()
+        assert str(info.value) == missing
+    with pytest.raises(chromadb.errors.NotFoundError) as info:
+        gone.add(ids=["b"], embeddings=[[1.0, 0.0]])
+    assert str(info.value) == "Error getting collection: " + missing
+    with pytest.raises(chromadb.errors.NotFoundError) as info:
+        gone.query(query_embeddings=[[1.0, 0.0]])
+    assert str(info.value) == "Error getting collection: " + missing
+
+
+@pytest.mark.parametrize("name, message", [
+    ("192.168.1.1", "Expected a name that is not a valid ip address. Got 192.168.1.1"),
+    ("ab..cd", "Expected a name that does not contains two consecutive periods (..). Got ab..cd"),
+])
+def test_collection_name_messages(client, name: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(chromadb.errors.InvalidArgumentError) as info:
+        client.create_collection(name)
+    assert str(info.value) == "Validation error: name: " + message
 
 
 def test_result_shapes(collection: Collection) -> None:
