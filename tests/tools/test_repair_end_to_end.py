@@ -148,6 +148,20 @@ def _graph_flipped(path: str) -> None:
     flip_byte(os.path.join(segment_dir_any(path), "graph.hnsw"), 5000)
 
 
+def _vectors_flipped(path: str) -> None:
+    """A flipped byte in the raw vectors of the newest manifest's last segment (data, not derived)."""
+    flip_byte(os.path.join(_last_segment_dir(path), "vectors.f32"), 70)
+
+
+def _last_segment_dir(path: str) -> str:
+    from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
+    from sedimentdb.engine.fileio import OsFileSystem
+    fs = OsFileSystem()
+    m = read_manifest(fs, list_manifests(fs, path)[-1][1])
+    segs = [s["descriptor"]["segment_id"] for e in m.collections.values() for s in e["segments"]]
+    return os.path.join(path, "segments", segs[-1])
+
+
 def segment_dir_any(path: str) -> str:
     from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
     from sedimentdb.engine.fileio import OsFileSystem
@@ -173,14 +187,16 @@ DAMAGE = {
     "torn-new-header": _torn_new_header,
     "manifest-flipped": _manifest_flipped,
     "graph-flipped": _graph_flipped,
+    "vectors-flipped": _vectors_flipped,
 }
 
 
 BY_DESIGN = {("released", "manifest-flipped"): "restore the directory from a backup or a replica"}
 
 
-def _segment_records(path: str) -> set[tuple]:
-    """Every (collection, id, vector bytes) the segments of the newest manifest hold, live or not."""
+def _segment_records(path: str, skip: frozenset[str] = frozenset()) -> set[tuple]:
+    """Every (collection, id, vector bytes) the segments of the newest manifest hold, live or not
+    (except the segments ``skip`` names)."""
     from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
     from sedimentdb.engine.fileio import OsFileSystem
     from sedimentdb.engine.segments import Segment, SegmentDescriptor
@@ -190,6 +206,8 @@ def _segment_records(path: str) -> set[tuple]:
     deleted = {"id1", "id2"}  # the whole-log template deletes these after its checkpoint
     for cid, entry in m.collections.items():
         for seg in entry["segments"]:
+            if seg["descriptor"]["segment_id"] in skip:
+                continue
             s = Segment.open(fs, os.path.join(path, "segments"), SegmentDescriptor.from_dict(seg["descriptor"]))
             out |= {(cid, s.ids[r], s.vectors[r].tobytes()) for r in range(s.count) if s.ids[r] not in deleted}
     return out
@@ -214,6 +232,10 @@ def test_repair_then_verify_is_clean_and_keeps_every_segment_record(shaped_db, k
             assert plan.unfixable and BY_DESIGN[shape, kind] in plan.unfixable[0]
             return
         assert not plan.unfixable, plan.unfixable
+        dropped = frozenset(a.details["segment_id"] for a in plan.actions if a.kind == "drop-segment")
+        if dropped:  # the log cannot rebuild it: the other segments keep everything, it is named LOST
+            held = _segment_records(path, skip=dropped)
+            assert kind == "vectors-flipped" and shape == "released", (shape, kind)
         if plan.actions:
             apply_repair(plan)
     after = verify(path)
@@ -254,3 +276,34 @@ def test_a_failed_open_writes_nothing_into_the_damaged_directory(shaped_db, kind
         Database.open(path, DatabaseOptions(background_compaction=False))
     assert err.value.path and err.value.lsn is not None  # a typed error naming where
     assert tree_digest(path) == before
+
+
+def test_damaged_segment_data_after_release_is_dropped_naming_what_is_lost(released_db):
+    """Issue 16 item 5 (a): the log cannot rebuild the segment, so repair publishes a manifest
+    without it, keeps every other segment and the log, and names the segment, its rows and ids."""
+    path = released_db
+    seg_id = os.path.basename(_last_segment_dir(path))
+    from sedimentdb.engine.segments import Segment, SegmentDescriptor  # noqa: PLC0415
+    from sedimentdb.engine.fileio import OsFileSystem  # noqa: PLC0415
+    from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest  # noqa: PLC0415
+    fs = OsFileSystem()
+    m = read_manifest(fs, list_manifests(fs, path)[-1][1])
+    desc = next(SegmentDescriptor.from_dict(s["descriptor"]) for e in m.collections.values()
+                for s in e["segments"] if s["descriptor"]["segment_id"] == seg_id)
+    lost_ids = set(Segment.open(fs, os.path.join(path, "segments"), desc).ids)
+    before = _live(path)
+    _vectors_flipped(path)
+    with plan_repair(path) as plan:
+        assert not plan.unfixable
+        drop = [a for a in plan.actions if a.kind == "drop-segment"]
+        assert len(drop) == 1 and seg_id in drop[0].description and "LOST" in drop[0].description
+        assert f"{desc.count} row(s)" in drop[0].description
+        assert set(drop[0].details["lost_ids"]) == lost_ids
+        aside = plan.aside
+        apply_repair(plan)
+    assert verify(path).clean
+    after = _live(path)
+    assert {r for r in before if r[1] not in lost_ids} == after  # everything else kept, tail included
+    assert os.path.isdir(os.path.join(aside, "segments", seg_id))  # set aside, not deleted
+    db = Database.open(path, DatabaseOptions(background_compaction=False))
+    db.close()

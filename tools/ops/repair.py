@@ -30,7 +30,10 @@ Segment damage: a segment whose derived files (HNSW graph, summary) are damaged 
 data files are sound is rebuilt from its raw vectors into a new segment published in a new
 manifest; when data files or delete markers are damaged and the log still holds every record
 from LSN 1, the whole directory is rebuilt from the log (manifests, segments and markers set
-aside, the log replayed, everything compacted again). Anything else is explained.
+aside, the log replayed, everything compacted again); when the log no longer holds every
+record from LSN 1, a new manifest is published without that segment (its files and marker set
+aside) and the plan names what is LOST: the segment, its row count and its live ids when its
+rows file still reads. Every other segment and the log are kept.
 """
 
 from __future__ import annotations
@@ -379,16 +382,66 @@ def _plan_segments(plan: RepairPlan, damage: list[tuple[str, SegmentDescriptor, 
         elif can_replay:
             rebuild_all = True
         else:
-            what = ", ".join(sorted(bad_files | ({"delete marker"} if marker_bad else set())))
-            plan.unfixable.append(f"segment {desc.segment_id} (collection {cid}): data files damaged ({what}) "
-                                  "and the log no longer holds every record from LSN 1 to rebuild it; restore "
-                                  "the segment from a backup or a replica")
+            plan.actions.append(_plan_drop_segment(plan, cid, desc, bad_files, marker_bad))
     if rebuild_all:
         plan.actions = [a for a in plan.actions if a.kind != "rebuild-segment"]
         plan.actions.append(Action("rebuild-from-log", plan.path,
                                    "data files of a segment are damaged and the log holds every record from LSN 1: "
                                    "set aside all manifests, segments and delete markers, replay the whole log and "
                                    "compact it into new segments"))
+
+
+def _plan_drop_segment(plan: RepairPlan, cid: str, desc: SegmentDescriptor, bad_files: set[str],
+                       marker_bad: bool) -> Action:
+    """Drop a segment whose data (or delete marker) is damaged when the log cannot rebuild it.
+
+    Nothing else holds its rows any more (the log before the checkpoint is released), so the
+    only way to an openable database that keeps every other segment is a manifest without it;
+    the plan names what is LOST: the segment, its row count and, when its rows file still
+    reads, the ids of the rows that were live in it.
+    """
+    segpath = os.path.join(plan.path, "segments", desc.segment_id)
+    what = ", ".join(sorted(bad_files | ({"delete marker"} if marker_bad else set())))
+    ids = _readable_live_ids(plan.path, cid, desc) if SF.FILE_ROWS not in bad_files else None
+    shown = "" if ids is None else f"; lost ids: {', '.join(ids[:20])}" + (f" and {len(ids) - 20} more"
+                                                                           if len(ids) > 20 else "")
+    live = "" if ids is None else f" ({len(ids)} of them live)"
+    unknown = "; its ids cannot be read (rows file damaged)" if ids is None else ""
+    return Action(
+        "drop-segment", segpath,
+        f"segment {desc.segment_id} of collection {_collection_name(plan.path, cid)} has damaged data ({what}) and "
+        "the log no longer holds every record from LSN 1 to rebuild it: publish a new manifest without it "
+        f"(its files are set aside); LOST: its {desc.count} row(s){live}{unknown}{shown}; every other segment "
+        "and the log are kept (restore the segment's rows from a backup or a replica if needed)",
+        {"collection_id": cid, "segment_id": desc.segment_id, "count": desc.count, "lost_ids": ids})
+
+
+def _collection_name(path: str, cid: str) -> str:
+    manifest, _damaged = _newest_manifest(OsFileSystem(), path, set())
+    names = {c["id"]: c["name"] for c in (manifest.catalog.get("collections", []) if manifest else [])}
+    return f"{names[cid]!r} ({cid})" if cid in names else cid
+
+
+def _readable_live_ids(path: str, cid: str, desc: SegmentDescriptor) -> list[str] | None:
+    """Ids of the segment's rows not deleted by its marker (all rows when the marker is
+    damaged or absent); None when the rows file does not read."""
+    segpath = os.path.join(path, "segments", desc.segment_id)
+    ident = Identity(desc.segment_id, desc.collection_id, desc.count, desc.dim, desc.min_lsn, desc.max_lsn)
+    try:
+        ids, _ordinals, _versions = decode_rows(segpath, _read_body(segpath, SF.FILE_ROWS, ident), desc.count)
+    except (StorageError, OSError):
+        return None
+    manifest, _damaged = _newest_manifest(OsFileSystem(), path, set())
+    seg = next((s for s in (manifest.collections[cid]["segments"] if manifest else [])
+                if s["descriptor"]["segment_id"] == desc.segment_id), {})
+    if not seg.get("marker"):
+        return list(ids)
+    try:
+        deleted = read_delete_marker(OsFileSystem(), os.path.join(path, "markers", seg["marker"]["file"]),
+                                     seg["marker"], desc.count)
+    except StorageError:
+        return list(ids)
+    return [i for i, d in zip(ids, deleted, strict=True) if not d]
 
 
 # ---- applying ------------------------------------------------------------------------------------
@@ -473,6 +526,8 @@ def _apply(plan: RepairPlan, action: Action, fs: OsFileSystem) -> None:
         _advance_checkpoints(plan, d["through"], fs)
     elif kind == "rebuild-segment":
         _rebuild_segment(plan, d["collection_id"], d["segment_id"], fs)
+    elif kind == "drop-segment":
+        _drop_segment(plan, d["collection_id"], d["segment_id"], fs)
     else:
         raise ValueError(f"unknown repair action {kind}")
 
@@ -511,6 +566,26 @@ def _rebuild_segment(plan: RepairPlan, cid: str, segment_id: str, fs: OsFileSyst
     write_manifest(fs, plan.path, Manifest(gen, manifest.db_uuid, manifest.epoch, manifest.catalog_lsn,
                                            manifest.catalog, collections, time.time()))
     _aside(plan, segpath)
+
+
+def _drop_segment(plan: RepairPlan, cid: str, segment_id: str, fs: OsFileSystem) -> None:
+    """Publish a manifest without the segment, then set its files and its marker aside."""
+    manifest, _damaged = _newest_manifest(fs, plan.path, set())
+    assert manifest is not None
+    entry = manifest.collections[cid]
+    dropped = [s for s in entry["segments"] if s["descriptor"]["segment_id"] == segment_id]
+    collections = {k: {**v, "segments": list(v["segments"])} for k, v in manifest.collections.items()}
+    collections[cid]["segments"] = [s for s in entry["segments"] if s["descriptor"]["segment_id"] != segment_id]
+    gen = max(g for g, _ in list_manifests(fs, plan.path)) + 1
+    write_manifest(fs, plan.path, Manifest(gen, manifest.db_uuid, manifest.epoch, manifest.catalog_lsn,
+                                           manifest.catalog, collections, time.time()))
+    segpath = os.path.join(plan.path, "segments", segment_id)
+    if os.path.isdir(segpath):
+        _aside(plan, segpath)
+    for seg in dropped:
+        marker = os.path.join(plan.path, "markers", seg["marker"]["file"]) if seg.get("marker") else ""
+        if marker and os.path.exists(marker):
+            _aside(plan, marker)
 
 
 def _advance_checkpoints(plan: RepairPlan, through: int, fs: OsFileSystem) -> None:
