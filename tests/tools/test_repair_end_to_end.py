@@ -12,9 +12,12 @@ import shutil
 import numpy as np
 import pytest
 
+from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
 from sedimentdb.engine.errors import CorruptionError
+from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.segments import Segment, SegmentDescriptor
 from sedimentdb.tools.ops.repair import apply_repair, plan_repair
 from sedimentdb.tools.ops.verify import verify
 
@@ -283,9 +286,6 @@ def test_damaged_segment_data_after_release_is_dropped_naming_what_is_lost(relea
     without it, keeps every other segment and the log, and names the segment, its rows and ids."""
     path = released_db
     seg_id = os.path.basename(_last_segment_dir(path))
-    from sedimentdb.engine.segments import Segment, SegmentDescriptor  # noqa: PLC0415
-    from sedimentdb.engine.fileio import OsFileSystem  # noqa: PLC0415
-    from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest  # noqa: PLC0415
     fs = OsFileSystem()
     m = read_manifest(fs, list_manifests(fs, path)[-1][1])
     desc = next(SegmentDescriptor.from_dict(s["descriptor"]) for e in m.collections.values()
