@@ -11,9 +11,9 @@ background work is one thread at a time.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from sedimentdb.engine.background import BackgroundLoop
 from sedimentdb.engine.parts import TailPart
 from sedimentdb.engine.tailgraph import STEP
 
@@ -22,32 +22,19 @@ POLL_SECONDS = 1.0
 PAUSE_SECONDS = 0.05
 
 
-class TailIndexer:
-    """Fills the graphs of one database's tails in the background."""
+class TailIndexer(BackgroundLoop):
+    """Fills the graphs of one database's tails in the background.
+
+    ``stop()`` returns after the current step (at most ``STEP`` rows); ``notify()`` says rows
+    were applied to a tail.
+    """
+
+    thread_name = "sedimentdb-tail-indexer"
 
     def __init__(self, db: Any) -> None:
+        super().__init__()
         self.db = db
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.steps = 0  # steps done (tests and benchmarks read it)
-
-    def start(self) -> None:
-        """Start the background thread."""
-        self._thread = threading.Thread(target=self._loop, name="sedimentdb-tail-indexer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current step (at most one step of ``STEP`` rows)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def notify(self) -> None:
-        """Rows were applied to a tail."""
-        self._wake.set()
 
     def backlog(self) -> int:
         """Tail rows not yet in a graph, over every collection."""

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.background import BackgroundLoop
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
 from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, segment_cap, should_flush
 from sedimentdb.engine.hnsw_config import index_settings
@@ -63,16 +64,20 @@ class Plan:
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-class Compactor:
-    """Runs compaction jobs for one database, in a background thread and on demand."""
+class Compactor(BackgroundLoop):
+    """Runs compaction jobs for one database, in a background thread and on demand.
+
+    ``stop()`` returns once the current job has stopped at its next step (the job is redone
+    after the next open); ``notify()`` says a write happened, so a threshold may be crossed.
+    """
+
+    thread_name = "sedimentdb-compactor"
 
     def __init__(self, db: Any, logger: Any) -> None:
+        super().__init__()
         self.db = db
         self.log = logger
         self._job = threading.Lock()  # one job (and one manifest install) at a time
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._tail_seen: dict[int, float] = {}
         self._manifest_wanted = 0
         self.error: BaseException | None = None
@@ -80,23 +85,6 @@ class Compactor:
         self.busy = threading.Event()  # a job is being built (the tail indexer pauses)
 
     # ---- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the background thread."""
-        self._thread = threading.Thread(target=self._loop, name="sedimentdb-compactor", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the background thread after its current job."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def notify(self) -> None:
-        """A write happened: maybe a threshold was crossed."""
-        self._wake.set()
 
     def request_manifest(self) -> None:
         """Catalog changed in a way that frees files: install two manifests soon.
