@@ -124,11 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(args.tests, workdir / "junit.xml")] if args.tests else [
         (selected_tests(test_root), workdir / "junit.xml"), (list(RUN_LAST), workdir / "junit-last.xml")]
     code = 0
+    # rootdir = site-packages, so importlib mode names a test module by its real dotted name
+    # (chromadb.test.property.test_persist): test_persist's forkserver child imports it by that name.
     try:
         for tests, junit in runs:
             junit.unlink(missing_ok=True)
             command = [args.suite_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(ini),
-                       "--import-mode=importlib", "--rootdir", str(test_root), f"--junitxml={junit}",
+                       "--import-mode=importlib", "--rootdir", str(test_root.parent.parent), f"--junitxml={junit}",
                        *(str(test_root / t) for t in tests), *args.pytest_args]
             # cwd: hypothesis keeps its example database in ./.hypothesis
             code = code or subprocess.run(command, cwd=workdir, env=env).returncode
