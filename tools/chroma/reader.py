@@ -34,6 +34,7 @@ from sedimentdb.tools.chroma.records import (
     split_stored,
 )
 from sedimentdb.tools.chroma.sqlite_source import SQLITE_FILE, open_snapshot, quick_check
+from sedimentdb.tools.diskusage import tree_bytes
 
 VECTOR_SEGMENT = "urn:chroma:segment/vector/hnsw-local-persisted"
 METADATA_SEGMENT = "urn:chroma:segment/metadata/sqlite"
@@ -298,17 +299,6 @@ def _stat(directory: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def _tree_bytes(path: str) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
-    return total
-
-
 def read_chroma(path: str, *, skip_damaged: bool = False, check_sqlite: bool = True,
                 progress: Progress = _no_progress) -> ChromaSnapshot:
     """Everything the Chroma directory at ``path`` holds, as Chroma's API would show it.
@@ -338,4 +328,4 @@ def read_chroma(path: str, *, skip_damaged: bool = False, check_sqlite: bool = T
                 continue
             kept.append(col)
         progress("reading Chroma collections", len(cols), len(cols))
-    return ChromaSnapshot(root, fmt, tenants, dbs, kept, reader.skipped, _tree_bytes(root))
+    return ChromaSnapshot(root, fmt, tenants, dbs, kept, reader.skipped, tree_bytes(root))

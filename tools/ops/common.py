@@ -15,6 +15,7 @@ from sedimentdb.engine.database import Database
 from sedimentdb.engine.errors import InvalidArgumentError, NotFoundError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.tools.diskusage import tree_bytes  # noqa: F401 (re-exported for the ops modules)
 
 Progress = Callable[[str, int, "int | None"], None]
 
@@ -80,17 +81,6 @@ def canonical_uuid(value: str) -> str:
     except ValueError:
         return value
 
-
-def tree_bytes(path: str) -> int:
-    """Total size of the regular files under ``path`` (0 if missing)."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
-    return total
 
 
 def resolve_collection(db: Database, name_or_id: str) -> str:
