@@ -12,8 +12,6 @@ import enum
 from sedimentdb import errors  # noqa: E402
 from sedimentdb.alias import install_as_chromadb  # noqa: E402
 from sedimentdb.api import AdminAPI, ClientAPI, ReadLevel  # noqa: E402
-from sedimentdb.client import AdminClient as AdminClientCreator  # noqa: E402
-from sedimentdb.client import Client as ClientCreator  # noqa: E402
 from sedimentdb.collection import Collection  # noqa: E402
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings  # noqa: E402
 from sedimentdb.factories import (  # noqa: E402
@@ -24,6 +22,8 @@ from sedimentdb.factories import (  # noqa: E402
     configure,
     get_settings,
 )
+from sedimentdb.local_clients import AdminClient as AdminClientCreator  # noqa: E402
+from sedimentdb.local_clients import Client as ClientCreator  # noqa: E402
 from sedimentdb.schema import (  # noqa: E402
     BoolInvertedIndexConfig,
     Cmek,

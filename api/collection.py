@@ -24,7 +24,7 @@ from sedimentdb.collection_schema import (
     public_configuration,
     schema_json,
 )
-from sedimentdb.engine.types import CollectionInfo
+from sedimentdb.engine.engine_types import CollectionInfo
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
@@ -54,7 +54,7 @@ from sedimentdb.validation import (
 )
 
 if TYPE_CHECKING:
-    from sedimentdb.client import Client
+    from sedimentdb.local_clients import Client
 
 DEFAULT_GET_INCLUDE: Include = ["metadatas", "documents"]
 DEFAULT_QUERY_INCLUDE: Include = ["metadatas", "documents", "distances"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sedimentdb.engine import errors as engine_errors
+from sedimentdb.engine import storage_errors as engine_errors
 
 
 class ChromaError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from sedimentdb import client as client_module
+from sedimentdb import local_clients as client_module
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 
 _module_settings = Settings()
@@ -31,7 +31,7 @@ def Client(  # noqa: N802 - Chroma's factory names are part of the API
     """A client as the settings describe it: in memory unless ``is_persistent``, HTTP for the FastAPI impl."""
     settings = settings if settings is not None else _module_settings
     if settings.chroma_api_impl == _HTTP_IMPL:
-        from sedimentdb.http.client import RemoteClient  # needs httpx, which embedded users may lack
+        from sedimentdb.http.remote_clients import RemoteClient  # needs httpx, which embedded users may lack
 
         return RemoteClient(settings, str(tenant), str(database))
     return client_module.Client(settings, str(tenant), str(database))
@@ -62,7 +62,7 @@ def AdminClient(settings: Settings | None = None) -> client_module.AdminClient: 
     """A client for tenants and databases (over HTTP when the settings name the FastAPI impl)."""
     settings = settings if settings is not None else Settings()
     if settings.chroma_api_impl == _HTTP_IMPL:
-        from sedimentdb.http.client import RemoteAdminClient
+        from sedimentdb.http.remote_clients import RemoteAdminClient
 
         return RemoteAdminClient(settings)
     return client_module.AdminClient(settings)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from sedimentdb.engine.types import Include as EngineInclude
-from sedimentdb.engine.types import Records
+from sedimentdb.engine.engine_types import Include as EngineInclude
+from sedimentdb.engine.engine_types import Records
 from sedimentdb.types import GetResult, QueryResult
 
 _RESERVED_PREFIX = "chroma:"

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import numpy as np
 
 from sedimentdb import errors
-from sedimentdb.engine.types import Include, Records
+from sedimentdb.engine.engine_types import Include, Records
 from sedimentdb.filters import lift_document_clauses, mentions_key
 from sedimentdb.search_plan import SCORE_KEY, KnnSpec, SearchPlan
 

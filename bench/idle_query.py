@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
+from sedimentdb.engine.engine_types import Include
 from sedimentdb.engine.options import DatabaseOptions
-from sedimentdb.engine.types import Include
 
 DIM = 384
 OPTIONS = DatabaseOptions(background_compaction=False, durability="off")

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.wal import Wal, codec
+from sedimentdb.engine.wal import Wal
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.frames import encode_frames
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 

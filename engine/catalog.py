@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from sedimentdb.engine.types import CollectionInfo, DatabaseInfo
+from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo
 from sedimentdb.engine.wal.records import (
     CreateCollection,
     CreateDatabase,

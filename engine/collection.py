@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.distance import pair_distances
+from sedimentdb.engine.engine_types import Include, Records
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
-from sedimentdb.engine.types import Include, Records
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 
 # Insertion order key: the LSN of the add, then the position in its batch.

@@ -30,7 +30,16 @@ from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
 from sedimentdb.engine.collection import CollectionState
 from sedimentdb.engine.compactor.compactor import Compactor
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_manifest
-from sedimentdb.engine.errors import (
+from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo, Include, Records
+from sedimentdb.engine.fileio import FileSystem, OsFileSystem
+from sedimentdb.engine.foreign import refuse_chroma_directory
+from sedimentdb.engine.hnsw_config import index_settings
+from sedimentdb.engine.indexer import TailIndexer
+from sedimentdb.engine.memfs import MemoryFileSystem
+from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.parts import SegmentPart
+from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
+from sedimentdb.engine.storage_errors import (
     AlreadyExistsError,
     ClosedError,
     CorruptionError,
@@ -40,15 +49,6 @@ from sedimentdb.engine.errors import (
     StorageError,
     WriterFailedError,
 )
-from sedimentdb.engine.fileio import FileSystem, OsFileSystem
-from sedimentdb.engine.foreign import refuse_chroma_directory
-from sedimentdb.engine.hnsw_config import index_settings
-from sedimentdb.engine.indexer import TailIndexer
-from sedimentdb.engine.memfs import MemoryFileSystem
-from sedimentdb.engine.options import DatabaseOptions
-from sedimentdb.engine.parts import SegmentPart
-from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
-from sedimentdb.engine.types import CollectionInfo, DatabaseInfo, Include, Records
 from sedimentdb.engine.wal import SEAL_CLOSED, SEAL_FILE, SEAL_OPENED, Wal
 from sedimentdb.engine.wal.records import (
     CreateCollection,

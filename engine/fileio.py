@@ -20,7 +20,7 @@ from typing import BinaryIO, Protocol
 
 import crc32c
 
-from sedimentdb.engine.errors import LockedError, StorageIOError
+from sedimentdb.engine.storage_errors import LockedError, StorageIOError
 
 
 class WritableFile(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from sedimentdb.engine.errors import InvalidArgumentError
+from sedimentdb.engine.storage_errors import InvalidArgumentError
 
 CHROMA_SQLITE = "chroma.sqlite3"
 

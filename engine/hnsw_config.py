@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from sedimentdb.engine.types import CollectionInfo
+from sedimentdb.engine.engine_types import CollectionInfo
 
 _META_KEYS = {
     "space": "hnsw:space",

@@ -12,7 +12,7 @@ import os
 import threading
 from typing import BinaryIO
 
-from sedimentdb.engine.errors import LockedError, StorageIOError
+from sedimentdb.engine.storage_errors import LockedError, StorageIOError
 
 
 def _norm(path: str) -> str:

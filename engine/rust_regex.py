@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sedimentdb.engine.errors import InvalidArgumentError
+from sedimentdb.engine.storage_errors import InvalidArgumentError
 
 _PY_FLAGS = set("imsx")
 _IGNORED_FLAGS = set("u")  # Unicode mode: always on for Python str patterns

@@ -45,17 +45,17 @@ import crc32c
 import numpy as np
 
 from sedimentdb.engine.compactor import manifest as M
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.memfs import MemoryFileSystem
 from sedimentdb.engine.segments import format as SF
-from sedimentdb.engine.segments.codec import decode_metadata, decode_rows, decode_vectors
+from sedimentdb.engine.segments.bodies import decode_metadata, decode_rows, decode_vectors
 from sedimentdb.engine.segments.filterindex import FilterIndex
 from sedimentdb.engine.segments.framing import decode_file
 from sedimentdb.engine.segments.graph import decode_graph_state
 from sedimentdb.engine.segments.strings import StringColumn
-from sedimentdb.engine.wal import codec as C
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import format as WF
+from sedimentdb.engine.wal import payload as C
 from sedimentdb.engine.wal.frames import FileHeader, Frame, decode_file_header, parse_frame
 from sedimentdb.engine.wal.reader import scan_frames
 from sedimentdb.server import ServerConfig, create_app  # at import time, so atheris instruments it

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sedimentdb.engine.errors import CorruptionError, LockedError, StorageError
+from sedimentdb.engine.storage_errors import CorruptionError, LockedError, StorageError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

@@ -22,10 +22,10 @@ from sedimentdb.api.types import (  # noqa: F401  (explicit: the star skips modu
     validate_sparse_embedding_function,
     validate_sparse_vectors,
 )
-from sedimentdb.client import AdminClient as AdminAPI
-from sedimentdb.client import Client as ClientAPI
 from sedimentdb.collection import Collection
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings  # noqa: F401
+from sedimentdb.local_clients import AdminClient as AdminAPI
+from sedimentdb.local_clients import Client as ClientAPI
 from sedimentdb.search import (  # noqa: F401
     Abs,
     Aggregate,

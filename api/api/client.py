@@ -10,10 +10,10 @@ from sedimentdb.api import (  # noqa: F401  (Chroma re-exports these here)
 )
 from sedimentdb.api.types import *  # noqa: F403
 from sedimentdb.api.types import Schema  # noqa: F401
-from sedimentdb.client import AdminClient, Client
 from sedimentdb.collection import Collection  # noqa: F401
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings  # noqa: F401
 from sedimentdb.errors import ChromaAuthError, ChromaError  # noqa: F401
+from sedimentdb.local_clients import AdminClient, Client
 from sedimentdb.types import Database, Tenant, UserIdentity  # noqa: F401
 from sedimentdb.unimplemented import declare
 

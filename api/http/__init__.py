@@ -11,8 +11,8 @@ from sedimentdb.engine.extras import require_extra
 require_extra("httpx", "server", "The HTTP client (HttpClient, AsyncHttpClient, CloudClient)")
 
 from sedimentdb.http.async_client import AsyncClient, AsyncCollection  # noqa: E402 - after the check
-from sedimentdb.http.client import RemoteAdminClient, RemoteClient  # noqa: E402
 from sedimentdb.http.factories import AsyncHttpClient, CloudClient, HttpAdminClient, HttpClient  # noqa: E402
+from sedimentdb.http.remote_clients import RemoteAdminClient, RemoteClient  # noqa: E402
 
 __all__ = [
     "AsyncClient",

@@ -15,7 +15,7 @@ from typing import Any
 
 from sedimentdb.collection import Collection
 from sedimentdb.config import Settings
-from sedimentdb.http.client import RemoteClient
+from sedimentdb.http.remote_clients import RemoteClient
 
 
 def _in_thread(function: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.http.async_client import AsyncClient
-from sedimentdb.http.client import RemoteAdminClient, RemoteClient
+from sedimentdb.http.remote_clients import RemoteAdminClient, RemoteClient
 
 FASTAPI_IMPL = "chromadb.api.fastapi.FastAPI"
 ASYNC_FASTAPI_IMPL = "chromadb.api.async_fastapi.AsyncFastAPI"

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from sedimentdb import errors
-from sedimentdb.engine import errors as engine_errors
-from sedimentdb.engine.types import CollectionInfo, DatabaseInfo, Include, Records
-from sedimentdb.http.codec import encode_embedding
+from sedimentdb.engine import storage_errors as engine_errors
+from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo, Include, Records
+from sedimentdb.http.base64_vectors import encode_embedding
 from sedimentdb.http.transport import Transport
 
 Scope = Callable[[], tuple[str, str]]

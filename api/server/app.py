@@ -14,12 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sedimentdb.engine import errors as engine_errors
+from sedimentdb.engine import storage_errors as engine_errors
 from sedimentdb.errors import ChromaError
 from sedimentdb.server.auth import build_authenticator
 from sedimentdb.server.authz import redact_paths
 from sedimentdb.server.config import ServerConfig
-from sedimentdb.server.errors import HTTPProblem, error_response, status_and_name
+from sedimentdb.server.error_responses import HTTPProblem, error_response, status_and_name
 from sedimentdb.server.middleware import (
     AccessLogMiddleware,
     AuthMiddleware,

@@ -19,7 +19,7 @@ import os
 import time
 from typing import Any
 
-from sedimentdb.server.errors import HTTPProblem
+from sedimentdb.server.error_responses import HTTPProblem
 from sedimentdb.validation import MAX_BATCH_SIZE
 
 MAX_QUERY_VECTORS = MAX_BATCH_SIZE

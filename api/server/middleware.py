@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sedimentdb.server.auth import Authenticator, AuthFailure, Identity
 from sedimentdb.server.authz import UNRESTRICTED, collection_lookup, decide, match_route
-from sedimentdb.server.errors import HTTPProblem, error_response
+from sedimentdb.server.error_responses import HTTPProblem, error_response
 
 access_log = structlog.get_logger("sedimentdb.server.access")
 

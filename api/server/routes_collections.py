@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sedimentdb.collection import GETTING
-from sedimentdb.server.errors import error_response
+from sedimentdb.server.error_responses import error_response
 from sedimentdb.server.limits import check_query_work, check_write_batch, chunked_query
 from sedimentdb.server.models import (
     CreateCollection,

@@ -23,8 +23,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from sedimentdb.engine.errors import StorageError
-from sedimentdb.server.errors import HTTPProblem
+from sedimentdb.engine.storage_errors import StorageError
+from sedimentdb.server.error_responses import HTTPProblem
 from sedimentdb.server.replication import BackgroundShipper
 
 MAX_WAIT_S = 30.0

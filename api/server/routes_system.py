@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sedimentdb.server.authz import redact_paths
-from sedimentdb.server.errors import error_response
+from sedimentdb.server.error_responses import error_response
 from sedimentdb.server.models import CreateDatabase, CreateTenant, UpdateTenant
 from sedimentdb.server.service import Service
 from sedimentdb.version import CHROMA_API_VERSION

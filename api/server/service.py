@@ -2,7 +2,7 @@
 
 One :class:`Service` per server owns one engine reference (through the same process-wide
 cache the embedded clients use), so every request of every tenant shares one engine, which
-is thread-safe. Each request gets a short-lived embedded :class:`~sedimentdb.client.Client`
+is thread-safe. Each request gets a short-lived embedded :class:`~sedimentdb.local_clients.Client`
 for its tenant and database, which also checks that both exist, then calls the same
 ``Collection`` methods embedded users call: validation, filter checks and result shaping are
 the embedded layer's, not a second copy.
@@ -22,7 +22,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sedimentdb import embedding
-from sedimentdb.client import AdminClient, Client
 from sedimentdb.collection import Collection
 from sedimentdb.collection_config import build_configuration
 from sedimentdb.collection_schema import SCHEMA_KEY, apply_schema
@@ -35,6 +34,7 @@ from sedimentdb.errors import (
     already_exists,
     engine_boundary,
 )
+from sedimentdb.local_clients import AdminClient, Client
 from sedimentdb.names import validate_collection_name
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.types import UserIdentity

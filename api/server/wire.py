@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.collection_schema import public_configuration, schema_json
-from sedimentdb.engine.types import CollectionInfo
-from sedimentdb.http.codec import decode_embedding as decode_base64
+from sedimentdb.engine.engine_types import CollectionInfo
+from sedimentdb.http.base64_vectors import decode_embedding as decode_base64
 
 
 def decode_embedding(value: Any, position: int) -> np.ndarray:

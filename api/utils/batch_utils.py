@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sedimentdb.client import Client as BaseAPI  # noqa: F401  (Chroma's annotation of ``api``)
+from sedimentdb.local_clients import Client as BaseAPI  # noqa: F401  (Chroma's annotation of ``api``)
 from sedimentdb.types import Documents, Embeddings, IDs, Metadatas  # noqa: F401
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import crc32c
 import zstandard
 
-from sedimentdb.engine.errors import CorruptionError, FormatVersionError
 from sedimentdb.engine.fileio import FileSystem, write_file_atomically
+from sedimentdb.engine.storage_errors import CorruptionError, FormatVersionError
 
 MAGIC = b"SDBMANIF"
 FORMAT_VERSION = 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.replication.destination import Destination
 from sedimentdb.engine.replication.objects import (
     LOG_DIR,
@@ -27,6 +26,7 @@ from sedimentdb.engine.replication.objects import (
     parse_snapshot_name,
 )
 from sedimentdb.engine.replication.snapshot_check import SnapshotChecker
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 from sedimentdb.engine.wal import LogRecord, read_run
 
 

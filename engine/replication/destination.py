@@ -13,8 +13,8 @@ import uuid
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.extras import require_extra
+from sedimentdb.engine.storage_errors import StorageError
 
 
 class ObjectExistsError(StorageError):

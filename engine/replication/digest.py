@@ -16,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sedimentdb.engine.types import Include
+from sedimentdb.engine.engine_types import Include
 
 _MOD = 1 << 128
 _ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distances=False)

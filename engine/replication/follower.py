@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, write_file_atomically
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.options import DatabaseOptions
@@ -36,6 +35,7 @@ from sedimentdb.engine.replication.archive import (
 from sedimentdb.engine.replication.destination import Destination, UnreachableError, open_destination
 from sedimentdb.engine.replication.objects import LOG_DIR, decode_object
 from sedimentdb.engine.replication.restore import restore
+from sedimentdb.engine.storage_errors import StorageError
 
 REPLICA_FILE = "replication/replica.json"
 

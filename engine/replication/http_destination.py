@@ -18,9 +18,9 @@ import os
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.extras import require_extra
 from sedimentdb.engine.replication.destination import UnreachableError
+from sedimentdb.engine.storage_errors import StorageError
 
 ARCHIVE_ROUTE = "/api/v2/sediment/archive"
 TOKEN_ENV = "SEDIMENT_ARCHIVE_TOKEN"

@@ -19,7 +19,7 @@ from typing import Any
 
 import crc32c
 
-from sedimentdb.engine.errors import CorruptionError
+from sedimentdb.engine.storage_errors import CorruptionError
 
 MAGIC = b"SDBREPL1"
 PREFIX = struct.Struct("<8sII")

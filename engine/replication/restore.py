@@ -16,7 +16,6 @@ from typing import Any
 
 from sedimentdb.engine.compactor.manifest import decode as decode_manifest
 from sedimentdb.engine.compactor.manifest import manifest_name
-from sedimentdb.engine.errors import CorruptionError, InvalidArgumentError, StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, WritableFile, write_file_atomically
 from sedimentdb.engine.replication.archive import (
     Unit,
@@ -37,6 +36,7 @@ from sedimentdb.engine.replication.objects import (
     parse_snapshot_name,
 )
 from sedimentdb.engine.replication.snapshot_check import check_archived_file
+from sedimentdb.engine.storage_errors import CorruptionError, InvalidArgumentError, StorageError
 from sedimentdb.engine.wal import log_file_name, new_file_header
 
 

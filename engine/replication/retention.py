@@ -13,10 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.replication.archive import list_archive
 from sedimentdb.engine.replication.destination import Destination
 from sedimentdb.engine.replication.objects import FILES_DIR, decode_object
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 
 
 @dataclass

@@ -22,7 +22,6 @@ from typing import Any
 from sedimentdb.engine.compactor.manifest import encode as encode_manifest
 from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
 from sedimentdb.engine.database import REPLICATION_HOLD
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, write_file_atomically
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.replication.archive import list_archive, read_unit
@@ -37,6 +36,7 @@ from sedimentdb.engine.replication.objects import (
 )
 from sedimentdb.engine.replication.retention import prune
 from sedimentdb.engine.replication.status import Hold, encode_hold
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 from sedimentdb.engine.wal import (
     REC_NEW_EPOCH,
     STRICT,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from sedimentdb.engine.compactor.manifest import decode as decode_manifest
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.replication.destination import Destination
 from sedimentdb.engine.replication.objects import check_name, decode_object, file_name, sha256
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 
 
 def check_archived_file(rel: str, meta: dict[str, Any], data: bytes) -> None:

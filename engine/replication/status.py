@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sedimentdb.engine.database import REPLICATION_HOLD
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.replication.follower import REPLICA_FILE, read_position
+from sedimentdb.engine.storage_errors import StorageError
 from sedimentdb.engine.wal import STRICT, LogCursor, list_log_files, name_lsn
 
 

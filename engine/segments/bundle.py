@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.storage_errors import CorruptionError
 
 
 def pack(scalars: dict[str, Any], arrays: list[tuple[str, np.ndarray]]) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import zstandard
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.storage_errors import CorruptionError
 
 
 def compress_payload(payload: bytes) -> bytes:

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments.bundle import pack, unpack
 from sedimentdb.engine.segments.compression import compress_payload, decompress_payload
 from sedimentdb.engine.segments.filterindex import FilterIndex, KeyIndex, StoredValues, ValueColumn
+from sedimentdb.engine.storage_errors import CorruptionError
 
 _FIELDS = (("tags", np.uint8), ("bools", np.bool_), ("ints", np.int64), ("floats", np.float64),
            ("codes", np.int64))

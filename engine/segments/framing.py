@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import crc32c
 
-from sedimentdb.engine.errors import CorruptionError, FormatVersionError
 from sedimentdb.engine.fileio import crc32c_of
 from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.storage_errors import CorruptionError, FormatVersionError
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ import crc32c
 import hnswlib
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.bundle import pack, unpack
 from sedimentdb.engine.segments.descriptor import HnswParams
+from sedimentdb.engine.storage_errors import CorruptionError
 
 # hnswlib draws node levels from this seed, so a single-threaded build is reproducible.
 RANDOM_SEED = 100

@@ -9,10 +9,10 @@ from __future__ import annotations
 import crc32c
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError, StorageIOError
 from sedimentdb.engine.fileio import FileSystem, write_file_atomically
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.framing import Identity, decode_file, encode_file
+from sedimentdb.engine.storage_errors import CorruptionError, StorageIOError
 
 
 def encode_delete_marker(deleted: np.ndarray) -> bytes:

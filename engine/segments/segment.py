@@ -11,11 +11,15 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.errors import CorruptionError, StorageIOError
 from sedimentdb.engine.fileio import FileSystem, crc32c_of, map_or_read, release_pages
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
-from sedimentdb.engine.segments.codec import decode_all_metadata, decode_metadata, decode_rows, decode_vectors
+from sedimentdb.engine.segments.bodies import (
+    decode_all_metadata,
+    decode_metadata,
+    decode_rows,
+    decode_vectors,
+)
 from sedimentdb.engine.segments.descriptor import SegmentDescriptor
 from sedimentdb.engine.segments.exact import exact_knn, norms
 from sedimentdb.engine.segments.filterindex import FilterIndex
@@ -24,6 +28,7 @@ from sedimentdb.engine.segments.framing import Identity, decode_file_versioned
 from sedimentdb.engine.segments.graph import load_graph
 from sedimentdb.engine.segments.planner import graph_search
 from sedimentdb.engine.segments.strings import StringColumn
+from sedimentdb.engine.storage_errors import CorruptionError, StorageIOError
 
 log = get_logger("sedimentdb.segments")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.compression import compress_payload, decompress_payload
+from sedimentdb.engine.storage_errors import CorruptionError
 
 ENCODING = "utf-8"
 ERRORS = "surrogatepass"

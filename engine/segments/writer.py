@@ -19,11 +19,10 @@ import hnswlib
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.errors import InvalidArgumentError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, map_or_read, release_pages
 from sedimentdb.engine.logkeys import get_logger
 from sedimentdb.engine.segments import format as F
-from sedimentdb.engine.segments.codec import (
+from sedimentdb.engine.segments.bodies import (
     decode_all_metadata,
     encode_metadatas,
     encode_rows,
@@ -37,6 +36,7 @@ from sedimentdb.engine.segments.framing import Identity, encode_file_parts
 from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
 from sedimentdb.engine.segments.graph_native import encode_graph_via_file
 from sedimentdb.engine.segments.strings import encode_strings
+from sedimentdb.engine.storage_errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from sedimentdb.engine.segments.segment import Segment

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal.cursor import (
     DAMAGED,
     HEADER,

@@ -30,10 +30,10 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.fileio import FileSystem
-from sedimentdb.engine.wal import codec
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 from sedimentdb.engine.wal import format as F
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.frames import FileHeader, LogHeaderError, read_file_header
 from sedimentdb.engine.wal.reader import (
     FileScan,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import crc32c
 
-from sedimentdb.engine.errors import LogHeaderError
+from sedimentdb.engine.storage_errors import LogHeaderError
 from sedimentdb.engine.wal import format as F
 
 

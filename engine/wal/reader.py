@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import FileSystem
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.frames import FileHeader, Frame, parse_frame
 

@@ -3,7 +3,7 @@
 Each API call becomes exactly one of these, appended as one atomic log record (a large batch
 may span several frames of one transaction; see FORMAT.md). The numeric record types live in
 :mod:`sedimentdb.engine.wal.format` and are never renumbered. The byte encoding of each
-payload is in :mod:`sedimentdb.engine.wal.codec`.
+payload is in :mod:`sedimentdb.engine.wal.payload`.
 
 Metadata values are JSON-like: ``None``, ``bool``, ``int``, ``float``, ``str``, lists and
 ``str``-keyed dicts of those. The codec round-trips them exactly (``1`` stays an ``int``,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import FileSystem, write_file_atomically
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.cursor import (
     POINT_IN_TIME,

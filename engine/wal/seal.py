@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import crc32c
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import FileSystem, write_file_atomically
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import format as F
 
 REASONS = {F.SEAL_OPENED: "when a writer last opened the database",

@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.errors import (
+from sedimentdb.engine.fileio import FileSystem, WritableFile, write_file_atomically
+from sedimentdb.engine.options import DURABILITY_MODES
+from sedimentdb.engine.storage_errors import (
     ClosedError,
     CorruptionError,
     LogHeaderError,
@@ -28,10 +30,8 @@ from sedimentdb.engine.errors import (
     StorageError,
     WriterFailedError,
 )
-from sedimentdb.engine.fileio import FileSystem, WritableFile, write_file_atomically
-from sedimentdb.engine.options import DURABILITY_MODES
-from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as F
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.cursor import STRICT, LogCursor, TailRead, read_after
 from sedimentdb.engine.wal.frames import FileHeader, encode_file_header, encode_frames
 from sedimentdb.engine.wal.reader import WalFileInfo

@@ -8,7 +8,7 @@ import pytest
 
 import sedimentdb as chromadb
 from sedimentdb import system
-from sedimentdb.client import Client
+from sedimentdb.local_clients import Client
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from sedimentdb import errors
-from sedimentdb.client import Client
 from sedimentdb.collection_schema import schema_json
 from sedimentdb.engine.rust_regex import translate
+from sedimentdb.local_clients import Client
 
 DISABLED_SCHEMA = {
     "keys": {

@@ -11,8 +11,8 @@ import pytest
 
 import sedimentdb as chromadb
 from sedimentdb import errors
-from sedimentdb.client import Client
 from sedimentdb.config import Settings
+from sedimentdb.local_clients import Client
 
 NAME_MESSAGE = (
     "Validation error: name: Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in "

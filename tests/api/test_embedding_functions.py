@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import sedimentdb as chromadb
-from sedimentdb.client import Client
+from sedimentdb.local_clients import Client
 from sedimentdb.utils.embedding_functions import (
     EmbeddingFunction,
     HashingEmbeddingFunction,

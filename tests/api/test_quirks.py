@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import sedimentdb as chromadb
-from sedimentdb.client import Client
 from sedimentdb.collection import Collection
+from sedimentdb.local_clients import Client
 
 
 def test_add_of_an_existing_id_is_a_silent_no_op(collection: Collection) -> None:

@@ -17,7 +17,7 @@ from sedimentdb.config import Settings
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import DirDestination, Follower, Shipper
-from sedimentdb.server.errors import status_and_name
+from sedimentdb.server.error_responses import status_and_name
 
 WRITER = Settings(sediment_durability="off", allow_reset=True)
 
@@ -90,7 +90,7 @@ def test_read_only_error_over_http_and_from_the_engine():
     assert status_and_name(errors.read_only("add")) == (403, "ReadOnlyError",
                                                          errors.read_only("add").message())
     assert errors.error_types["ReadOnlyError"] is errors.ReadOnlyError
-    from sedimentdb.engine.errors import ReadOnlyError as EngineReadOnly
+    from sedimentdb.engine.storage_errors import ReadOnlyError as EngineReadOnly
     assert isinstance(errors.translate(EngineReadOnly("the database is open read-only")), errors.ReadOnlyError)
 
 

@@ -58,7 +58,7 @@ col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=["x", "y"
 res = col.query(query_embeddings=[[0.9, 0.1]], n_results=1)
 print(json.dumps({{"ids": res["ids"], "engine": type(client).__module__}}))
 """)
-    assert out == {"ids": [["a"]], "engine": "sedimentdb.client"}
+    assert out == {"ids": [["a"]], "engine": "sedimentdb.local_clients"}
 
 
 def test_alias_logs_once_and_twice_installing_is_harmless() -> None:

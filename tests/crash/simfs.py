@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from sedimentdb.engine.errors import LockedError, StorageIOError
+from sedimentdb.engine.storage_errors import LockedError, StorageIOError
 
 BLOCK = 4096
 PERSIST_KINDS = ("sync", "fsync_dir", "rename", "unlink", "rmtree", "truncate")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal.records import CreateTenant, WriteBatch, WriteOp
 
 from .conftest import env_int

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import StorageError
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import decode_file_header
 from sedimentdb.engine.wal.reader import scan_frames

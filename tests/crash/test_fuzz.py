@@ -73,7 +73,7 @@ def test_fuzz_briefly(name, tmp_path, figures):
 @pytest.mark.parametrize("case", ["invalid-utf8-string-column", "zstd-size-overflow"])
 def test_forged_string_column_is_corruption(case):
     """Regressions F-6/F-7 (fixed in d8101c9): UnicodeDecodeError / OverflowError escaped."""
-    from sedimentdb.engine.errors import CorruptionError
+    from sedimentdb.engine.storage_errors import CorruptionError
 
     with open(os.path.join(FUZZ, "regressions", "segment_body", case), "rb") as f:
         data = f.read()
@@ -84,7 +84,7 @@ def test_forged_string_column_is_corruption(case):
 def test_manifest_of_the_wrong_shape_is_corruption():
     """Regression (fixed in 1e6c93e): a checksummed payload with ``"catalog": 1`` decoded as valid."""
     from sedimentdb.engine.compactor import manifest as M
-    from sedimentdb.engine.errors import CorruptionError
+    from sedimentdb.engine.storage_errors import CorruptionError
 
     with open(os.path.join(FUZZ, "regressions", "manifest", "payload-catalog-not-a-dict"), "rb") as f:
         blob = targets._wrap_manifest(f.read())
@@ -99,7 +99,7 @@ def test_manifest_with_an_infinite_number_is_corruption():
         data = f.read()
     targets.manifest(data)  # the target's own contract: a parse or a CorruptionError only
     from sedimentdb.engine.compactor import manifest as M
-    from sedimentdb.engine.errors import CorruptionError
+    from sedimentdb.engine.storage_errors import CorruptionError
 
     payload = b'{"generation": Infinity, "db_uuid": "u", "epoch": 0, "catalog_lsn": 1, "catalog": {}, "collections": {}}'
     with pytest.raises(CorruptionError, match="does not parse"):

@@ -23,7 +23,7 @@ import itertools
 
 import pytest
 
-from sedimentdb.engine.errors import (
+from sedimentdb.engine.storage_errors import (
     NotFoundError,
     StorageError,
     StorageIOError,

@@ -25,8 +25,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import LockedError
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import LockedError
 
 from .conftest import env_int
 from .killops import apply_op, make_op

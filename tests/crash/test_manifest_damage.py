@@ -13,7 +13,7 @@ import crc32c
 import pytest
 
 from sedimentdb.engine.compactor import manifest as M
-from sedimentdb.engine.errors import CorruptionError, FormatVersionError
+from sedimentdb.engine.storage_errors import CorruptionError, FormatVersionError
 
 from .simfs import crash_image
 from .workload import Builder, observe, open_db, record

@@ -46,7 +46,7 @@ def test_reopen_after_a_failed_log_sync_keeps_new_writes_durable():
     now rewrites the newest file into a fresh, synced file on open, so nothing it appends
     depends on pages whose writeback failed.
     """
-    from sedimentdb.engine.errors import StorageError
+    from sedimentdb.engine.storage_errors import StorageError
 
     from .simfs import SimFileSystem, crash_image
     from .workload import open_db

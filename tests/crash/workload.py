@@ -23,8 +23,8 @@ import numpy as np
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
 from sedimentdb.engine.distance import pair_distances
+from sedimentdb.engine.engine_types import Include
 from sedimentdb.engine.options import DatabaseOptions
-from sedimentdb.engine.types import Include
 
 from .simfs import CrashInfo, SimFileSystem, Snapshot, crash_image
 
@@ -435,7 +435,7 @@ def check_point(rec: Recording, point: Point, mode: str, seed: int, reopen_twice
     A CorruptionError is returned as ``refused`` (the caller decides whether that crash image
     made it legitimate) instead of raised.
     """
-    from sedimentdb.engine.errors import CorruptionError
+    from sedimentdb.engine.storage_errors import CorruptionError
 
     cfs, info = crash_image(point.snap, mode, seed)
     opts = rec.workload.options

@@ -19,8 +19,8 @@ import pytest
 from sedimentdb.engine.compactor import manifest as M
 from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, should_flush
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, REPLICATION_HOLD, Database
-from sedimentdb.engine.errors import CorruptionError, NotFoundError, StorageIOError
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import CorruptionError, NotFoundError, StorageIOError
 from tests.crash.simfs import SimFileSystem
 from tests.crash.workload import NULL
 

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import AlreadyExistsError, InvalidArgumentError, LockedError, NotFoundError
+from sedimentdb.engine.engine_types import Include
 from sedimentdb.engine.options import DatabaseOptions
-from sedimentdb.engine.types import Include
+from sedimentdb.engine.storage_errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    LockedError,
+    NotFoundError,
+)
 
 from .helpers import Model, clustered
 

@@ -12,7 +12,9 @@ import pytest
 
 from sedimentdb.engine.compactor.manifest import list_manifests
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, REPLICATION_HOLD, Database
-from sedimentdb.engine.errors import (
+from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import (
     AlreadyExistsError,
     ClosedError,
     CorruptionError,
@@ -22,8 +24,6 @@ from sedimentdb.engine.errors import (
     StorageError,
     StorageIOError,
 )
-from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.wal.records import NewEpoch
 
 from .helpers import Model, clustered

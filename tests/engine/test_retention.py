@@ -10,9 +10,9 @@ import pytest
 from sedimentdb.engine.compactor.compactor import ROLL_COVERED_BYTES
 from sedimentdb.engine.compactor.manifest import list_manifests, write_manifest
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import CorruptionError
 
 from .helpers import Model, clustered
 from .test_database import assert_matches

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import format as WF
 from sedimentdb.engine.wal.frames import decode_file_header
 from sedimentdb.engine.wal.reader import list_log_files, scan_frames

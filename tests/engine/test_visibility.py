@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import InvalidArgumentError, StorageIOError, WriterFailedError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import InvalidArgumentError, StorageIOError, WriterFailedError
 from sedimentdb.engine.wal.records import DeleteRecords, WriteBatch, WriteOp
 
 WAIT = 10.0  # seconds; a timeout here is a hang, reported as a failure

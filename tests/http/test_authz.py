@@ -274,7 +274,7 @@ def test_replication_status_is_admin_only_and_errors_hide_paths(world: dict[str,
 def test_error_bodies_hide_the_data_path_from_restricted_users(world: dict[str, Any],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure whose message names a file answers restricted users with the path hidden."""
-    from sedimentdb.engine.errors import CorruptionError
+    from sedimentdb.engine.storage_errors import CorruptionError
     from sedimentdb.server.service import Service
 
     data = world["app"].state.config.persist_path

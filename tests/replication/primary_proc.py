@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import AlreadyExistsError
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import DirDestination, Shipper
+from sedimentdb.engine.storage_errors import AlreadyExistsError
 
 
 def main(path: str, archive: str, ackfile: str) -> None:

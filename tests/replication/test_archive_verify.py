@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.replication import restore, verify_archive
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.tools.cli import cli
 
 from . import test_damage

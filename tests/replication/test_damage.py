@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import (
     Follower,
@@ -17,6 +16,7 @@ from sedimentdb.engine.replication import (
     restore,
     verify_archive,
 )
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 
 from .workload import Workload
 

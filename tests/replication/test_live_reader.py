@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import InvalidArgumentError, ReadOnlyError, StorageError, StorageIOError
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import state_digest
-from sedimentdb.engine.wal import codec
+from sedimentdb.engine.storage_errors import InvalidArgumentError, ReadOnlyError, StorageError, StorageIOError
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.frames import encode_frames
 from sedimentdb.engine.wal.reader import list_log_files
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp

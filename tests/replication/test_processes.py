@@ -17,9 +17,9 @@ import time
 import pytest
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import DirDestination, Shipper, state_digest
+from sedimentdb.engine.storage_errors import StorageError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

@@ -22,11 +22,11 @@ import pytest
 
 import sedimentdb as ours
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import DirDestination, open_destination, restore, state_digest
 from sedimentdb.engine.replication.follower import read_position
 from sedimentdb.engine.replication.http_destination import HttpDestination
+from sedimentdb.engine.storage_errors import StorageError
 from tests.http.server_process import ServerProcess
 from tests.replication.workload import Workload
 

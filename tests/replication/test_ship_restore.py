@@ -8,7 +8,6 @@ import random
 import pytest
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.replication import (
     Shipper,
@@ -19,6 +18,7 @@ from sedimentdb.engine.replication import (
     verify_archive,
 )
 from sedimentdb.engine.replication.destination import ObjectExistsError
+from sedimentdb.engine.storage_errors import StorageError
 
 from .workload import Workload, content
 

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from sedimentdb.engine.database import REPLICATION_HOLD
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.replication import Follower, Shipper
 from sedimentdb.engine.replication.status import Hold, encode_hold, read_hold, replication_status
+from sedimentdb.engine.storage_errors import StorageError
 
 from .test_follow_promote import FOLLOWER
 from .workload import Workload

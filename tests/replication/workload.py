@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT
+from sedimentdb.engine.engine_types import Include
 from sedimentdb.engine.replication import state_digest
-from sedimentdb.engine.types import Include
 
 DIM = 4
 ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distances=False)

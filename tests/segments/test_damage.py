@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, SegmentDescriptor, write_segment
+from sedimentdb.engine.storage_errors import CorruptionError
 
 FILES = ["vectors.f32", "rows.bin", "documents.col", "metadata.col", "uris.col", "graph.hnsw", "filter.idx",
          "segment.json"]

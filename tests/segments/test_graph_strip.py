@@ -11,7 +11,6 @@ import hnswlib
 import numpy as np
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError, FormatVersionError
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentDescriptor, write_segment
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.bundle import unpack
@@ -23,6 +22,7 @@ from sedimentdb.engine.segments.graph import (
     load_graph,
     normalize_like_hnswlib,
 )
+from sedimentdb.engine.storage_errors import CorruptionError, FormatVersionError
 
 SPACES = ["l2", "ip", "cosine"]
 N, DIM = 1500, 16

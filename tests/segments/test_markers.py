@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import read_delete_marker, write_delete_marker
+from sedimentdb.engine.storage_errors import CorruptionError
 
 
 @pytest.mark.parametrize("count", [0, 1, 7, 8, 9, 1000, 100_003])

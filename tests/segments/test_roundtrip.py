@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from sedimentdb.engine.errors import InvalidArgumentError
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, SegmentDescriptor, write_segment
+from sedimentdb.engine.storage_errors import InvalidArgumentError
 
 ODD_METADATA = [
     {"int": 1, "float": 1.0, "bool": True, "str": "x"},

@@ -184,7 +184,7 @@ def record_offset(path: str, lsn: int) -> int:
 
 def snapshot(path: str) -> dict:
     """Every live record of every collection (exact bytes of vectors), read-only."""
-    from sedimentdb.engine.types import Include
+    from sedimentdb.engine.engine_types import Include
     from sedimentdb.tools.ops.common import open_read_only
     db = open_read_only(path)
     try:

@@ -14,10 +14,10 @@ import pytest
 
 from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.segments import Segment, SegmentDescriptor
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.tools.ops.repair import apply_repair, plan_repair
 from sedimentdb.tools.ops.verify import verify
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT, Database
-from sedimentdb.engine.errors import AlreadyExistsError
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import AlreadyExistsError
 from sedimentdb.tools.ops.transfer import export_collections, import_collections
 
 from .helpers import SMALL_ID, invoke, snapshot

@@ -89,7 +89,7 @@ def test_content_mismatch_between_segment_and_log(db_path):
     # rewrite one log record's vector with valid checksums: the segment no longer matches it
     import numpy as np
 
-    from sedimentdb.engine.wal import codec
+    from sedimentdb.engine.wal import payload as codec
     from sedimentdb.engine.wal.frames import encode_frames
     from sedimentdb.tools.ops.wal import read_records
     rec = next(read_records(db_path, from_lsn=5, to_lsn=5))

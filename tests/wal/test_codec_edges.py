@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sedimentdb.engine.wal import codec
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 
 

@@ -14,9 +14,9 @@ import crc32c
 import numpy as np
 import pytest
 
-from sedimentdb.engine.wal import codec
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal import frames as FR
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 
 ADD = int(WriteOp.ADD)

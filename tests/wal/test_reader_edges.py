@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import Wal, read_after, scan
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal import frames as FR

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import Wal
 
 from .walkit import broken_copies, log_files, positions, write_log

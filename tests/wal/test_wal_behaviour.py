@@ -10,14 +10,14 @@ import time
 import numpy as np
 import pytest
 
-from sedimentdb.engine.errors import (
+from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.storage_errors import (
     ClosedError,
     CorruptionError,
     ReadOnlyError,
     StorageError,
     WriterFailedError,
 )
-from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.wal import Wal, scan
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.frames import Frame, decode_file_header, parse_frame

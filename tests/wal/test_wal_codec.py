@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.memfs import MemoryFileSystem
-from sedimentdb.engine.wal import Wal, codec
+from sedimentdb.engine.storage_errors import CorruptionError
+from sedimentdb.engine.wal import Wal
 from sedimentdb.engine.wal import format as F
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.records import (
     CreateCollection,
     CreateDatabase,

@@ -12,10 +12,11 @@ import shutil
 
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError, TornTailError
 from sedimentdb.engine.fileio import OsFileSystem
-from sedimentdb.engine.wal import Wal, codec
+from sedimentdb.engine.storage_errors import CorruptionError, TornTailError
+from sedimentdb.engine.wal import Wal
 from sedimentdb.engine.wal import format as F
+from sedimentdb.engine.wal import payload as codec
 from sedimentdb.engine.wal.frames import FileHeader, decode_file_header, encode_file_header
 
 from .walkit import (

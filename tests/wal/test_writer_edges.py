@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from sedimentdb.engine.errors import CorruptionError, ReadOnlyError, StorageIOError, WriterFailedError
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.storage_errors import CorruptionError, ReadOnlyError, StorageIOError, WriterFailedError
 from sedimentdb.engine.wal import Wal
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal import frames as FR

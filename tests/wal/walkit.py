@@ -11,8 +11,8 @@ from typing import Any
 import crc32c
 import numpy as np
 
-from sedimentdb.engine.errors import StorageIOError
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem, WritableFile
+from sedimentdb.engine.storage_errors import StorageIOError
 from sedimentdb.engine.wal import Wal, scan
 from sedimentdb.engine.wal import format as F
 from sedimentdb.engine.wal.records import Record, WriteBatch, WriteOp

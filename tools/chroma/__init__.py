@@ -5,13 +5,13 @@ It imports nothing from the engine (import-linter checks it), so it is usable on
 holds, exactly as Chroma's ``get(include=[...])`` returns them.
 """
 
-from sedimentdb.tools.chroma.errors import (
+from sedimentdb.tools.chroma.reader import ChromaCollection, ChromaSnapshot, read_chroma
+from sedimentdb.tools.chroma.source_errors import (
     ChromaSourceError,
     DamagedSourceError,
     SourceBusyError,
     UnsupportedFormatError,
 )
-from sedimentdb.tools.chroma.reader import ChromaCollection, ChromaSnapshot, read_chroma
 
 __all__ = ["ChromaCollection", "ChromaSnapshot", "ChromaSourceError", "DamagedSourceError", "SourceBusyError",
            "UnsupportedFormatError", "read_chroma"]

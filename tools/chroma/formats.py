@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from sedimentdb.tools.chroma.errors import UnsupportedFormatError
+from sedimentdb.tools.chroma.source_errors import UnsupportedFormatError
 
 # Highest migration per dir that each known release line applies, newest first.
 KNOWN = [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sedimentdb.tools.chroma.errors import DamagedSourceError
+from sedimentdb.tools.chroma.source_errors import DamagedSourceError
 
 HEADER = struct.Struct("<i6Q iI 3Q d Q")
 PERSISTENCE_VERSION = 1

@@ -15,7 +15,7 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
-from sedimentdb.tools.chroma.errors import DamagedSourceError
+from sedimentdb.tools.chroma.source_errors import DamagedSourceError
 
 PICKLE_FILE = "index_metadata.pickle"
 PERSISTENT_DATA = ("chromadb.segment.impl.vector.local_persistent_hnsw", "PersistentData")

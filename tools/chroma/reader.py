@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.tools.chroma.collection_config import index_configuration
-from sedimentdb.tools.chroma.errors import DamagedSourceError, SourceBusyError
 from sedimentdb.tools.chroma.formats import SourceFormat, detect
 from sedimentdb.tools.chroma.hnsw_files import FILES, read_vectors
 from sedimentdb.tools.chroma.id_map import PICKLE_FILE, read_id_map
@@ -33,6 +32,7 @@ from sedimentdb.tools.chroma.records import (
     parse_log_metadata,
     split_stored,
 )
+from sedimentdb.tools.chroma.source_errors import DamagedSourceError, SourceBusyError
 from sedimentdb.tools.chroma.sqlite_source import SQLITE_FILE, open_snapshot, quick_check
 from sedimentdb.tools.diskusage import tree_bytes
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.request import pathname2url
 
-from sedimentdb.tools.chroma.errors import DamagedSourceError, SourceBusyError
+from sedimentdb.tools.chroma.source_errors import DamagedSourceError, SourceBusyError
 
 SQLITE_FILE = "chroma.sqlite3"
 HEADER_MAGIC = b"SQLite format 3\x00"

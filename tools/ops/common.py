@@ -12,9 +12,9 @@ import structlog
 
 from sedimentdb.engine.compactor.manifest import list_manifests
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import InvalidArgumentError, NotFoundError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import InvalidArgumentError, NotFoundError
 from sedimentdb.tools.diskusage import tree_bytes  # noqa: F401 (re-exported for the ops modules)
 
 Progress = Callable[[str, int, "int | None"], None]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.errors import InvalidArgumentError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.storage_errors import InvalidArgumentError
 from sedimentdb.engine.wal import scan
 from sedimentdb.engine.wal.records import WriteBatch
 from sedimentdb.tools.chroma import ChromaCollection, ChromaSnapshot, read_chroma

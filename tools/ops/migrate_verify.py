@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.database import Database
-from sedimentdb.engine.types import Include
+from sedimentdb.engine.engine_types import Include
 from sedimentdb.tools.chroma import ChromaCollection
 
 ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distances=False)

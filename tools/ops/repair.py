@@ -48,7 +48,6 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_manifest, write_manifest
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import OsFileSystem, write_file_atomically
 from sedimentdb.engine.segments import (
     HnswParams,
@@ -58,9 +57,10 @@ from sedimentdb.engine.segments import (
     write_segment,
 )
 from sedimentdb.engine.segments import format as SF
-from sedimentdb.engine.segments.codec import decode_metadata, decode_rows, decode_vectors
+from sedimentdb.engine.segments.bodies import decode_metadata, decode_rows, decode_vectors
 from sedimentdb.engine.segments.framing import Identity, decode_file
 from sedimentdb.engine.segments.strings import StringColumn
+from sedimentdb.engine.storage_errors import StorageError
 from sedimentdb.engine.wal import (
     FILE_HEADER_SIZE,
     LogFileState,

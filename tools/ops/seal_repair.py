@@ -13,8 +13,8 @@ import os
 from typing import Any
 
 from sedimentdb.engine.compactor.manifest import Manifest
-from sedimentdb.engine.errors import StorageError
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.storage_errors import StorageError
 from sedimentdb.engine.wal import SEAL_FILE, SEAL_REPAIRED
 from sedimentdb.engine.wal.seal import read_seal, same_database, write_seal
 

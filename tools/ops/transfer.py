@@ -24,8 +24,8 @@ from typing import IO, Any
 import numpy as np
 
 from sedimentdb.engine.database import DEFAULT_DATABASE, DEFAULT_TENANT
-from sedimentdb.engine.errors import AlreadyExistsError, InvalidArgumentError
-from sedimentdb.engine.types import Include
+from sedimentdb.engine.engine_types import Include
+from sedimentdb.engine.storage_errors import AlreadyExistsError, InvalidArgumentError
 from sedimentdb.tools.ops.common import Progress, no_progress, open_read_only, open_writer, resolve_collection
 
 FORMAT = "sedimentdb-export"

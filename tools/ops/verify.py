@@ -24,12 +24,12 @@ import numpy as np
 
 from sedimentdb.engine.collection import strip_none
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_manifest
-from sedimentdb.engine.errors import CorruptionError, StorageError
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
 from sedimentdb.engine.segments import format as SF
 from sedimentdb.engine.segments.framing import Identity, decode_file
 from sedimentdb.engine.segments.recall import FIRST_EF, measure_recall
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 from sedimentdb.engine.wal import SEAL_FILE, LogRecord, check_log, list_log_files
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 from sedimentdb.engine.wal.seal import (

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.storage_errors import CorruptionError
 from sedimentdb.engine.wal import (
     DAMAGED,
     FILE_HEADER_SIZE,

@@ -11,7 +11,10 @@ are declared, and raise ``NotImplementedError`` when constructed.
 from sedimentdb.unimplemented import declare
 from sedimentdb.utils.embedding_functions.base import EmbeddingFunction, validate_embedding_function
 from sedimentdb.utils.embedding_functions.default import DefaultEmbeddingFunction
-from sedimentdb.utils.embedding_functions.errors import EXTRA_INSTALL_COMMAND, EmbeddingExtraMissingError
+from sedimentdb.utils.embedding_functions.extra_missing import (
+    EXTRA_INSTALL_COMMAND,
+    EmbeddingExtraMissingError,
+)
 from sedimentdb.utils.embedding_functions.hashing import HashingEmbeddingFunction
 from sedimentdb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 from sedimentdb.utils.embedding_functions.registry import (
@@ -24,8 +27,8 @@ from sedimentdb.utils.embedding_functions.sparse import (
     register_sparse_embedding_function,
     sparse_known_embedding_functions,
 )
-from sedimentdb.utils.embedding_functions.types import Document, Documents, Embedding, Embeddings, Space
 from sedimentdb.utils.embedding_functions.validation import normalize_embeddings, validate_embeddings
+from sedimentdb.utils.embedding_functions.value_types import Document, Documents, Embedding, Embeddings, Space
 
 
 def get_builtins() -> set[str]:

@@ -14,8 +14,8 @@ from abc import abstractmethod
 from inspect import signature
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from sedimentdb.utils.embedding_functions.types import ALL_SPACES, Embeddings, Space
 from sedimentdb.utils.embedding_functions.validation import normalize_embeddings, validate_embeddings
+from sedimentdb.utils.embedding_functions.value_types import ALL_SPACES, Embeddings, Space
 
 D = TypeVar("D", contravariant=True)
 

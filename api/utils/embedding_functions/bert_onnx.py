@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
+from sedimentdb.utils.embedding_functions.extra_missing import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.onnx_cache import BUILDER_VERSION
 
 try:

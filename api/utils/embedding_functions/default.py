@@ -13,7 +13,7 @@ from sedimentdb.utils.embedding_functions.base import EmbeddingFunction
 from sedimentdb.utils.embedding_functions.model_files import MAX_TOKENS
 from sedimentdb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
 from sedimentdb.utils.embedding_functions.registry import register_embedding_function
-from sedimentdb.utils.embedding_functions.types import Documents, Embeddings
+from sedimentdb.utils.embedding_functions.value_types import Documents, Embeddings
 
 
 @register_embedding_function

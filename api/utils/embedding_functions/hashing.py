@@ -17,7 +17,7 @@ import numpy as np
 
 from sedimentdb.utils.embedding_functions.base import EmbeddingFunction
 from sedimentdb.utils.embedding_functions.registry import register_embedding_function
-from sedimentdb.utils.embedding_functions.types import Documents, Embedding, Embeddings, Space
+from sedimentdb.utils.embedding_functions.value_types import Documents, Embedding, Embeddings, Space
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PERSON = b"sediment-hash-v1"

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
+from sedimentdb.utils.embedding_functions.extra_missing import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.model_files import MAX_TOKENS, locate_model_files
 
 BATCH_SIZE = 32  # Chroma's batch size; bounds memory at 32 x 256 x 384 floats per layer

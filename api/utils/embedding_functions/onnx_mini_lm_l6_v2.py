@@ -12,7 +12,7 @@ from typing import Any
 from sedimentdb.utils.embedding_functions.base import EmbeddingFunction
 from sedimentdb.utils.embedding_functions.model_files import MAX_TOKENS
 from sedimentdb.utils.embedding_functions.registry import register_embedding_function
-from sedimentdb.utils.embedding_functions.types import ALL_SPACES, Documents, Embeddings, Space
+from sedimentdb.utils.embedding_functions.value_types import ALL_SPACES, Documents, Embeddings, Space
 
 
 @register_embedding_function
@@ -21,7 +21,7 @@ class ONNXMiniLM_L6_V2(EmbeddingFunction[Documents]):  # noqa: N801 - Chroma's p
 
     Constructing it is free; the model is loaded (and, the first time on a machine, its graph
     built, 2-4 s) on the first call. Without the optional packages the first call raises
-    :class:`~sedimentdb.utils.embedding_functions.errors.EmbeddingExtraMissingError`.
+    :class:`~sedimentdb.utils.embedding_functions.extra_missing.EmbeddingExtraMissingError`.
     """
 
     MODEL_NAME = "all-MiniLM-L6-v2"

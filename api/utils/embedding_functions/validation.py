@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sedimentdb.utils.embedding_functions.types import Embeddings
+from sedimentdb.utils.embedding_functions.value_types import Embeddings
 
 _ALLOWED_DTYPES = (np.float16, np.float32, np.float64, np.int32, np.int64)
 

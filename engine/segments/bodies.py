@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from sedimentdb.engine.errors import CorruptionError
 from sedimentdb.engine.segments import format as F
 from sedimentdb.engine.segments.strings import StringColumn, encode_strings
+from sedimentdb.engine.storage_errors import CorruptionError
 
 
 def encode_rows(ids: list[str], ordinals: np.ndarray, versions: np.ndarray) -> bytes:

@@ -1,6 +1,6 @@
 """``RemoteClient`` and ``RemoteAdminClient``: the embedded clients over a :class:`RemoteEngine`.
 
-The embedded ``Client`` and ``AdminClient`` (``sedimentdb.client``) do their work through
+The embedded ``Client`` and ``AdminClient`` (``sedimentdb.local_clients``) do their work through
 ``self._engine()``; here that is a remote engine, so validation, embedding and result shaping
 are the embedded code itself. What differs is only what a server answers instead of the
 process: heartbeat, version, identity, batch limit and whether reset is allowed.
@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 
-from sedimentdb.client import AdminClient, Client, _SharedEngineClient
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.engine.database import Database as Engine
 from sedimentdb.errors import ChromaError
 from sedimentdb.http.remote_engine import RemoteEngine
 from sedimentdb.http.transport import Transport
+from sedimentdb.local_clients import AdminClient, Client, _SharedEngineClient
 from sedimentdb.types import UserIdentity
 
 NOT_RUNNING = "Could not connect to a Chroma server. Are you sure it is running?"

@@ -21,8 +21,8 @@ from sedimentdb.collection_config import build_configuration
 from sedimentdb.collection_schema import SCHEMA_KEY, apply_schema
 from sedimentdb.config import CHROMA_VERSION, DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from sedimentdb.engine.database import Database as Engine
-from sedimentdb.engine.errors import NotFoundError as EngineNotFoundError
-from sedimentdb.engine.types import CollectionInfo, DatabaseInfo
+from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo
+from sedimentdb.engine.storage_errors import NotFoundError as EngineNotFoundError
 from sedimentdb.errors import (
     AuthorizationError,
     NotFoundError,
