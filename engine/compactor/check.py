@@ -96,9 +96,10 @@ def check_manifest_segments(fs: FileSystem, path: str, found: ManifestCheck,
     out = SegmentsCheck()
     newest = found.newest
     entries = [(cid, seg) for cid, entry in newest.collections.items() for seg in entry["segments"]] if newest else []
+    where = os.path.join(path, manifest_name(newest.generation)) if newest else path
     for i, (cid, seg) in enumerate(entries):
         progress(i, len(entries))
-        _check_segment(fs, path, cid, seg, newest, out)  # type: ignore[arg-type]
+        _check_segment(fs, path, cid, seg, where, out)
     progress(len(entries), len(entries))
     referenced: set[str] = set().union(*(m.files() for m in found.manifests))
     for sub in ("segments", "markers"):
@@ -110,13 +111,13 @@ def check_manifest_segments(fs: FileSystem, path: str, found: ManifestCheck,
     return out
 
 
-def _check_segment(fs: FileSystem, path: str, cid: str, entry: dict[str, Any], newest: Manifest,
+def _check_segment(fs: FileSystem, path: str, cid: str, entry: dict[str, Any], manifest_path: str,
                    out: SegmentsCheck) -> None:
     try:
         desc = SegmentDescriptor.from_dict(entry["descriptor"])
     except (KeyError, TypeError, ValueError) as exc:
         out.problems.append(Problem(ERROR, "manifest", f"segment descriptor does not parse: {exc}",
-                                    os.path.join(path, manifest_name(newest.generation))))
+                                    manifest_path))
         return
     out.checked["segments"] += 1
     files = check_segment_files(path, desc)
