@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sedimentdb.engine.fileio import FileSystem
-from sedimentdb.engine.storage_errors import CorruptionError
+from sedimentdb.engine.problem import ERROR, WARNING, Problem
+from sedimentdb.engine.storage_errors import CorruptionError, StorageError
 from sedimentdb.engine.wal.cursor import (
     DAMAGED,
     HEADER,
@@ -29,25 +30,21 @@ from sedimentdb.engine.wal.cursor import (
 from sedimentdb.engine.wal.frames import FileHeader, decode_file_header
 from sedimentdb.engine.wal.reader import list_log_files
 from sedimentdb.engine.wal.records import Record
-from sedimentdb.engine.wal.seal import Seal, damaged_durable
-
-
-@dataclass(frozen=True)
-class LogProblem:
-    """One thing wrong with the log: how bad, what, and where."""
-
-    severity: str  # "error" or "warning"
-    message: str
-    file: str | None = None
-    offset: int | None = None
-    lsn: int | None = None
+from sedimentdb.engine.wal.seal import (
+    Seal,
+    damaged_durable,
+    ends_early,
+    missing_log,
+    read_seal,
+    same_database,
+)
 
 
 @dataclass
 class LogCheck:
     """What :func:`check_log` found."""
 
-    problems: list[LogProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     files: int = 0
     records: int = 0
     first_lsn: int | None = None  # the first LSN the log holds (None: no readable file)
@@ -60,19 +57,18 @@ class LogCheck:
         self.problems.append(problem_of(found, self.seal))
 
 
-def problem_of(found: Damage, seal: Seal | None = None) -> LogProblem:
+def problem_of(found: Damage, seal: Seal | None = None) -> Problem:
     """A damaged place as verify names it (``seal``: records synced by then are never torn)."""
     if seal is not None and found.lsn <= seal.lsn and found.kind in (TORN, DAMAGED):
-        err = damaged_durable(seal, found.path, found.offset, found.lsn, found.reason)
-        return LogProblem("error", err.message, err.path, err.offset, err.lsn)
+        return Problem.of_error("log", damaged_durable(seal, found.path, found.offset, found.lsn, found.reason))
     if found.kind == TORN_HEADER:
-        return LogProblem("warning", found.reason, found.path, 0, found.lsn)
+        return Problem(WARNING, "log", found.reason, found.path, 0, found.lsn)
     if found.kind == TORN:
-        return LogProblem("warning", f"torn tail ({found.reason}): {found.dropped} bytes after the last whole "
+        return Problem(WARNING, "log", f"torn tail ({found.reason}): {found.dropped} bytes after the last whole "
                           "record; a writable open cuts it off (a copy is kept)", found.path, found.offset, found.lsn)
     if found.kind == DAMAGED:
-        return LogProblem("error", f"damaged record ({found.reason})", found.path, found.offset, found.lsn)
-    return LogProblem("error", found.reason, found.path, found.offset, found.lsn)
+        return Problem(ERROR, "log", f"damaged record ({found.reason})", found.path, found.offset, found.lsn)
+    return Problem(ERROR, "log", found.reason, found.path, found.offset, found.lsn)
 
 
 def check_log(fs: FileSystem, directory: str, db_uuid: str = "",
@@ -94,7 +90,7 @@ def check_log(fs: FileSystem, directory: str, db_uuid: str = "",
         try:
             decoded = rec.decode()
         except CorruptionError as exc:
-            found.problems.append(LogProblem("error", f"record does not decode: {exc.message}", rec.path,
+            found.problems.append(Problem(ERROR, "log", f"record does not decode: {exc.message}", rec.path,
                                              rec.offset, rec.lsn))
             continue
         on_record(rec, decoded)
@@ -148,3 +144,36 @@ def _region(d: Damage, size: int) -> tuple[int, int, int | None, str]:
     if d.kind in (HEADER, TORN_HEADER):
         return (0, size, None, d.reason)
     return (d.offset, d.resume_offset if d.resume_offset is not None else size, d.resume_lsn, d.reason)
+
+
+@dataclass
+class SealCheck:
+    """What :func:`check_seal` found: the seal (None: none written) and what is wrong with it."""
+
+    seal: Seal | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def check_seal(fs: FileSystem, path: str, db_uuid: str | None) -> SealCheck:
+    """Read the seal at ``path``: what the last writer knew durable, outside the log; it must
+    name database ``db_uuid`` (None: the manifest is unknown, nothing to compare)."""
+    try:
+        seal = read_seal(fs, path)
+    except StorageError as exc:
+        return SealCheck(None, [Problem.of_error("seal", exc)])
+    found = SealCheck(seal)
+    if seal is not None and db_uuid is not None and not same_database(seal, db_uuid):
+        found.problems.append(Problem(ERROR, "seal", f"the seal names database {seal.db_uuid}, the manifest "
+                                      f"{db_uuid}", path, 16))
+    return found
+
+
+def check_seal_end(fs: FileSystem, seal: Seal | None, directory: str, last_lsn: int) -> list[Problem]:
+    """Whether the log in ``directory`` (ending at ``last_lsn``) reaches what ``seal`` says was durable."""
+    if seal is None:
+        return []
+    paths = list_log_files(fs, directory)
+    if not paths:
+        return [Problem.of_error("log", missing_log(seal, directory))] if seal.lsn > 0 else []
+    problem = ends_early(seal, paths[-1], fs.size(paths[-1]), last_lsn)
+    return [] if problem is None else [Problem.of_error("log", problem)]

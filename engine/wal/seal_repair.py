@@ -10,28 +10,30 @@ repaired log ends, so the directory opens and the loss is on record in the plan.
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from sedimentdb.engine.compactor.manifest import Manifest
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.repair_plan import Action, RepairPlan
 from sedimentdb.engine.storage_errors import StorageError
-from sedimentdb.engine.wal import SEAL_FILE, SEAL_REPAIRED
+from sedimentdb.engine.wal.check import LogFileState
+from sedimentdb.engine.wal.format import SEAL_FILE, SEAL_REPAIRED
+from sedimentdb.engine.wal.repair import Checkpoint
 from sedimentdb.engine.wal.seal import read_seal, same_database, write_seal
 
 LOWER = "lower-seal"
 FOREIGN = "set-aside-foreign-log"
+REWRITE = "rewrite-seal"
 
 
-def plan_seal(path: str, logs: list[Any], actions: list[Any], make_action: Any, unfixable: list[str],
-              manifest: Manifest | None) -> None:
-    """Append the seal's actions to ``actions`` after the log's (``logs``: the repair's _LogFile list)."""
-    spath = os.path.join(path, SEAL_FILE)
+def plan_seal(plan: RepairPlan, logs: list[LogFileState], needs: Checkpoint | None) -> None:
+    """Add the seal's actions to ``plan``, after the log's (``needs``: None when no manifest validates)."""
+    actions, unfixable = plan.actions, plan.unfixable
+    spath = os.path.join(plan.path, SEAL_FILE)
     try:
         seal = read_seal(OsFileSystem(), spath)
     except StorageError as exc:
-        actions.append(make_action("rewrite-seal", spath, f"rewrite the damaged seal ({exc.message}) from the log; "
+        actions.append(Action(REWRITE, spath, f"rewrite the damaged seal ({exc.message}) from the log; "
                                    "what the last writer knew durable is unknown, so a loss cannot be ruled out",
-                                   {"lsn": _end_after_repair(logs, actions, set()), "uuid": _log_uuid(logs, manifest)}))
+                                   {"lsn": _end_after_repair(logs, actions, set()), "uuid": _log_uuid(logs, needs)}))
         return
     if seal is None:
         return
@@ -39,38 +41,39 @@ def plan_seal(path: str, logs: list[Any], actions: list[Any], make_action: Any, 
     foreign = {lf.path for lf in logs if lf.header is not None and not same_database(seal, lf.header.db_uuid)
                and lf.path not in handled}
     if foreign:
-        if manifest is not None:
+        if needs is not None:
             unfixable.append(f"log files of another database ({', '.join(sorted(foreign))}) replace this one's, "
                              "and the manifest needs this database's log: restore it from a backup or a replica")
             return
-        actions.append(make_action(FOREIGN, path, f"set aside {len(foreign)} log file(s) of another database "
+        actions.append(Action(FOREIGN, plan.path, f"set aside {len(foreign)} log file(s) of another database "
                                    f"(not {seal.db_uuid}); this database's log is gone", {"paths": sorted(foreign)}))
     end = _end_after_repair(logs, actions, foreign)
     if end >= seal.lsn:
         return
     lost = f"LSN {seal.lsn}" if end + 1 == seal.lsn else f"LSNs {end + 1}..{seal.lsn}"
-    actions.append(make_action(LOWER, spath, f"{lost}, durable {seal.describe()} (the seal), are not in the "
+    actions.append(Action(LOWER, spath, f"{lost}, durable {seal.describe()} (the seal), are not in the "
                                f"repaired log: they are LOST; lower the seal to LSN {end} so the directory opens",
                                {"lsn": end, "uuid": seal.db_uuid, "lost_from": end + 1, "lost_to": seal.lsn}))
 
 
-def apply_seal_action(plan_path: str, kind: str, details: dict[str, Any], aside: Any) -> bool:
-    """Carry out one of this module's actions; False if ``kind`` is not one of them."""
+def apply_seal_action(plan: RepairPlan, action: Action) -> bool:
+    """Carry out one of this module's actions; False if ``action`` is not one of them."""
+    kind, details = action.kind, action.details
     if kind == FOREIGN:
         for p in details["paths"]:
-            aside(p)
+            plan.set_aside(p)
         return True
-    if kind in (LOWER, "rewrite-seal"):
-        spath = os.path.join(plan_path, SEAL_FILE)
+    if kind in (LOWER, REWRITE):
+        spath = os.path.join(plan.path, SEAL_FILE)
         if os.path.exists(spath):
-            aside(spath, True)
+            plan.set_aside(spath, copy=True)
         if details["uuid"]:
             write_seal(OsFileSystem(), spath, details["uuid"], details["lsn"], SEAL_REPAIRED)
         return True
     return False
 
 
-def _end_after_repair(logs: list[Any], actions: list[Any], skip: set[str]) -> int:
+def _end_after_repair(logs: list[LogFileState], actions: list[Action], skip: set[str]) -> int:
     """The last LSN the log will hold once the planned log actions are done."""
     restart = next((a for a in actions if a.kind == "restart-log"), None)
     if restart is not None:  # the log starts anew after the manifest's checkpoint
@@ -91,8 +94,8 @@ def _end_after_repair(logs: list[Any], actions: list[Any], skip: set[str]) -> in
     return end
 
 
-def _log_uuid(logs: list[Any], manifest: Manifest | None) -> str:
-    if manifest is not None:
-        return manifest.db_uuid
+def _log_uuid(logs: list[LogFileState], needs: Checkpoint | None) -> str:
+    if needs is not None:
+        return needs.db_uuid
     return next((lf.header.db_uuid for lf in logs if lf.header is not None), "")
 
