@@ -2,7 +2,9 @@
 
 Each method validates everything first — the client layer inside :func:`validation_context`
 (its messages end in ``" in add."`` etc.), then the server layer — and only then calls the
-engine, so a rejected call writes nothing.
+engine, so a rejected call writes nothing. The engine is the client's ``_engine()``, an
+:class:`~sedimentdb.engine_protocol.EngineProtocol` (embedded, or remote over HTTP); each
+record method makes the engine call of its own name (``add`` calls ``engine.add``).
 """
 
 from __future__ import annotations
