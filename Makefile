@@ -31,7 +31,12 @@ $(RUN_VENV)/.installed: pyproject.toml setup.py
 run: $(RUN_VENV)/.installed
 	$(RUN_VENV)/bin/sediment run --path $(PATH_ARG)
 
-# import-linter reads files, not import hooks: give it the installed layout as a symlink tree.
+# mypy checks the seam between the API and the engines (sedimentdb.engine_protocol): both engines
+# against the protocol, and every module that calls it. Imported modules are read, not reported.
+MYPY_MODULES ?= engine_protocol collection local_clients search_eval embedding results validation \
+	http.remote_engine http.remote_clients server.service utils.embedding_functions.base
+
+# import-linter and mypy read files, not import hooks: give them the installed layout as a symlink tree.
 lint: install
 	$(BIN)/ruff check .
 	rm -rf build/lint && mkdir -p build/lint/sedimentdb
@@ -39,6 +44,8 @@ lint: install
 	ln -s "$(CURDIR)/engine" build/lint/sedimentdb/engine
 	ln -s "$(CURDIR)/tools" build/lint/sedimentdb/tools
 	cd build/lint && PYTHONPATH=. "$(CURDIR)/$(BIN)/lint-imports" --config "$(CURDIR)/pyproject.toml"
+	cd build/lint && "$(CURDIR)/$(BIN)/mypy" --config-file "$(CURDIR)/pyproject.toml" \
+		--cache-dir "$(CURDIR)/.mypy_cache" --follow-imports=silent $(addprefix -m sedimentdb.,$(MYPY_MODULES))
 
 unit: install frameworks-install
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -2,7 +2,9 @@
 
 Each method validates everything first — the client layer inside :func:`validation_context`
 (its messages end in ``" in add."`` etc.), then the server layer — and only then calls the
-engine, so a rejected call writes nothing.
+engine, so a rejected call writes nothing. The engine is the client's ``_engine()``, an
+:class:`~sedimentdb.engine_protocol.EngineProtocol` (embedded, or remote over HTTP); each
+record method makes the engine call of its own name (``add`` calls ``engine.add``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -28,8 +30,7 @@ from sedimentdb.engine.engine_types import CollectionInfo
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
-from sedimentdb.search_eval import run_search
-from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
+from sedimentdb.search_plan import check_read_level, embed_rank_queries, parse_search
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,
@@ -37,6 +38,7 @@ from sedimentdb.validation import (
     check_ids_server,
     check_metadatas_server,
     check_utf8,
+    copy_metadata,
     copy_metadatas,
     maybe_many,
     normalize_embeddings,
@@ -164,7 +166,12 @@ class Collection:
             if records["embeddings"] is None:
                 field = require_one_embeddable(records, ("documents", "images", "uris"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        self._write("add", records)
+        batch = self._server_checks(records, "add")
+        with self._deleted_as(GETTING), engine_boundary():
+            self._client._engine().add(
+                self._model.id, batch.ids, batch.embeddings, batch.documents, batch.metadatas, batch.uris
+            )
+            self._learn_metadata_keys(records["metadatas"])
 
     def update(
         self,
@@ -183,7 +190,12 @@ class Collection:
             if records["embeddings"] is None and (records["documents"] is not None or records["images"] is not None):
                 field = require_one_embeddable(records, ("documents", "images"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        self._write("update", records)
+        batch = self._server_checks(records, "update")
+        with self._deleted_as(GETTING), engine_boundary():
+            self._client._engine().update(
+                self._model.id, batch.ids, batch.embeddings, batch.documents, batch.metadatas, batch.uris
+            )
+            self._learn_metadata_keys(records["metadatas"])
 
     def upsert(
         self,
@@ -202,7 +214,12 @@ class Collection:
             if records["embeddings"] is None:
                 field = require_one_embeddable(records, ("documents", "images"))
                 records["embeddings"] = self._embed(records[field], field, is_query=False)
-        self._write("upsert", records)
+        batch = self._server_checks(records, "upsert")
+        with self._deleted_as(GETTING), engine_boundary():
+            self._client._engine().upsert(
+                self._model.id, batch.ids, batch.embeddings, batch.documents, batch.metadatas, batch.uris
+            )
+            self._learn_metadata_keys(records["metadatas"])
 
     def delete(
         self, ids: Any = None, where: Any = None, where_document: Any = None, limit: Any = None
@@ -227,27 +244,24 @@ class Collection:
             deleted = len(id_list)  # Chroma 1.x reports what was asked, not what existed
         return DeleteResult(deleted=deleted)
 
-    def _write(self, op: str, records: dict[str, Any]) -> None:
-        """Server-side checks, then the engine's ``add``/``update``/``upsert`` of the validated records."""
-        matrix = self._server_checks(records, op)
-        with self._deleted_as(GETTING), engine_boundary():
-            getattr(self._client._engine(), op)(
-                self._model.id, records["ids"], matrix, records["documents"],
-                copy_metadatas(records["metadatas"]), records["uris"],
-            )
-            discovered = discover_keys(self._model.configuration, records["metadatas"])
-            if discovered is not None:  # rare: only writes that bring a new metadata key
-                configuration = {**self._model.configuration, SCHEMA_KEY: discovered}
-                self._model = self._client._engine().modify_collection(self._model.id, configuration=configuration)
-
-    def _server_checks(self, records: dict[str, Any], op: str) -> np.ndarray | None:
+    def _server_checks(self, records: dict[str, Any], op: str) -> _CheckedWrite:
+        """The server layer's checks of a validated (and embedded) write; the columns the engine takes."""
         check_batch_size(len(records["ids"]), self._client.get_max_batch_size())
         check_ids_server(records["ids"])
         matrix = None if records["embeddings"] is None else stack_embeddings(records["embeddings"])
         check_metadatas_server(records["metadatas"], op)
         for field in ("ids", "documents", "metadatas", "uris"):
             check_utf8(field, records[field])
-        return matrix
+        return _CheckedWrite(
+            records["ids"], matrix, records["documents"], copy_metadatas(records["metadatas"]), records["uris"]
+        )
+
+    def _learn_metadata_keys(self, metadatas: list[Any] | None) -> None:
+        """Metadata keys a write brings join the collection's schema (rare: only a new key changes it)."""
+        discovered = discover_keys(self._model.configuration, metadatas)
+        if discovered is not None:
+            configuration = {**self._model.configuration, SCHEMA_KEY: discovered}
+            self._model = self._client._engine().modify_collection(self._model.id, configuration=configuration)
 
     # ---- reading --------------------------------------------------------------------------
 
@@ -310,7 +324,7 @@ class Collection:
     ) -> QueryResult:
         """The ``n_results`` nearest records per query, nearest first (fewer when fewer match)."""
         with validation_context("query"):
-            records = {
+            records: dict[str, Any] = {
                 "embeddings": normalize_embeddings(query_embeddings),
                 "documents": maybe_many(query_texts),
                 "images": maybe_many(query_images),
@@ -379,7 +393,7 @@ class Collection:
             new_configuration = self._updated_configuration(configuration)
         with engine_boundary():
             self._model = self._client._engine().modify_collection(
-                self._model.id, name=name, metadata=copy_metadatas([metadata])[0] if metadata else None,
+                self._model.id, name=name, metadata=copy_metadata(metadata) if metadata else None,
                 configuration=new_configuration,
             )
         self._persisted_ef = _NOT_LOADED
@@ -413,15 +427,9 @@ class Collection:
         if not isinstance(payloads, list):
             raise TypeError(f"searches must be a list, got {type(payloads).__name__}")
         plans = [parse_search(p) for p in payloads]
-        engine = self._client._engine()
-        remote = getattr(engine, "run_searches", None)
-        if remote is not None:  # a server: send the checked batch in one request
-            with engine_boundary():
-                return SearchResult(remote(self._model.id, payloads, level))
         # INDEX_ONLY and INDEX_AND_BOUNDED_WAL read like INDEX_AND_WAL here (docs/SEARCH.md).
         with engine_boundary():
-            columns = [run_search(engine, self._model.id, plan) for plan in plans]
-        return SearchResult({key: [c[key] for c in columns] for key in SEARCH_COLUMNS})
+            return SearchResult(self._client._search(self._model.id, payloads, plans, level))
 
     def _embedded_search(self, search: Any) -> dict[str, Any]:
         if not hasattr(search, "to_dict"):
@@ -476,6 +484,16 @@ class Collection:
         return self._embedding_function
 
 
+class _CheckedWrite(NamedTuple):
+    """The columns of an add, update or upsert after every check, as the engine takes them."""
+
+    ids: list[str]
+    embeddings: np.ndarray | None  # float32 (n, dim)
+    documents: list[Any] | None
+    metadatas: list[Any] | None  # private copies (copy_metadatas)
+    uris: list[Any] | None
+
+
 def _insert_record_set(
     ids: Any, embeddings: Any, metadatas: Any, documents: Any, images: Any, uris: Any
 ) -> dict[str, Any]:
@@ -503,7 +521,7 @@ def _check_delete_limit(limit: Any, where: Any, where_document: Any) -> None:
 
 def _replace_ef(existing: dict[str, Any] | None, new_ef: Any) -> dict[str, Any]:
     """Chroma's rule for changing a collection's embedding function: same kind, new settings."""
-    new_config = embedding.persisted_ef_config(new_ef)
+    new_config = embedding.ef_config(new_ef)
     if not existing or existing.get("type") != "known" or new_config.get("type") != "known":
         if existing and existing.get("type") == "legacy":
             warnings.warn("cannot update legacy embedding function config", DeprecationWarning, stacklevel=3)

@@ -88,6 +88,11 @@ def persisted_ef_config(embedding_function: Any) -> dict[str, Any] | None:
     """What the collection configuration stores for ``embedding_function`` (``None`` for none)."""
     if embedding_function is None:
         return None
+    return ef_config(embedding_function)
+
+
+def ef_config(embedding_function: Any) -> dict[str, Any]:
+    """What the collection configuration stores for a function (known by name, or legacy)."""
     if embedding_function is DEFAULT:
         return {"type": "known", "name": "default", "config": {}}
     if _is_legacy(embedding_function):
@@ -152,11 +157,16 @@ def check_conflict_on_get(embedding_function: Any, persisted: dict[str, Any] | N
 
 
 def call(embedding_function: Any, inputs: list[Any], is_query: bool) -> list[np.ndarray]:
-    """Run the function and hold its output to Chroma's embedding rules."""
+    """Run the function and hold its output to Chroma's embedding rules, once."""
+    # Imported here, lazily, as the module docstring explains.
+    from sedimentdb.utils.embedding_functions.base import returns_checked_embeddings
+
     if is_query and hasattr(embedding_function, "embed_query"):
         result = embedding_function.embed_query(input=inputs)
     else:
         result = embedding_function(input=inputs)
     if result is None:
         raise ValueError("Embedding function returned no embeddings")
+    if returns_checked_embeddings(embedding_function, is_query):
+        return result  # a subclass's wrapped __call__ normalised and validated it: once is enough
     return validate_embeddings(normalize_embeddings(result))

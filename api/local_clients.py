@@ -20,9 +20,10 @@ from sedimentdb.collection import Collection
 from sedimentdb.collection_config import build_configuration
 from sedimentdb.collection_schema import SCHEMA_KEY, apply_schema
 from sedimentdb.config import CHROMA_VERSION, DEFAULT_DATABASE, DEFAULT_TENANT, Settings
-from sedimentdb.engine.database import Database as Engine
+from sedimentdb.engine.database import Database as EmbeddedEngine
 from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo
 from sedimentdb.engine.storage_errors import NotFoundError as EngineNotFoundError
+from sedimentdb.engine_protocol import EngineProtocol
 from sedimentdb.errors import (
     AuthorizationError,
     NotFoundError,
@@ -32,8 +33,10 @@ from sedimentdb.errors import (
     read_only,
 )
 from sedimentdb.names import validate_collection_name, validate_database_name, validate_tenant_name
+from sedimentdb.search_eval import run_search
+from sedimentdb.search_plan import SEARCH_COLUMNS, SearchPlan
 from sedimentdb.types import Database, Tenant, UserIdentity
-from sedimentdb.validation import MAX_BATCH_SIZE, check_collection_metadata, copy_metadatas
+from sedimentdb.validation import MAX_BATCH_SIZE, check_collection_metadata, copy_metadata
 
 
 class _SharedEngineClient:
@@ -52,8 +55,12 @@ class _SharedEngineClient:
         self._refresh_interval = float(settings.sediment_refresh_interval)
         self._refreshed_at: float | None = None  # monotonic time of this client's last refresh
 
-    def _engine(self) -> Engine:
-        """The shared engine; a read-only one first catches up with its writer when due.
+    def _engine(self) -> EngineProtocol:
+        """The engine every API call goes through: here the shared embedded one (remote clients override)."""
+        return self._embedded_engine()
+
+    def _embedded_engine(self) -> EmbeddedEngine:
+        """The shared embedded engine; a read-only one first catches up with its writer when due.
 
         Callers run inside ``engine_boundary()``, so a refresh that fails surfaces as a Chroma error.
         """
@@ -223,6 +230,17 @@ class Client(_SharedEngineClient):
             self._engine().reset()
         return True
 
+    def _search(
+        self, collection_id: str, payloads: list[dict[str, Any]], plans: list[SearchPlan], read_level: str
+    ) -> dict[str, Any]:
+        """Chroma's Search API: the checked plans run here, over the engine's ``get`` and ``query``.
+
+        A remote client sends ``payloads`` instead, to be run by the server in one request.
+        """
+        engine = self._engine()
+        columns = [run_search(engine, collection_id, plan) for plan in plans]
+        return {key: [c[key] for c in columns] for key in SEARCH_COLUMNS}
+
     # ---- collections ------------------------------------------------------------------------
 
     def _wrap(self, info: CollectionInfo, embedding_function: Any = embedding.DEFAULT, data_loader: Any = None) -> Collection:
@@ -278,7 +296,7 @@ class Client(_SharedEngineClient):
             with engine_boundary():
                 info = self._engine().create_collection(
                     self.tenant, self.database, name,
-                    metadata=copy_metadatas([metadata])[0] if metadata else None, configuration=stored,
+                    metadata=copy_metadata(metadata) if metadata else None, configuration=stored,
                 )
         except UniqueConstraintError:
             # Another caller created it between the lookup above and this create.

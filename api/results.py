@@ -7,6 +7,7 @@ query; metadata keys starting with ``chroma:`` are internal and stripped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from sedimentdb.types import GetResult, QueryResult
 _RESERVED_PREFIX = "chroma:"
 
 
-def engine_include(include: list[str], with_distances: bool) -> EngineInclude:
+def engine_include(include: Sequence[str], with_distances: bool) -> EngineInclude:
     """What to ask the engine for; ``data`` needs the uris it is loaded from."""
     wanted = {str(getattr(i, "value", i)) for i in include}
     return EngineInclude(

@@ -370,9 +370,14 @@ def copy_metadatas(metadatas: list[Any] | None) -> list[Any] | None:
     """Private copies, so a caller mutating its dicts (or lists in them) later changes nothing stored."""
     if metadatas is None:
         return None
-    return [
-        None if m is None else {k: list(v) if isinstance(v, list) else v for k, v in m.items()} for m in metadatas
-    ]
+    return [copy_metadata(m) for m in metadatas]
+
+
+def copy_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A private copy of one metadata dict, the lists in it included."""
+    if metadata is None:
+        return None
+    return {k: list(v) if isinstance(v, list) else v for k, v in metadata.items()}
 
 
 def check_finite_metadata_value(field: str, key: str, value: Any, index: int | None = None) -> None:

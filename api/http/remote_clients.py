@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 
 from sedimentdb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
-from sedimentdb.engine.database import Database as Engine
 from sedimentdb.errors import ChromaError
 from sedimentdb.http.remote_engine import RemoteEngine
 from sedimentdb.http.transport import Transport
 from sedimentdb.local_clients import AdminClient, Client, _SharedEngineClient
+from sedimentdb.search_plan import SearchPlan
 from sedimentdb.types import UserIdentity
 
 NOT_RUNNING = "Could not connect to a Chroma server. Are you sure it is running?"
@@ -30,16 +30,17 @@ class _RemoteEngineOwner(_SharedEngineClient):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._transport = Transport(settings)
-        self._database_engine = RemoteEngine(self._transport, self._scope)  # type: ignore[assignment]
+        self._remote_engine = RemoteEngine(self._transport, self._scope)
         self._closed = False
 
     def _scope(self) -> tuple[str, str]:
         return getattr(self, "tenant", DEFAULT_TENANT), getattr(self, "database", DEFAULT_DATABASE)
 
-    def _engine(self) -> Engine:
+    def _engine(self) -> RemoteEngine:
+        """The remote engine (an ``EngineProtocol``: mypy checks it here) in place of the embedded one."""
         if self._closed:
             raise RuntimeError("This client has been closed")
-        return self._database_engine
+        return self._remote_engine
 
     def close(self) -> None:
         """Close the connection pool. Idempotent."""
@@ -98,6 +99,12 @@ class RemoteClient(Client, _RemoteEngineOwner):
         """Ask the server to wipe everything; it decides whether that is allowed."""
         self._engine().reset()
         return True
+
+    def _search(
+        self, collection_id: str, payloads: list[dict[str, Any]], plans: list[SearchPlan], read_level: str
+    ) -> dict[str, Any]:
+        """The checked batch goes to the server in one request (``plans`` were only the client's check)."""
+        return self._engine().run_searches(collection_id, payloads, read_level)
 
     def get_pre_flight_checks(self) -> dict[str, Any]:
         """The server's limits and encodings."""

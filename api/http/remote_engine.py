@@ -1,7 +1,8 @@
 """An engine-shaped proxy: the embedded ``Client``/``Collection`` call it, it calls the server.
 
-It implements the subset of :class:`sedimentdb.engine.database.Database` the API layer uses,
-one HTTP request per call. A 404 becomes the engine's ``NotFoundError`` (which the API layer
+It implements :class:`sedimentdb.engine_protocol.EngineProtocol`, the calls the API layer makes
+on the embedded :class:`sedimentdb.engine.database.Database`, one HTTP request per call (and
+``run_searches``, which the remote client uses to send a whole search batch at once). A 404 becomes the engine's ``NotFoundError`` (which the API layer
 looks for, then translates); every other error answer is already the API's exception class.
 Collections are remembered by id as they pass through, because record routes are addressed
 by tenant and database as well as id.

@@ -7,12 +7,13 @@ encode its result.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from sedimentdb.collection import GETTING
+from sedimentdb.collection import GETTING, Collection
 from sedimentdb.server.error_responses import error_response
 from sedimentdb.server.limits import check_query_work, check_write_batch, chunked_query
 from sedimentdb.server.models import (
@@ -104,27 +105,27 @@ def record_router() -> APIRouter:
     """add, update, upsert, delete, count, get and query on one collection."""
     router = APIRouter(prefix=PREFIX + "/collections/{collection_id}", tags=["records"])
 
-    def write(op: str, tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> None:
+    def writing(tenant: str, database: str, collection_id: str, body: RecordSet,
+                request: Request) -> AbstractContextManager[Collection]:
         check_write_batch(len(body.ids))
-        with service_of(request).collection(tenant, database, collection_id, GETTING) as collection:
-            getattr(collection, op)(
-                ids=body.ids, embeddings=decode_embeddings(body.embeddings), metadatas=body.metadatas,
-                documents=body.documents, uris=body.uris,
-            )
+        return service_of(request).collection(tenant, database, collection_id, GETTING)
 
     @router.post("/add", status_code=201, summary="Add records (existing ids are ignored)")
     def add(tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> dict[str, Any]:
-        write("add", tenant, database, collection_id, body, request)
+        with writing(tenant, database, collection_id, body, request) as collection:
+            collection.add(**_record_columns(body))
         return {}
 
     @router.post("/update", summary="Update existing records")
     def update(tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> dict[str, Any]:
-        write("update", tenant, database, collection_id, body, request)
+        with writing(tenant, database, collection_id, body, request) as collection:
+            collection.update(**_record_columns(body))
         return {}
 
     @router.post("/upsert", summary="Insert or update records")
     def upsert(tenant: str, database: str, collection_id: str, body: RecordSet, request: Request) -> dict[str, Any]:
-        write("upsert", tenant, database, collection_id, body, request)
+        with writing(tenant, database, collection_id, body, request) as collection:
+            collection.upsert(**_record_columns(body))
         return {}
 
     @router.post("/delete", summary="Delete records by ids and/or filters")
@@ -176,6 +177,12 @@ def cloud_only_router() -> APIRouter:
     for (method, path), feature in CLOUD_ONLY.items():
         router.add_api_route(path, _not_implemented(feature), methods=[method], summary=f"{feature} (Cloud only)")
     return router
+
+
+def _record_columns(body: RecordSet) -> dict[str, Any]:
+    """The keyword arguments of ``Collection.add``/``update``/``upsert`` that a write's body carries."""
+    return {"ids": body.ids, "embeddings": decode_embeddings(body.embeddings), "metadatas": body.metadatas,
+            "documents": body.documents, "uris": body.uris}
 
 
 def _not_implemented(feature: str) -> Any:

@@ -38,7 +38,7 @@ from sedimentdb.local_clients import AdminClient, Client
 from sedimentdb.names import validate_collection_name
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.types import UserIdentity
-from sedimentdb.validation import MAX_BATCH_SIZE, copy_metadatas, validate_metadata
+from sedimentdb.validation import MAX_BATCH_SIZE, copy_metadata, validate_metadata
 
 LEGACY_EF = {"type": "legacy"}
 
@@ -60,7 +60,7 @@ class Service:
     @property
     def engine(self) -> Engine:
         """The shared engine (for health checks and log context)."""
-        return self._admin._engine()
+        return self._admin._embedded_engine()
 
     def close(self) -> None:
         """Give the engine back; it closes (log synced, lock released) when nothing else holds it."""
@@ -191,7 +191,7 @@ class Service:
                 with engine_boundary():
                     return client._engine().create_collection(
                         tenant, database, name,
-                        metadata=(copy_metadatas([metadata]) or [None])[0] if metadata else None,
+                        metadata=copy_metadata(metadata) if metadata else None,
                         configuration=stored,
                     )
             except UniqueConstraintError:

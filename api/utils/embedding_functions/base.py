@@ -117,6 +117,10 @@ class EmbeddingFunction(Protocol[D]):
             return self.build_from_config(self.get_config()) is NotImplemented
 
 
+# Set on the wrapped ``__call__`` of every subclass: its result is already normalised and validated.
+_CHECKS_OUTPUT = "_sedimentdb_checks_output"
+
+
 def _checked_call(call: Any) -> Any:
     def __call__(self: EmbeddingFunction[Any], input: Any) -> Embeddings:
         result = call(self, input)
@@ -128,7 +132,22 @@ def _checked_call(call: Any) -> Any:
     # is always (self, input), whatever the implementation called its parameter.
     functools.update_wrapper(__call__, call, updated=())
     del __call__.__wrapped__  # type: ignore[attr-defined]
+    setattr(__call__, _CHECKS_OUTPUT, True)
     return __call__
+
+
+def returns_checked_embeddings(embedding_function: Any, is_query: bool) -> bool:
+    """Whether embedding with this function (its ``embed_query`` when ``is_query``) already checks the result.
+
+    True for a subclass whose ``__call__`` is wrapped above and whose ``embed_query``, if asked
+    for, is the inherited one (which calls ``__call__``); the collection then does not check
+    the same vectors a second time. A plain callable, or an ``embed_query`` of its own, is not.
+    """
+    cls = type(embedding_function)
+    call_checked = bool(getattr(cls.__call__, _CHECKS_OUTPUT, False))
+    if is_query and hasattr(embedding_function, "embed_query"):
+        return call_checked and getattr(cls, "embed_query", None) is EmbeddingFunction.embed_query
+    return call_checked
 
 
 def validate_embedding_function(embedding_function: Any) -> None:
