@@ -30,7 +30,7 @@ from sedimentdb.filters import check_regexes, check_where_server, lift_document_
 from sedimentdb.names import validate_collection_name
 from sedimentdb.search_eval import run_search
 from sedimentdb.sparse_vectors import check_sparse_value, embed_sparse_query, embed_sparse_targets, from_wire, to_wire
-from sedimentdb.search_plan import SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
+from sedimentdb.search_plan import EMBEDDING_KEY, SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,
@@ -451,6 +451,10 @@ class Collection:
         vector = embed_sparse_query(self._model.configuration, key, text, self._sparse_functions)
         if vector is not None:
             return check_sparse_value("query", key, vector)
+        if key != EMBEDDING_KEY:  # Chroma's words; the schema decides which keys embed text
+            raise ValueError(f"Cannot embed string query for key '{key}': no embedding function configured for "
+                             "this key in the schema. Please provide an embedded vector or configure an "
+                             "embedding function.")
         return self._embed([text], "documents", True)[0]
 
     def fork_count(self) -> int:
