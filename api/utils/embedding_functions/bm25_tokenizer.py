@@ -56,6 +56,7 @@ class Bm25Tokenizer:
         self._stemmer = stemmer
         self._stopwords = {word.lower() for word in stopwords}
         self._token_max_length = token_max_length
+        self._stems: dict[str, str] = {}  # Snowball is pure Python; words repeat
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens of ``text``."""
@@ -63,7 +64,11 @@ class Bm25Tokenizer:
         for token in _NON_ALPHANUMERIC.sub(" ", text).lower().split():
             if token in self._stopwords or len(token) > self._token_max_length:
                 continue
-            stemmed = self._stemmer.stemWord(token).strip()
+            stemmed = self._stems.get(token)
+            if stemmed is None:
+                stemmed = self._stemmer.stemWord(token).strip()
+                if len(self._stems) < 1 << 16:
+                    self._stems[token] = stemmed
             if stemmed:
                 tokens.append(stemmed)
         return tokens

@@ -6,6 +6,8 @@ version gives the same numbers without the ``mmh3`` extension (tested against Ch
 
 from __future__ import annotations
 
+import functools
+
 _MASK = 0xFFFFFFFF
 _C1 = 0xCC9E2D51
 _C2 = 0x1B873593
@@ -42,6 +44,7 @@ def murmur3_32(data: bytes, seed: int = 0) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a corpus repeats its words: hashing is pure Python
 def token_hash(token: str, seed: int = 0) -> int:
     """Chroma's BM25 token id: ``abs`` of the signed hash of the token's UTF-8 bytes."""
     return abs(murmur3_32(token.encode("utf-8"), seed))
