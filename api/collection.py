@@ -29,8 +29,20 @@ from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
 from sedimentdb.search_eval import run_search
-from sedimentdb.sparse_vectors import check_sparse_value, embed_sparse_query, embed_sparse_targets, from_wire, to_wire
-from sedimentdb.search_plan import EMBEDDING_KEY, SEARCH_COLUMNS, check_read_level, embed_rank_queries, parse_search
+from sedimentdb.search_plan import (
+    EMBEDDING_KEY,
+    SEARCH_COLUMNS,
+    check_read_level,
+    embed_rank_queries,
+    parse_search,
+)
+from sedimentdb.sparse_vectors import (
+    check_sparse_value,
+    embed_sparse_query,
+    embed_sparse_targets,
+    from_wire,
+    to_wire,
+)
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,

@@ -93,19 +93,27 @@ def measure(path: str, queries: int, limit: int) -> dict[str, float]:
     timings: dict[str, list[float]] = {k: [] for k in ("dense", "hybrid", "query", "dense_cpu", "hybrid_cpu",
                                                       "query_cpu")}
 
-    def timed(name: str, run) -> None:
+    def timed(name: str, run, *args) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
-        run()
+        run(*args)
         timings[name].append(time.perf_counter() - wall)
         timings[name + "_cpu"].append(time.process_time() - cpu)
 
+    def dense(vector: list[float]) -> None:
+        col.search(Search().rank(Knn(query=vector, limit=limit)).limit(limit))
+
+    def hybrid(vector: list[float], text: str) -> None:
+        col.search(Search().rank(Rrf([Knn(query=vector, return_rank=True, limit=limit),
+                                      Knn(query=text, key="bm25", return_rank=True, limit=limit)])).limit(limit))
+
+    def query(vector: list[float]) -> None:
+        col.query(query_embeddings=[vector], n_results=limit, include=[])
+
     for text, vector in zip(texts, vectors.tolist(), strict=True):
         short = " ".join(text.split()[:4])  # a keyword query, as users type them
-        timed("dense", lambda: col.search(Search().rank(Knn(query=vector, limit=limit)).limit(limit)))
-        timed("hybrid", lambda: col.search(Search().rank(Rrf([
-            Knn(query=vector, return_rank=True, limit=limit),
-            Knn(query=short, key="bm25", return_rank=True, limit=limit)])).limit(limit)))
-        timed("query", lambda: col.query(query_embeddings=[vector], n_results=limit, include=[]))
+        timed("dense", dense, vector)
+        timed("hybrid", hybrid, vector, short)
+        timed("query", query, vector)
     out = {name: round(_p50(values), 2) for name, values in timings.items()}
     out["hybrid_over_dense"] = round(out["hybrid"] / out["dense"], 2)
     out["hybrid_over_dense_cpu"] = round(out["hybrid_cpu"] / out["dense_cpu"], 2)

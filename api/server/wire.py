@@ -14,8 +14,8 @@ import numpy as np
 
 from sedimentdb.collection_schema import public_configuration, schema_json
 from sedimentdb.engine.engine_types import CollectionInfo
-from sedimentdb.schema import SparseVector
 from sedimentdb.http.base64_vectors import decode_embedding as decode_base64
+from sedimentdb.schema import SparseVector
 
 
 def decode_embedding(value: Any, position: int) -> np.ndarray:

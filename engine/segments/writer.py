@@ -31,12 +31,12 @@ from sedimentdb.engine.segments.bodies import (
 )
 from sedimentdb.engine.segments.descriptor import HnswParams, SegmentData, SegmentDescriptor
 from sedimentdb.engine.segments.filterindex import FilterIndex
-from sedimentdb.engine.segments.sparse import SparsePostings, sparse_keys
-from sedimentdb.engine.segments.sparsestore import encode_sparse_index
 from sedimentdb.engine.segments.filterstore import encode_filter_index
 from sedimentdb.engine.segments.framing import Identity, encode_file_parts
 from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
 from sedimentdb.engine.segments.graph_native import encode_graph_via_file
+from sedimentdb.engine.segments.sparse import SparsePostings, sparse_keys
+from sedimentdb.engine.segments.sparsestore import encode_sparse_index
 from sedimentdb.engine.segments.strings import encode_strings
 from sedimentdb.engine.storage_errors import InvalidArgumentError
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sedimentdb
+from sedimentdb.schema import SparseVector
 from sedimentdb.search import (
     GroupBy,
     K,
@@ -33,7 +34,6 @@ from sedimentdb.search import (
     Sum,
     Val,
 )
-from sedimentdb.schema import SparseVector
 
 DIM = 3
 SPARSE_DIMS = 8

@@ -76,8 +76,8 @@ def test_hybrid_search_doc_example(collection):
     sparse = collection.search(Search().rank(Knn(query="fox animal", key="sparse_embedding",
                                                  return_rank=True)))["ids"][0]
     # Both Knns have default=None: candidates are in both lists; score -(0.7/(60+r1) + 0.3/(60+r2)).
-    want = sorted(((-(0.7 / (60 + dense.index(i)) + 0.3 / (60 + sparse.index(i))), i)
-                   for i in set(dense) & set(sparse)))
+    want = sorted((-(0.7 / (60 + dense.index(i)) + 0.3 / (60 + sparse.index(i))), i)
+                   for i in set(dense) & set(sparse))
     assert results["ids"][0] == [i for _, i in want]
     assert results["scores"][0] == pytest.approx([s for s, _ in want])
 

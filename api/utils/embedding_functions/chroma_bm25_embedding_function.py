@@ -20,7 +20,10 @@ from sedimentdb.utils.embedding_functions.bm25_tokenizer import (
     english_stemmer,
 )
 from sedimentdb.utils.embedding_functions.murmur3 import token_hash
-from sedimentdb.utils.embedding_functions.sparse import SparseEmbeddingFunction, register_sparse_embedding_function
+from sedimentdb.utils.embedding_functions.sparse import (
+    SparseEmbeddingFunction,
+    register_sparse_embedding_function,
+)
 
 NAME = "chroma_bm25"
 DEFAULT_K = 1.2
