@@ -293,7 +293,13 @@ class CollectionState:
         if not scores:
             return self.materialize([], include, [])
         score = np.concatenate(scores)
-        order = np.lexsort((np.concatenate(ordinals), score))[:n_results]  # ties: older record first
+        # Only the best n_results (and any record tied with the last of them) need sorting: a
+        # common word lists a large share of the collection.
+        pool = np.arange(len(score))
+        if n_results < len(score):
+            bound = np.partition(score, n_results - 1)[n_results - 1]
+            pool = np.flatnonzero(score <= bound)
+        order = pool[np.lexsort((np.concatenate(ordinals)[pool], score[pool]))][:n_results]  # ties: older first
         which = np.concatenate(rows)[order]
         at = np.concatenate([np.arange(len(f)) for _, f in owners])[order]
         hits = [(owners[w][0], int(owners[w][1][a])) for w, a in zip(which.tolist(), at.tolist(), strict=True)]
