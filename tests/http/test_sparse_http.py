@@ -119,3 +119,20 @@ def test_sparse_metadata_given_directly_and_bad_ones_refused(server: ServerProce
     assert answer.status_code == 400 and answer.json()["error"] == "InvalidArgumentError"
     assert "Invalid sparse vector at index 0 for key 'sv'" in answer.json()["message"]
     assert chroma_errors.InvalidArgumentError
+
+
+def test_sedimentdb_http_client_sparse_schema_and_text_queries(server: ServerProcess, unique_name: str) -> None:
+    """SedimentDB's own HttpClient sends the schema at create, fills BM25 keys and embeds text queries."""
+    from sedimentdb import K, Knn, Search
+
+    client = sedimentdb.HttpClient(host="127.0.0.1", port=server.port)
+    col = client.create_collection(unique_name, schema=_schema(sedimentdb_ns()), embedding_function=None)
+    index = col.schema.keys["bm25"].sparse_vector.sparse_vector_index
+    assert index.enabled and index.config.source_key == "#document"
+    col.add(ids=[f"d{i}" for i in range(4)], embeddings=VECTORS, documents=DOCS)
+    local = sedimentdb.EphemeralClient().create_collection(unique_name, schema=_schema(sedimentdb_ns()),
+                                                           embedding_function=None)
+    local.add(ids=[f"d{i}" for i in range(4)], embeddings=VECTORS, documents=DOCS)
+    search = Search().rank(Knn(query="fox canine", key="bm25")).select(K.SCORE, K.METADATA)
+    assert col.search(search) == local.search(search)
+    assert col.get(ids=["d1"])["metadatas"] == local.get(ids=["d1"])["metadatas"]
