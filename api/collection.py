@@ -30,7 +30,14 @@ from sedimentdb.engine.engine_types import CollectionInfo
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
-from sedimentdb.search_plan import check_read_level, embed_rank_queries, parse_search
+from sedimentdb.search_plan import EMBEDDING_KEY, check_read_level, embed_rank_queries, parse_search
+from sedimentdb.sparse_vectors import (
+    check_sparse_value,
+    embed_sparse_query,
+    embed_sparse_targets,
+    from_wire,
+    to_wire,
+)
 from sedimentdb.types import DeleteResult, GetResult, Include, QueryResult, SearchResult
 from sedimentdb.validation import (
     check_batch_size,
@@ -82,6 +89,7 @@ class Collection:
         self._embedding_function = embedding_function
         self._data_loader = data_loader
         self._persisted_ef: Any = _NOT_LOADED
+        self._sparse_functions: dict[str, Any] = {}  # sparse index key -> its rebuilt function
 
     # ---- properties -----------------------------------------------------------------------
 
@@ -171,7 +179,7 @@ class Collection:
             self._client._engine().add(
                 self._model.id, batch.ids, batch.embeddings, batch.documents, batch.metadatas, batch.uris
             )
-            self._learn_metadata_keys(records["metadatas"])
+            self._learn_metadata_keys(batch.metadatas)
 
     def update(
         self,
@@ -195,7 +203,7 @@ class Collection:
             self._client._engine().update(
                 self._model.id, batch.ids, batch.embeddings, batch.documents, batch.metadatas, batch.uris
             )
-            self._learn_metadata_keys(records["metadatas"])
+            self._learn_metadata_keys(batch.metadatas)
 
     def upsert(
         self,
@@ -219,7 +227,7 @@ class Collection:
             self._client._engine().upsert(
                 self._model.id, batch.ids, batch.embeddings, batch.documents, batch.metadatas, batch.uris
             )
-            self._learn_metadata_keys(records["metadatas"])
+            self._learn_metadata_keys(batch.metadatas)
 
     def delete(
         self, ids: Any = None, where: Any = None, where_document: Any = None, limit: Any = None
@@ -245,7 +253,15 @@ class Collection:
         return DeleteResult(deleted=deleted)
 
     def _server_checks(self, records: dict[str, Any], op: str) -> _CheckedWrite:
-        """The server layer's checks of a validated (and embedded) write; the columns the engine takes."""
+        """The server layer's checks of a validated (and embedded) write; the columns the engine takes.
+
+        First, each sparse vector index of the schema fills its key from its source where a record
+        lacks it (Chroma's client does this before sending), and sparse vectors take their wire form.
+        """
+        with validation_context(op):
+            metadatas = embed_sparse_targets(self._model.configuration, records["metadatas"], records["documents"],
+                                             self._sparse_functions)
+        records = {**records, "metadatas": to_wire(metadatas)}
         check_batch_size(len(records["ids"]), self._client.get_max_batch_size())
         check_ids_server(records["ids"])
         matrix = None if records["embeddings"] is None else stack_embeddings(records["embeddings"])
@@ -419,7 +435,11 @@ class Collection:
         """
         batch = searches if isinstance(searches, list) else [searches]
         payloads = [self._embedded_search(s) for s in batch]
-        return self.search_payloads(payloads, read_level)
+        result = self.search_payloads(payloads, read_level)
+        if result.get("metadatas") is not None:  # sparse vectors as SparseVector, as Chroma's client gives them
+            result["metadatas"] = [None if column is None else [from_wire(m) for m in column]
+                                   for column in result["metadatas"]]
+        return result
 
     def search_payloads(self, payloads: list[Any], read_level: Any = "index_and_wal") -> SearchResult:
         """``search`` over Chroma's wire dictionaries (the HTTP route's entry)."""
@@ -436,8 +456,20 @@ class Collection:
             raise TypeError(f"Expected a Search, got {type(search).__name__}")
         payload = dict(search.to_dict())
         if payload.get("rank") is not None:
-            payload["rank"] = embed_rank_queries(payload["rank"], lambda text: self._embed([text], "documents", True)[0])
+            payload["rank"] = embed_rank_queries(payload["rank"], self._embed_knn_text)
         return payload
+
+    def _embed_knn_text(self, text: str, key: str) -> Any:
+        """A text ``Knn`` query: a sparse key's function embeds it to a sparse wire dict, else the
+        collection's (dense) function to a vector."""
+        vector = embed_sparse_query(self._model.configuration, key, text, self._sparse_functions)
+        if vector is not None:
+            return check_sparse_value("query", key, vector)
+        if key != EMBEDDING_KEY:  # Chroma's words; the schema decides which keys embed text
+            raise ValueError(f"Cannot embed string query for key '{key}': no embedding function configured for "
+                             "this key in the schema. Please provide an embedded vector or configure an "
+                             "embedding function.")
+        return self._embed([text], "documents", True)[0]
 
     def fork_count(self) -> int:
         """Chroma Cloud only."""

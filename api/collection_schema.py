@@ -172,6 +172,8 @@ def _enabled(schema: dict[str, Any], key: str, value_type: str) -> bool:
 
 
 def _value_types(value: Any) -> list[str]:
+    if isinstance(value, dict) and value.get("#type") == "sparse_vector" or type(value).__name__ == "SparseVector":
+        return ["sparse_vector"]
     if isinstance(value, dict):
         return [t for operand in value.values() for t in _value_types(operand)]
     if isinstance(value, list):
@@ -199,7 +201,7 @@ def _check_where(schema: dict[str, Any], where: Any) -> None:
             _check_document(schema, value)
             continue
         for value_type in _value_types(value):
-            if not _enabled(schema, key, value_type):
+            if value_type in _TYPE_FIELDS and not _enabled(schema, key, value_type):
                 raise errors.InvalidArgumentError(
                     f"Cannot filter using metadata key '{key}' with type '{_TYPE_FIELDS[value_type][1]}' "
                     "because indexing is disabled"
@@ -258,12 +260,6 @@ def _schema_is_default(schema: dict[str, Any]) -> bool:
     return bare == _template()
 
 
-def _sparse_index_enabled(schema: dict[str, Any]) -> bool:
-    """Whether any key (or the defaults) enables a sparse vector index, which only Chroma Cloud builds."""
-    value_types = [schema.get("defaults") or {}, *(schema.get("keys") or {}).values()]
-    return any(_get(types, "sparse_vector", "sparse_vector_index", "enabled") is True for types in value_types)
-
-
 def apply_schema(schema: Any, configuration: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The create call's ``configuration`` completed from ``schema``, and the schema to store.
 
@@ -276,9 +272,9 @@ def apply_schema(schema: Any, configuration: dict[str, Any]) -> tuple[dict[str, 
         return configuration, None
     if hasattr(schema, "serialize_to_json"):  # a Schema object (embedded callers)
         schema = schema.serialize_to_json()
+    # Chroma single-node refuses an enabled sparse vector index ("Sparse vector indexing is not
+    # enabled in local"); SedimentDB builds it (issue 19, docs/COMPATIBILITY.md).
     stored = reconcile(validate_schema(schema))
-    if _sparse_index_enabled(stored):
-        raise errors.InvalidArgumentError("Sparse vector indexing is not enabled in local")  # Chroma's words
     if not _configuration_is_default(configuration):
         if not _schema_is_default(stored):
             raise errors.InvalidArgumentError("Cannot set both collection config and schema simultaneously")

@@ -121,7 +121,9 @@ def rebuild(config: dict[str, Any] | None) -> Any:
         raise ValueError(f"Embedding function name not found in config: {config}")
     if name == "default":
         return DEFAULT  # resolved when first used, so the model loads only if it embeds something
-    cls = _registry().known_embedding_functions.get(name)
+    registry = _registry()
+    # A schema's sparse vector index names a sparse function: one registry, as in Chroma's lookup.
+    cls = registry.known_embedding_functions.get(name) or registry.sparse_known_embedding_functions.get(name)
     if cls is None:
         raise ValueError(
             f"Embedding function {name} not found. Add @register_embedding_function decorator to the class definition."

@@ -14,6 +14,7 @@ import numpy as np
 
 from sedimentdb.engine.engine_types import Include as EngineInclude
 from sedimentdb.engine.engine_types import Records
+from sedimentdb.sparse_vectors import from_wire
 from sedimentdb.types import GetResult, QueryResult
 
 _RESERVED_PREFIX = "chroma:"
@@ -41,7 +42,7 @@ def _clean_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
         for k, v in sorted(metadata.items())
         if not k.startswith(_RESERVED_PREFIX)
     }
-    return kept or None
+    return from_wire(kept) or None  # sparse vectors come back as SparseVector, as from Chroma's clients
 
 
 def _embeddings(records: Records) -> np.ndarray:

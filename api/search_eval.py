@@ -148,10 +148,14 @@ def _knn_scores(engine: EngineProtocol, collection_id: str, flt: _Filter, ids: O
                 spec: KnnSpec) -> dict[str, float]:
     if ids is not None and not ids:
         return {}
-    query = np.asarray([spec.query], dtype=np.float32)
     include = Include(embeddings=False, documents=False, metadatas=False, uris=False, distances=True)
-    found: Records = engine.query(collection_id, query, spec.limit, flt.where, flt.where_document, ids,
-                                  include)[0]
+    found: Records
+    if spec.sparse is not None:  # 1 - dot over the key's sparse vectors, exact (engine/segments/sparse.py)
+        found = engine.sparse_query(collection_id, spec.key, list(spec.sparse[0]), list(spec.sparse[1]),
+                                    spec.limit, flt.where, flt.where_document, ids, include)
+    else:
+        query = np.asarray([spec.query], dtype=np.float32)
+        found = engine.query(collection_id, query, spec.limit, flt.where, flt.where_document, ids, include)[0]
     distances = found.distances or []
     if spec.return_rank:
         return {i: float(position) for position, i in enumerate(found.ids)}

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sedimentdb import errors
 from sedimentdb.filters import check_filter_depth
+from sedimentdb.schema import SPARSE_VECTOR_TYPE_VALUE, TYPE_KEY, SparseVector
 
 EMBEDDING_KEY = "#embedding"
 SCORE_KEY = "#score"
@@ -25,13 +27,15 @@ _PAIRS = {"$sub": "sub", "$div": "div"}
 
 @dataclass(frozen=True)
 class KnnSpec:
-    """One ``$knn``: the dense query vector and how its candidates score."""
+    """One ``$knn``: the query (a dense vector, or a sparse vector's indices and values) and how its
+    candidates score."""
 
-    query: tuple[float, ...]
+    query: tuple[float, ...]  # empty for a sparse query
     key: str
     limit: int
     default: Optional[float]
     return_rank: bool
+    sparse: Optional[tuple[tuple[int, ...], tuple[float, ...]]] = None
 
 
 @dataclass
@@ -59,8 +63,9 @@ def check_read_level(value: Any) -> str:
     return str(name)
 
 
-def embed_rank_queries(rank: Any, embed: Callable[[str], Any]) -> Any:
-    """A copy of a rank dictionary with each text ``$knn`` query replaced by ``embed(text)``."""
+def embed_rank_queries(rank: Any, embed: Callable[[str, str], Any]) -> Any:
+    """A copy of a rank dictionary with each text ``$knn`` query replaced by ``embed(text, key)``:
+    a dense vector (a list of floats) or a sparse vector's wire dict."""
     if isinstance(rank, list):
         return [embed_rank_queries(r, embed) for r in rank]
     if not isinstance(rank, dict):
@@ -68,8 +73,8 @@ def embed_rank_queries(rank: Any, embed: Callable[[str], Any]) -> Any:
     out: dict[str, Any] = {}
     for op, value in rank.items():
         if op == "$knn" and isinstance(value, dict) and isinstance(value.get("query"), str):
-            vector = embed(value["query"])
-            out[op] = {**value, "query": [float(x) for x in vector]}
+            vector = embed(value["query"], value.get("key", EMBEDDING_KEY))
+            out[op] = {**value, "query": vector if isinstance(vector, dict) else [float(x) for x in vector]}
         else:
             out[op] = embed_rank_queries(value, embed)
     return out
@@ -194,7 +199,7 @@ def _parse_knn(data: Any) -> KnnSpec:
     key = data.get("key", EMBEDDING_KEY)
     if not isinstance(key, str):
         raise TypeError(f"$knn key must be a string, got {type(key).__name__}")
-    query = _dense_query(data["query"], key)
+    dense, sparse = _query(data["query"], key)
     limit = data.get("limit", 16)
     if not isinstance(limit, int) or isinstance(limit, bool):
         raise TypeError(f"$knn limit must be an integer, got {type(limit).__name__}")
@@ -206,16 +211,34 @@ def _parse_knn(data: Any) -> KnnSpec:
     default = data.get("default")
     if default is not None and not _is_number(default):
         raise TypeError(f"$knn default must be a number, got {type(default).__name__}")
-    return KnnSpec(query, key, limit, None if default is None else float(default), return_rank)
+    return KnnSpec(dense, key, limit, None if default is None else float(default), return_rank, sparse)
 
 
-def _dense_query(query: Any, key: str) -> tuple[float, ...]:
+def _query(query: Any, key: str) -> tuple[tuple[float, ...], Optional[tuple[tuple[int, ...], tuple[float, ...]]]]:
+    """(dense vector, None) or ((), (indices, values)) of a ``$knn`` query, checked as Chroma does."""
+    if type(query).__name__ == "SparseVector" and hasattr(query, "to_dict"):
+        query = query.to_dict()
     if isinstance(query, dict):
-        raise NotImplementedError(
-            f"Knn over a sparse vector (key {key!r}) is not implemented in SedimentDB yet (docs/SEARCH.md)")
-    if key != EMBEDDING_KEY:
-        raise NotImplementedError(
-            f"Knn on key {key!r}: only the dense embedding '#embedding' is searchable in SedimentDB yet")
+        return (), _sparse_query(query, key)
+    if key != EMBEDDING_KEY and not isinstance(query, str):
+        raise errors.InvalidArgumentError(
+            f"$knn on key {key!r} takes a sparse vector query: a dense vector searches '#embedding' only")
+    return _dense_query(query), None
+
+
+def _sparse_query(query: dict[str, Any], key: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    if query.get(TYPE_KEY) != SPARSE_VECTOR_TYPE_VALUE:
+        raise ValueError(f"Expected dict with {TYPE_KEY}='{SPARSE_VECTOR_TYPE_VALUE}', got {query}")
+    vector = SparseVector.from_dict(query)  # Chroma's checks and messages
+    if key == EMBEDDING_KEY or key.startswith("#"):
+        raise errors.InvalidArgumentError(
+            f"$knn with a sparse vector query needs the metadata key of a sparse vector index, got {key!r}")
+    if not all(math.isfinite(v) for v in vector.values):
+        raise ValueError("$knn sparse query values must be finite numbers")
+    return tuple(vector.indices), tuple(float(v) for v in vector.values)
+
+
+def _dense_query(query: Any) -> tuple[float, ...]:
     if hasattr(query, "tolist"):
         query = query.tolist()
     if isinstance(query, str):

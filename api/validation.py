@@ -402,15 +402,17 @@ UNCONVERTIBLE_METADATA = "argument 'metadatas': Cannot convert Python object to 
 def check_metadatas_server(metadatas: list[Any] | None, op: str) -> None:
     """What the server refuses in record metadata.
 
-    Keys must be non-empty and not start with ``#`` or ``$``. Values the local log cannot hold
-    (sparse vectors; ``None`` in an add, where it cannot mean "delete this key") fail to convert.
+    Keys must be non-empty and not start with ``#`` or ``$``. ``None`` in an add, where it cannot
+    mean "delete this key", fails to convert. Sparse vectors are checked by
+    :func:`sedimentdb.sparse_vectors.to_wire` (Chroma single-node refuses them; SedimentDB stores
+    and indexes them, docs/COMPATIBILITY.md).
     """
     for index, metadata in enumerate(metadatas or []):
         for key, value in (metadata or {}).items():
             if key == "" or key[0] in "#$":
                 raise errors.InvalidArgumentError(f"Validation error: metadatas: Invalid metadata at index {index}")
             check_finite_metadata_value("metadatas", key, value, index)
-            if is_sparse_vector(value) or (value is None and op == "add"):
+            if value is None and op == "add":
                 raise TypeError(UNCONVERTIBLE_METADATA)
 
 

@@ -648,6 +648,18 @@ class Database:
             # Chroma's "Error finding id" where Chroma does, which depends on the filters).
             return cs.query(q, n_results, where, where_document, ids, include)
 
+    def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
+                     where: dict | None = None, where_document: dict | None = None, ids: list[str] | None = None,
+                     include: Include = Include()) -> Records:
+        """The ``n_results`` live records whose sparse vector under metadata ``key`` has the largest
+        dot product with the sparse query (``indices``, ``values``); distances are ``1 - dot``."""
+        if len(indices) != len(values):
+            raise InvalidArgumentError(f"sparse query has {len(indices)} indices and {len(values)} values")
+        with self.lock:
+            self._check_open()
+            return self._state(collection_id).sparse_query(key, list(indices), list(values), n_results, where,
+                                                           where_document, ids, include)
+
     # ---- replication hooks ------------------------------------------------------------------------
 
     def apply_replicated(self, records: list[tuple[int, Record]]) -> int:

@@ -16,6 +16,7 @@ from sedimentdb.engine.growable import GrowableArray
 from sedimentdb.engine.segments import Segment
 from sedimentdb.engine.segments.exact import exact_knn, norms
 from sedimentdb.engine.segments.planner import graph_search
+from sedimentdb.engine.segments.sparse import SparsePostings
 from sedimentdb.engine.tailfilter import TailFilter
 from sedimentdb.engine.tailgraph import GraphView, TailGraph
 
@@ -54,6 +55,10 @@ class Part(Protocol):
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
         """Boolean mask of rows whose metadata/document satisfy the filters."""
 
+    def sparse_dots(self, key: str, indices: list[int], values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, dot products) of the rows, dead or alive, whose sparse vector under ``key``
+        shares a dimension with the query (exact, float64)."""
+
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -84,6 +89,9 @@ class TailPart:
         self.deleted_at = GrowableArray(np.uint64)
         self._vectors: GrowableArray | None = GrowableArray(np.float32, dim) if dim else None
         self.nbytes = 0
+        # Inverted lists per sparse key, with the row count they cover (rows are append-only,
+        # so lists over the first n rows stay right until a row is appended).
+        self._sparse: dict[str, tuple[int, SparsePostings]] = {}
         self.frozen = False
         self.min_lsn = 0
 
@@ -153,6 +161,13 @@ class TailPart:
         if not where and not where_document:
             return np.ones(self.count, dtype=bool)
         return self._filter.match(self.metadatas, self.documents, self.count, where, where_document)
+
+    def sparse_dots(self, key: str, indices: list[int], values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        cached = self._sparse.get(key)
+        if cached is None or cached[0] != self.count:
+            cached = (self.count, SparsePostings.build(self.metadatas[:self.count], key))
+            self._sparse[key] = cached
+        return cached[1].dots(indices, values)
 
     def unindexed(self) -> int:
         """Rows not yet in the graph (0 without a graph)."""
@@ -247,6 +262,9 @@ class SegmentPart:
         if not where and not where_document:
             return np.ones(self.count, dtype=bool)
         return self.segment.match(where, where_document)
+
+    def sparse_dots(self, key: str, indices: list[int], values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        return self.segment.sparse(key).dots(indices, values)
 
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray

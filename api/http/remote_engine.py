@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from sedimentdb import errors
+from sedimentdb.collection_schema import SCHEMA_KEY
 from sedimentdb.engine import storage_errors as engine_errors
 from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo, Include, Records
 from sedimentdb.http.base64_vectors import encode_embedding
 from sedimentdb.http.transport import Transport
+from sedimentdb.sparse_vectors import sparse_index_configs
 
 Scope = Callable[[], tuple[str, str]]
 
@@ -68,9 +70,15 @@ class RemoteEngine:
             raise engine_errors.NotFoundError(exc.message()) from None
 
     def _remember(self, body: dict[str, Any]) -> CollectionInfo:
+        configuration = dict(body.get("configuration_json") or {})
+        schema = body.get("schema")
+        if isinstance(schema, dict) and sparse_index_configs({SCHEMA_KEY: schema}):
+            # The client fills sparse keys and embeds sparse text queries itself, as Chroma's does:
+            # it needs the schema's sparse index (other schema parts stay the server's business).
+            configuration[SCHEMA_KEY] = schema
         info = CollectionInfo(
             id=str(body["id"]), tenant=body["tenant"], database=body["database"], name=body["name"],
-            metadata=body.get("metadata") or None, configuration=body.get("configuration_json") or {},
+            metadata=body.get("metadata") or None, configuration=configuration,
             dimension=body.get("dimension"),
         )
         with self._lock:
@@ -134,7 +142,11 @@ class RemoteEngine:
     def create_collection(self, tenant: str, database: str, name: str, *, metadata: dict | None = None,
                           configuration: dict | None = None) -> CollectionInfo:
         """Create a collection with the configuration the API layer built."""
+        configuration = dict(configuration or {})
+        schema = configuration.pop(SCHEMA_KEY, None)  # the API layer keeps it inside; the wire has its own field
         body = {"name": name, "metadata": metadata, "configuration": configuration, "get_or_create": False}
+        if schema is not None:
+            body["schema"] = schema
         return self._remember(self._call("POST", f"{self._db(tenant, database)}/collections", body))
 
     def get_collection(self, tenant: str, database: str, name: str) -> CollectionInfo:

@@ -15,6 +15,7 @@ import numpy as np
 from sedimentdb.collection_schema import public_configuration, schema_json
 from sedimentdb.engine.engine_types import CollectionInfo
 from sedimentdb.http.base64_vectors import decode_embedding as decode_base64
+from sedimentdb.schema import SparseVector
 
 
 def decode_embedding(value: Any, position: int) -> np.ndarray:
@@ -56,6 +57,10 @@ def _plain(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, SparseVector):
+        return value.to_dict()  # Chroma's wire form, which its clients turn back into SparseVector
     return value
 
 

@@ -23,7 +23,7 @@ from sedimentdb.engine.segments.strings import StringColumn
 from sedimentdb.engine.storage_errors import StorageError
 
 # Files rebuilt from the raw vectors and rows (a segment whose only damage is here is rebuilt).
-DERIVED_FILES = frozenset({SF.FILE_GRAPH, SF.FILE_SUMMARY, SF.FILE_FILTER})
+DERIVED_FILES = frozenset({SF.FILE_GRAPH, SF.FILE_SUMMARY, SF.FILE_FILTER, SF.FILE_SPARSE})
 
 
 @dataclass

@@ -27,6 +27,7 @@ KIND_GRAPH = 6
 KIND_DELETES = 7
 KIND_SUMMARY = 8
 KIND_FILTER = 9
+KIND_SPARSE = 10
 
 # The newest format version a reader understands, per kind (FORMAT_VERSION when not listed).
 # A file newer than this is a FormatVersionError: an older build must refuse a stripped graph
@@ -42,6 +43,7 @@ FILE_URIS = "uris.col"
 FILE_GRAPH = "graph.hnsw"
 FILE_SUMMARY = "segment.json"
 FILE_FILTER = "filter.idx"
+FILE_SPARSE = "sparse.idx"
 
 KIND_OF_FILE = {
     FILE_VECTORS: KIND_VECTORS,
@@ -52,10 +54,12 @@ KIND_OF_FILE = {
     FILE_GRAPH: KIND_GRAPH,
     FILE_SUMMARY: KIND_SUMMARY,
     FILE_FILTER: KIND_FILTER,
+    FILE_SPARSE: KIND_SPARSE,
 }
 
 # Files every segment has; the graph is optional (small segments are searched exactly), and
-# the filter index is optional for readers (rebuilt from metadata.col when absent).
+# the filter index is optional for readers (rebuilt from metadata.col when absent), and the
+# sparse index is written only when some record holds a sparse vector.
 REQUIRED_FILES = (FILE_VECTORS, FILE_ROWS, FILE_DOCUMENTS, FILE_METADATA, FILE_URIS, FILE_SUMMARY)
 
 # Header: magic, version, kind, header size, count, dim, flags, min LSN, max LSN,

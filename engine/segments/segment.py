@@ -27,6 +27,8 @@ from sedimentdb.engine.segments.filterstore import decode_filter_index
 from sedimentdb.engine.segments.framing import Identity, decode_file_versioned
 from sedimentdb.engine.segments.graph import load_graph
 from sedimentdb.engine.segments.planner import graph_search
+from sedimentdb.engine.segments.sparse import SparsePostings, sparse_keys
+from sedimentdb.engine.segments.sparsestore import decode_sparse_index
 from sedimentdb.engine.segments.strings import StringColumn
 from sedimentdb.engine.storage_errors import CorruptionError, StorageIOError
 
@@ -54,6 +56,7 @@ class Segment:
         self._uris: StringColumn | None = None
         self._lazy_lock = threading.Lock()
         self._filter_index: FilterIndex | None = None
+        self._sparse: dict[str, SparsePostings] | None = None  # None: no sparse.idx, built on first use
         self._all_documents = _DocumentsOnce(None)
         self._norms: np.ndarray | None = None
         self._vector_file: object = b""  # the mapping vectors.f32 is read through
@@ -104,6 +107,8 @@ class Segment:
         if F.FILE_FILTER in bodies:
             self._filter_index = decode_filter_index(self._file(F.FILE_FILTER), bodies[F.FILE_FILTER], self.count,
                                                     self._all_documents)
+        if F.FILE_SPARSE in bodies:
+            self._sparse = decode_sparse_index(self._file(F.FILE_SPARSE), bodies[F.FILE_SPARSE], self.count)
         if F.FILE_GRAPH in bodies:
             self.graph = graph if graph is not None else load_graph(
                 self._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], self.count, self.dim, self.space,
@@ -195,6 +200,19 @@ class Segment:
                     metas = decode_all_metadata(self._metadata.path, self._metadata.all())
                     self._filter_index = FilterIndex.build(metas, self._all_documents)
         return self._filter_index
+
+    def sparse(self, key: str) -> SparsePostings:
+        """The inverted lists of the sparse vectors under metadata ``key``: from sparse.idx, or
+        (a segment written without one, by a build older than the sparse index) built from
+        metadata.col on first use and then kept."""
+        if self._sparse is None:
+            with self._lazy_lock:
+                if self._sparse is None:
+                    assert self._metadata is not None
+                    metas = decode_all_metadata(self._metadata.path, self._metadata.all())
+                    self._sparse = {k: SparsePostings.build(metas, k) for k in sparse_keys(metas)}
+        found = self._sparse.get(key)
+        return found if found is not None else SparsePostings.empty(self.count)
 
     def match(self, where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> np.ndarray:
         """Boolean mask over all rows: metadata matches ``where`` and document ``where_document``."""

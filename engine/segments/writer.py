@@ -35,6 +35,8 @@ from sedimentdb.engine.segments.filterstore import encode_filter_index
 from sedimentdb.engine.segments.framing import Identity, encode_file_parts
 from sedimentdb.engine.segments.graph import build_graph, build_seeded_graph, encode_graph, seed_mapping
 from sedimentdb.engine.segments.graph_native import encode_graph_via_file
+from sedimentdb.engine.segments.sparse import SparsePostings, sparse_keys
+from sedimentdb.engine.segments.sparsestore import encode_sparse_index
 from sedimentdb.engine.segments.strings import encode_strings
 from sedimentdb.engine.storage_errors import InvalidArgumentError
 
@@ -196,7 +198,8 @@ def _bodies(
     texts = metadata_texts(list(data.metadatas))
     # The filter index is built from the metadata as it will read back (JSON round trip), so
     # filtering and metadata(row) can never disagree.
-    index = FilterIndex.build(decode_all_metadata("<segment being written>", texts), lambda: data.documents)
+    metas = decode_all_metadata("<segment being written>", texts)
+    index = FilterIndex.build(metas, lambda: data.documents)
     bodies: dict[str, bytes | memoryview] = {
         F.FILE_VECTORS: encode_vectors(vectors),
         F.FILE_ROWS: encode_rows(list(data.ids), data.ordinals, data.versions),
@@ -205,6 +208,9 @@ def _bodies(
         F.FILE_URIS: encode_strings(list(data.uris)),
         F.FILE_FILTER: encode_filter_index(index),
     }
+    sparse = {key: SparsePostings.build(metas, key) for key in sparse_keys(metas)}
+    if sparse:  # segments without sparse vectors keep the file list they always had
+        bodies[F.FILE_SPARSE] = encode_sparse_index(len(metas), sparse)
     graph = _graph(data, vectors, hnsw, seed, release) if with_graph else None
     if graph is not None and scratch is not None:
         bodies[F.FILE_GRAPH] = encode_graph_via_file(graph, vectors, hnsw.space, scratch, after_chunk=release)

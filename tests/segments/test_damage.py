@@ -12,7 +12,14 @@ from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, Segment
 from sedimentdb.engine.storage_errors import CorruptionError
 
 FILES = ["vectors.f32", "rows.bin", "documents.col", "metadata.col", "uris.col", "graph.hnsw", "filter.idx",
-         "segment.json"]
+         "sparse.idx", "segment.json"]
+
+
+def _meta(i: int) -> dict:
+    meta = {"k": i % 3, "s": "x" * (i % 5)}
+    if i % 4:  # most rows hold a sparse vector, so the segment has a sparse.idx to damage
+        meta["sv"] = {"#type": "sparse_vector", "indices": [i % 7, 7 + i % 5], "values": [0.5, float(i % 3)]}
+    return meta
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +36,7 @@ def pristine(tmp_path_factory):
         data = SegmentData(
             ids=[f"{sid}{i}" for i in range(n)], ordinals=np.arange(n, dtype=np.uint64),
             versions=np.ones(n, dtype=np.uint64), vectors=rng.standard_normal((n, 8)).astype(np.float32),
-            documents=[f"doc {i}" for i in range(n)], metadatas=[{"k": i % 3, "s": "x" * (i % 5)} for i in range(n)],
+            documents=[f"doc {i}" for i in range(n)], metadatas=[_meta(i) for i in range(n)],
             uris=[f"u{i}" for i in range(n)],
         )
         descs.append(write_segment(fs, directory, sid, "coll", data, space="l2",

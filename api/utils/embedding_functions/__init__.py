@@ -10,6 +10,7 @@ are declared, and raise ``NotImplementedError`` when constructed.
 
 from sedimentdb.unimplemented import declare
 from sedimentdb.utils.embedding_functions.base import EmbeddingFunction, validate_embedding_function
+from sedimentdb.utils.embedding_functions.chroma_bm25_embedding_function import ChromaBm25EmbeddingFunction
 from sedimentdb.utils.embedding_functions.default import DefaultEmbeddingFunction
 from sedimentdb.utils.embedding_functions.extra_missing import (
     EXTRA_INSTALL_COMMAND,
@@ -37,7 +38,7 @@ def get_builtins() -> set[str]:
 
 
 declare(globals(), "chromadb.utils.embedding_functions", """
-    AmazonBedrockEmbeddingFunction BasetenEmbeddingFunction Bm25EmbeddingFunction ChromaBm25EmbeddingFunction
+    AmazonBedrockEmbeddingFunction BasetenEmbeddingFunction Bm25EmbeddingFunction
     ChromaCloudQwenEmbeddingFunction ChromaCloudSpladeEmbeddingFunction ChromaLangchainEmbeddingFunction
     CloudflareWorkersAIEmbeddingFunction CohereEmbeddingFunction FastembedSparseEmbeddingFunction
     GoogleGeminiEmbeddingFunction GoogleGenaiEmbeddingFunction GoogleGenerativeAiEmbeddingFunction
@@ -50,6 +51,7 @@ declare(globals(), "chromadb.utils.embedding_functions", """
 """)
 
 __all__ = [
+    "ChromaBm25EmbeddingFunction",
     "SparseEmbeddingFunction",
     "get_builtins",
     "register_sparse_embedding_function",

@@ -1,0 +1,140 @@
+"""Hybrid search cost: dense ``Knn`` alone vs dense + BM25 ``Rrf``, through ``collection.search``.
+
+Issue 19 asks for dense + BM25 with Rrf p50 <= 3x dense-only p50 at 100k x 384. The collection
+is built once: clustered 384-dim vectors, a synthetic English-like document per record (Zipf
+word frequencies over a 5,000-word vocabulary, 8-40 words), its BM25 sparse vector computed by
+``ChromaBm25EmbeddingFunction`` on write (the schema's sparse index on ``#document``), then
+compacted into segments. Queries are measured one at a time, interleaved (dense, hybrid, query),
+in wall time and in this process's CPU time (the machine is shared: CPU time is what a query
+costs; the load average is printed next to the wall figures).
+
+    .venv/bin/python bench/sparse_hybrid.py --build 100000 --path /tmp/sediment-hybrid   # once
+    .venv/bin/python bench/sparse_hybrid.py --path /tmp/sediment-hybrid --queries 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+DIM = 384
+NAME = "hybrid"
+WORDS = 5000
+
+
+def _vocabulary(rng: np.random.Generator) -> list[str]:
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words: set[str] = set()
+    while len(words) < WORDS:
+        words.add("".join(rng.choice(letters, size=int(rng.integers(3, 10)))))
+    return sorted(words)
+
+
+def _documents(rng: np.random.Generator, vocab: list[str], n: int) -> list[str]:
+    weights = 1.0 / np.arange(1, len(vocab) + 1)  # Zipf: a few common words, a long tail
+    weights /= weights.sum()
+    lengths = rng.integers(8, 41, size=n)
+    picks = rng.choice(len(vocab), size=int(lengths.sum()), p=weights)
+    out, at = [], 0
+    for length in lengths.tolist():
+        out.append(" ".join(vocab[i] for i in picks[at:at + length]))
+        at += length
+    return out
+
+
+def build(path: str, n: int) -> None:
+    """The collection ``hybrid``: n records, BM25 on ``#document``, compacted."""
+    import sedimentdb
+    from sedimentdb import K, Schema, SparseVectorIndexConfig
+    from sedimentdb.utils.embedding_functions import ChromaBm25EmbeddingFunction
+
+    rng = np.random.default_rng(0)
+    vocab = _vocabulary(rng)
+    centers = rng.standard_normal((64, DIM)).astype(np.float32)
+    schema = Schema()
+    schema.create_index(config=SparseVectorIndexConfig(source_key=K.DOCUMENT,
+                                                       embedding_function=ChromaBm25EmbeddingFunction()), key="bm25")
+    client = sedimentdb.PersistentClient(path=path)
+    col = client.create_collection(NAME, schema=schema, embedding_function=None)
+    started = time.process_time()
+    batch = 5000
+    for start in range(0, n, batch):
+        size = min(batch, n - start)
+        vectors = centers[rng.integers(0, 64, size)] + 0.3 * rng.standard_normal((size, DIM)).astype(np.float32)
+        col.add(ids=[f"r{i}" for i in range(start, start + size)], embeddings=vectors,
+                documents=_documents(rng, vocab, size))
+    print(f"added {n} records in {time.process_time() - started:.0f} s CPU")
+    started = time.process_time()
+    client._engine().compact(col.get_model().id)
+    print(f"compacted in {time.process_time() - started:.0f} s CPU")
+    with open(os.path.join(path, "bench-vocabulary.json"), "w") as f:
+        json.dump(vocab, f)
+
+
+def _p50(values: list[float]) -> float:
+    return 1000 * float(np.median(values))
+
+
+def measure(path: str, queries: int, limit: int) -> dict[str, float]:
+    """p50 wall and CPU ms of dense Knn, dense + BM25 Rrf and plain ``query``, interleaved."""
+    import sedimentdb
+    from sedimentdb import Knn, Rrf, Search
+
+    with open(os.path.join(path, "bench-vocabulary.json")) as f:
+        vocab = json.load(f)
+    col = sedimentdb.PersistentClient(path=path).get_collection(NAME, embedding_function=None)
+    rng = np.random.default_rng(1)
+    texts = _documents(rng, vocab, queries)
+    vectors = rng.standard_normal((queries, DIM)).astype(np.float32)
+    timings: dict[str, list[float]] = {k: [] for k in ("dense", "hybrid", "query", "dense_cpu", "hybrid_cpu",
+                                                      "query_cpu")}
+
+    def timed(name: str, run, *args) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        run(*args)
+        timings[name].append(time.perf_counter() - wall)
+        timings[name + "_cpu"].append(time.process_time() - cpu)
+
+    def dense(vector: list[float]) -> None:
+        col.search(Search().rank(Knn(query=vector, limit=limit)).limit(limit))
+
+    def hybrid(vector: list[float], text: str) -> None:
+        col.search(Search().rank(Rrf([Knn(query=vector, return_rank=True, limit=limit),
+                                      Knn(query=text, key="bm25", return_rank=True, limit=limit)])).limit(limit))
+
+    def query(vector: list[float]) -> None:
+        col.query(query_embeddings=[vector], n_results=limit, include=[])
+
+    for text, vector in zip(texts, vectors.tolist(), strict=True):
+        short = " ".join(text.split()[:4])  # a keyword query, as users type them
+        timed("dense", dense, vector)
+        timed("hybrid", hybrid, vector, short)
+        timed("query", query, vector)
+    out = {name: round(_p50(values), 2) for name, values in timings.items()}
+    out["hybrid_over_dense"] = round(out["hybrid"] / out["dense"], 2)
+    out["hybrid_over_dense_cpu"] = round(out["hybrid_cpu"] / out["dense_cpu"], 2)
+    out["dense_over_query"] = round(out["dense"] / out["query"], 2)
+    out["load_average_1m"] = os.getloadavg()[0]
+    out["records"] = col.count()
+    return out
+
+
+def main() -> None:
+    """Build the collection, or measure it."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", required=True)
+    parser.add_argument("--build", type=int, default=0, help="build a collection of this many records first")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--limit", type=int, default=16, help="each Knn's limit and the page size")
+    args = parser.parse_args()
+    if args.build:
+        build(args.path, args.build)
+    print(json.dumps(measure(args.path, args.queries, args.limit), indent=1))
+
+
+if __name__ == "__main__":
+    main()

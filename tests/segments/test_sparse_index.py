@@ -1,0 +1,162 @@
+"""sparse.idx: written when records hold sparse vectors, read back exactly, and every broken
+invariant of a body whose checksums are good is a CorruptionError naming the file and the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from sedimentdb.engine.segments import HnswParams, Segment, write_segment
+from sedimentdb.engine.segments import format as F
+from sedimentdb.engine.segments.bundle import pack
+from sedimentdb.engine.segments.compression import compress_payload
+from sedimentdb.engine.segments.framing import Identity, encode_file_parts
+from sedimentdb.engine.segments.sparse import SparsePostings
+from sedimentdb.engine.segments.sparsestore import encode_sparse_index
+from sedimentdb.engine.storage_errors import CorruptionError
+
+from .conftest import make_data
+
+
+def sv(indices, values):
+    return {"#type": "sparse_vector", "indices": indices, "values": values}
+
+
+METAS = [{"sv": sv([1, 5], [0.5, 2.0])}, {"other": 1}, {"sv": sv([5], [1.0]), "w": sv([2], [3.0])},
+         None, {"sv": sv([0, 1], [-1.0, 4.0])}]
+
+
+@pytest.fixture
+def written(fs, tmp_path):
+    directory = str(tmp_path)
+    data = make_data(np.zeros((len(METAS), 2), dtype=np.float32), metadatas=METAS)
+    desc = write_segment(fs, directory, "s", "c", data, space="l2", hnsw=HnswParams(num_threads=1),
+                         min_lsn=1, max_lsn=5)
+    return directory, desc
+
+
+def test_written_and_read_back(fs, written):
+    directory, desc = written
+    assert F.FILE_SPARSE in desc.files
+    seg = Segment.open(fs, directory, desc)
+    rows, dots = seg.sparse("sv").dots([1, 5], [1.0, 1.0])
+    assert rows.tolist() == [0, 2, 4] and dots.tolist() == [2.5, 1.0, 4.0]
+    assert seg.sparse("w").dots([2], [2.0])[1].tolist() == [6.0]
+    assert seg.sparse("absent").dots([1], [1.0])[0].tolist() == []
+
+
+def test_segment_without_sparse_vectors_has_no_file_and_still_answers(fs, tmp_path):
+    data = make_data(np.zeros((3, 2), dtype=np.float32))
+    desc = write_segment(fs, str(tmp_path), "s", "c", data, space="l2", hnsw=HnswParams(num_threads=1),
+                         min_lsn=1, max_lsn=3)
+    assert F.FILE_SPARSE not in desc.files
+    assert Segment.open(fs, str(tmp_path), desc).sparse("sv").dots([1], [1.0])[0].tolist() == []
+
+
+def test_older_segment_without_the_file_builds_the_index_from_metadata(fs, written):
+    directory, desc = written
+    files = {k: v for k, v in desc.files.items() if k != F.FILE_SPARSE}
+    seg = Segment.open(fs, directory, dataclasses.replace(desc, files=files))
+    assert seg.sparse("sv").dots([1, 5], [1.0, 1.0])[1].tolist() == [2.5, 1.0, 4.0]
+
+
+def _good() -> SparsePostings:
+    return SparsePostings.build(METAS, "sv")
+
+
+def _arrays(p: SparsePostings) -> dict[str, np.ndarray]:
+    return {"dims": p.dims, "starts": p.starts, "rows": p.rows, "values": p.values}
+
+
+def _install(fs, directory, desc, body: bytes):
+    """Replace sparse.idx by ``body`` in a valid envelope, with a descriptor that matches it."""
+    ident = Identity(desc.segment_id, desc.collection_id, desc.count, desc.dim, desc.min_lsn, desc.max_lsn)
+    raw = b"".join(bytes(p) for p in encode_file_parts(F.KIND_SPARSE, ident, body))
+    path = os.path.join(directory, desc.segment_id, F.FILE_SPARSE)
+    with open(path, "wb") as f:
+        f.write(raw)
+    import crc32c
+
+    files = {**desc.files, F.FILE_SPARSE: {"size": len(raw), "crc32c": crc32c.crc32c(raw)}}
+    return dataclasses.replace(desc, files=files), path
+
+
+def _body(arrays: dict[str, np.ndarray], n: int = len(METAS), keys=("sv",)) -> bytes:
+    return compress_payload(pack({"n": n, "keys": list(keys)}, [(f"0.{k}", v) for k, v in arrays.items()]))
+
+
+def _broken(name: str) -> bytes:
+    a = {k: np.array(v) for k, v in _arrays(_good()).items()}
+    if name == "rows count":
+        return _body(a, n=len(METAS) + 1)
+    if name == "keys not a list":
+        return compress_payload(pack({"n": len(METAS), "keys": "sv"}, list(a.items())))
+    if name == "missing array":
+        return _body({k: v for k, v in a.items() if k != "values"})
+    if name == "dtype":
+        a["rows"] = a["rows"].astype("<i4")
+    elif name == "lengths":
+        a["values"] = a["values"][:-1]
+    elif name == "dims order":
+        a["dims"] = a["dims"][::-1].copy()
+    elif name == "negative dim":
+        a["dims"][0] = -1
+    elif name == "offsets":
+        a["starts"][1] = a["starts"][2]
+    elif name == "offset end":
+        a["starts"][-1] -= 1
+    elif name == "row range":
+        a["rows"][0] = len(METAS)
+    elif name == "rows order":
+        p = _good()
+        j = int(np.flatnonzero(np.diff(p.starts) > 1)[0])  # a list with two rows
+        lo = int(p.starts[j])
+        a["rows"][lo], a["rows"][lo + 1] = a["rows"][lo + 1], a["rows"][lo]
+    elif name == "non-finite":
+        a["values"][0] = np.nan
+    return _body(a)
+
+
+FAILURES = {
+    "rows count": "covers 6 rows",
+    "keys not a list": "list of distinct strings",
+    "missing array": "0.values",
+    "dtype": "dtype",
+    "lengths": "lengths disagree",
+    "dims order": "strictly ascending non-negative",
+    "negative dim": "strictly ascending non-negative",
+    "offsets": "offsets",
+    "offset end": "offsets",
+    "row range": "outside",
+    "rows order": "rows of a list",
+    "non-finite": "finite",
+}
+
+
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_inconsistent_body_is_corruption(fs, written, failure):
+    directory, desc = written
+    desc, path = _install(fs, directory, desc, _broken(failure))
+    with pytest.raises(CorruptionError) as info:
+        Segment.open(fs, directory, desc)
+    assert info.value.path == path
+    assert FAILURES[failure] in str(info.value)
+    assert info.value.hint
+
+
+def test_unreadable_bundle_is_corruption(fs, written):
+    directory, desc = written
+    desc, path = _install(fs, directory, desc, compress_payload(b"\xff\xff\xff\x7f garbage"))
+    with pytest.raises(CorruptionError) as info:
+        Segment.open(fs, directory, desc)
+    assert info.value.path == path
+
+
+def test_reencoding_the_good_index_opens(fs, written):
+    """The helpers above produce files the reader accepts when nothing is broken."""
+    directory, desc = written
+    desc, _ = _install(fs, directory, desc, encode_sparse_index(len(METAS), {"sv": _good()}))
+    assert Segment.open(fs, directory, desc).sparse("sv").nnz() == 5
