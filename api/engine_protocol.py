@@ -130,3 +130,19 @@ class EngineProtocol(Protocol):
               include: Include = Include()) -> list[Records]:
         """The ``n_results`` nearest live records for each query row, nearest first."""
         ...
+
+
+@runtime_checkable
+class SearchEngineProtocol(EngineProtocol, Protocol):
+    """An engine that runs the Search API's plans itself: the calls above plus sparse ``Knn``.
+
+    Only the embedded engine is one; a remote client sends the whole search batch to the server,
+    which runs it on its embedded engine.
+    """
+
+    def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
+                     where: dict | None = None, where_document: dict | None = None, ids: list[str] | None = None,
+                     include: Include = Include()) -> Records:
+        """The ``n_results`` live records whose sparse vector under ``key`` has the largest dot product
+        with the query (``indices``, ``values``), as distances ``1 - dot``, nearest first."""
+        ...

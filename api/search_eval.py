@@ -19,7 +19,7 @@ import numpy as np
 
 from sedimentdb import errors
 from sedimentdb.engine.engine_types import Include, Records
-from sedimentdb.engine_protocol import EngineProtocol
+from sedimentdb.engine_protocol import SearchEngineProtocol
 from sedimentdb.filters import lift_document_clauses, mentions_key
 from sedimentdb.search_plan import SCORE_KEY, KnnSpec, SearchPlan
 
@@ -33,7 +33,7 @@ class _Hit:
     score: Optional[float]
 
 
-def run_search(engine: EngineProtocol, collection_id: str, plan: SearchPlan) -> dict[str, Any]:
+def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPlan) -> dict[str, Any]:
     """One search's columns: ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores``, ``select``."""
     where, id_filter = _engine_filter(engine, collection_id, plan.where)
     if plan.rank is None:
@@ -52,7 +52,7 @@ class _Filter:
     where_document: Any
 
 
-def _engine_filter(engine: EngineProtocol, collection_id: str, where: Any) -> tuple[_Filter, Optional[list[str]]]:
+def _engine_filter(engine: SearchEngineProtocol, collection_id: str, where: Any) -> tuple[_Filter, Optional[list[str]]]:
     """The engine's where/where_document, and the ids ``#id`` clauses allow (``None``: all)."""
     rest, allowed, refused = _split_id_clauses(where)
     rest_where, where_document = lift_document_clauses(rest, None)
@@ -102,7 +102,7 @@ def _id_clause(condition: Any) -> tuple[Optional[set[str]], set[str]]:
 # ---- without a rank -----------------------------------------------------------------------
 
 
-def _unranked(engine: EngineProtocol, collection_id: str, flt: _Filter, ids: Optional[list[str]],
+def _unranked(engine: SearchEngineProtocol, collection_id: str, flt: _Filter, ids: Optional[list[str]],
               plan: SearchPlan) -> list[_Hit]:
     if ids is not None and not ids:
         return []
@@ -113,7 +113,7 @@ def _unranked(engine: EngineProtocol, collection_id: str, flt: _Filter, ids: Opt
 # ---- with a rank --------------------------------------------------------------------------
 
 
-def _ranked(engine: EngineProtocol, collection_id: str, flt: _Filter, ids: Optional[list[str]],
+def _ranked(engine: SearchEngineProtocol, collection_id: str, flt: _Filter, ids: Optional[list[str]],
             plan: SearchPlan) -> list[_Hit]:
     rank = plan.rank
     assert rank is not None  # run_search calls this only for a ranked plan
@@ -144,7 +144,7 @@ def _knns(rank: Any) -> list[KnnSpec]:
     return found
 
 
-def _knn_scores(engine: EngineProtocol, collection_id: str, flt: _Filter, ids: Optional[list[str]],
+def _knn_scores(engine: SearchEngineProtocol, collection_id: str, flt: _Filter, ids: Optional[list[str]],
                 spec: KnnSpec) -> dict[str, float]:
     if ids is not None and not ids:
         return {}
@@ -211,7 +211,7 @@ def _order(hit: _Hit) -> tuple[bool, float, str]:
 # ---- group_by -----------------------------------------------------------------------------
 
 
-def _group(engine: EngineProtocol, collection_id: str, hits: list[_Hit], plan: SearchPlan) -> list[_Hit]:
+def _group(engine: SearchEngineProtocol, collection_id: str, hits: list[_Hit], plan: SearchPlan) -> list[_Hit]:
     """Keep ``k`` records per group of equal ``group_keys`` values, then all sorted by score again."""
     assert plan.aggregate is not None
     direction, keys, k = plan.aggregate
@@ -244,7 +244,7 @@ def _aggregate_key(hit: _Hit, meta: dict[str, Any], keys: list[str], direction: 
     return (*parts, hit.id)
 
 
-def _metadatas(engine: EngineProtocol, collection_id: str, ids: list[str]) -> dict[str, Any]:
+def _metadatas(engine: SearchEngineProtocol, collection_id: str, ids: list[str]) -> dict[str, Any]:
     if not ids:
         return {}
     include = Include(embeddings=False, documents=False, metadatas=True, uris=False, distances=False)
@@ -255,7 +255,7 @@ def _metadatas(engine: EngineProtocol, collection_id: str, ids: list[str]) -> di
 # ---- the selected columns -----------------------------------------------------------------
 
 
-def _columns(engine: EngineProtocol, collection_id: str, hits: list[_Hit], select: list[str]) -> dict[str, Any]:
+def _columns(engine: SearchEngineProtocol, collection_id: str, hits: list[_Hit], select: list[str]) -> dict[str, Any]:
     wanted = set(select)
     fields = [k for k in select if not k.startswith("#") or k == ID_KEY]
     want_metadata = "#metadata" in wanted or bool(fields)
@@ -272,7 +272,7 @@ def _columns(engine: EngineProtocol, collection_id: str, hits: list[_Hit], selec
     }
 
 
-def _fetch(engine: EngineProtocol, collection_id: str, ids: list[str], include: Include) -> dict[str, dict[str, Any]]:
+def _fetch(engine: SearchEngineProtocol, collection_id: str, ids: list[str], include: Include) -> dict[str, dict[str, Any]]:
     if not ids or not (include.documents or include.embeddings or include.metadatas):
         return {i: {"document": None, "embedding": None, "metadata": None} for i in ids}
     found = engine.get(collection_id, ids, None, None, None, 0, include)

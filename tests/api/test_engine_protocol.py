@@ -16,7 +16,7 @@ import pytest
 
 from sedimentdb import embedding
 from sedimentdb.engine.database import Database
-from sedimentdb.engine_protocol import EngineProtocol
+from sedimentdb.engine_protocol import EngineProtocol, SearchEngineProtocol
 from sedimentdb.http.remote_engine import RemoteEngine
 from sedimentdb.local_clients import Client
 from sedimentdb.utils.embedding_functions import EmbeddingFunction
@@ -42,6 +42,13 @@ def test_both_engines_are_engine_protocols(client: Client) -> None:
     assert isinstance(client._engine(), Database)
     assert isinstance(client._engine(), EngineProtocol)
     assert isinstance(remote, EngineProtocol)
+
+
+def test_only_the_embedded_engine_runs_search_plans(client: Client) -> None:
+    # A remote client sends the search batch to the server instead of running plans over the wire.
+    remote = RemoteEngine(transport=None, scope=lambda: ("default_tenant", "default_database"))  # type: ignore[arg-type]
+    assert isinstance(client._embedded_engine(), SearchEngineProtocol)
+    assert not isinstance(remote, SearchEngineProtocol)
 
 
 def _shape(function: Any) -> tuple[list[tuple[str, Any]], dict[str, Any], list[inspect.Parameter]]:
