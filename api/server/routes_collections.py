@@ -25,7 +25,7 @@ from sedimentdb.server.models import (
     UpdateCollection,
 )
 from sedimentdb.server.routes_system import service_of
-from sedimentdb.server.wire import collection_json, decode_embeddings, result_json
+from sedimentdb.server.wire import collection_json, decode_embeddings, decode_metadatas, result_json
 
 PREFIX = "/api/v2/tenants/{tenant}/databases/{database}"
 DEFAULT_GET_INCLUDE = ["metadatas", "documents"]
@@ -108,8 +108,8 @@ def record_router() -> APIRouter:
         check_write_batch(len(body.ids))
         with service_of(request).collection(tenant, database, collection_id, GETTING) as collection:
             getattr(collection, op)(
-                ids=body.ids, embeddings=decode_embeddings(body.embeddings), metadatas=body.metadatas,
-                documents=body.documents, uris=body.uris,
+                ids=body.ids, embeddings=decode_embeddings(body.embeddings),
+                metadatas=decode_metadatas(body.metadatas), documents=body.documents, uris=body.uris,
             )
 
     @router.post("/add", status_code=201, summary="Add records (existing ids are ignored)")

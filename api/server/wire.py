@@ -35,6 +35,19 @@ def decode_embeddings(values: Any) -> list[np.ndarray] | None:
     return [decode_embedding(v, i) for i, v in enumerate(values)]
 
 
+def decode_metadatas(values: list[Any] | None) -> list[Any] | None:
+    """The ``metadatas`` field of add/update/upsert: an empty object is no metadata, as in Chroma.
+
+    Chroma's server accepts ``{}`` for a record (its Python client refuses it before sending, but
+    its JS client sends ``{}`` for ``{key: null}``, dropping null values): stored, it has no keys and
+    reads back as ``null``; in an update or upsert it merges nothing. ``None`` means the same to the
+    embedded layer, whose client-side rule refuses ``{}``.
+    """
+    if values is None:
+        return None
+    return [None if isinstance(value, dict) and not value else value for value in values]
+
+
 def collection_json(info: CollectionInfo) -> dict[str, Any]:
     """Chroma's ``Collection`` JSON for one collection."""
     return {

@@ -1,0 +1,67 @@
+"""What Chroma's JS client (``chromadb`` on npm) sends that its Python client never does, over raw
+HTTP: each difference the JS flows found (tests/js) has its test here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.http.server_process import ServerProcess
+
+DB = "/api/v2/tenants/default_tenant/databases/default_database"
+
+
+@pytest.fixture
+def http(server: ServerProcess) -> Iterator[httpx.Client]:
+    """A plain HTTP client on the session's server."""
+    with httpx.Client(base_url=server.url) as client:
+        yield client
+
+
+@pytest.fixture
+def collection_id(http: httpx.Client, unique_name: str) -> str:
+    """A collection holding ``a`` with metadata ``{"k": 1, "tag": "x"}``."""
+    cid = http.post(f"{DB}/collections", json={"name": unique_name}).json()["id"]
+    added = http.post(f"{DB}/collections/{cid}/add",
+                      json={"ids": ["a"], "embeddings": [[1, 0]], "metadatas": [{"k": 1, "tag": "x"}]})
+    assert added.status_code == 201, added.text
+    return cid
+
+
+def _metadatas(http: httpx.Client, cid: str, ids: list[str]) -> list[object]:
+    got = http.post(f"{DB}/collections/{cid}/get", json={"ids": ids, "include": ["metadatas"]})
+    assert got.status_code == 200, got.text
+    return list(got.json()["metadatas"])
+
+
+def test_empty_record_metadata_in_update_and_upsert_changes_nothing(http: httpx.Client, collection_id: str) -> None:
+    """The JS client drops null values, so ``{tag: null}`` arrives as ``{}``: Chroma's server merges nothing
+    (its Python client refuses ``{}`` before sending; ours used to answer 400 "non-empty dict")."""
+    for op in ("update", "upsert"):
+        done = http.post(f"{DB}/collections/{collection_id}/{op}", json={"ids": ["a"], "metadatas": [{}],
+                                                                         "embeddings": [[1, 0]]})
+        assert done.status_code == 200, done.text
+        assert _metadatas(http, collection_id, ["a"]) == [{"k": 1, "tag": "x"}]
+
+
+def test_empty_record_metadata_on_a_new_record_reads_back_as_null(http: httpx.Client, collection_id: str) -> None:
+    """``add``/``upsert`` of a new record with ``{}``: stored without metadata, read back as ``null``, as in Chroma."""
+    added = http.post(f"{DB}/collections/{collection_id}/add",
+                      json={"ids": ["b"], "embeddings": [[0, 1]], "metadatas": [{}]})
+    assert added.status_code == 201, added.text
+    upserted = http.post(f"{DB}/collections/{collection_id}/upsert",
+                         json={"ids": ["c"], "embeddings": [[1, 1]], "metadatas": [{}]})
+    assert upserted.status_code == 200, upserted.text
+    assert _metadatas(http, collection_id, ["b", "c"]) == [None, None]
+
+
+def test_other_metadata_errors_are_still_refused(http: httpx.Client, collection_id: str) -> None:
+    """Only the empty object changed meaning: a reserved key or a bad value is still a 400 naming it."""
+    bad = http.post(f"{DB}/collections/{collection_id}/update",
+                    json={"ids": ["a"], "metadatas": [{"chroma:document": "x"}]})
+    assert bad.status_code == 400 and "chroma:document" in bad.json()["message"]
+    nested = http.post(f"{DB}/collections/{collection_id}/update", json={"ids": ["a"], "metadatas": [{"k": {"x": 1}}]})
+    assert nested.status_code == 400 and nested.json()["error"] == "InvalidArgumentError"
