@@ -2,7 +2,8 @@
 // configuration and an embedding function the client rebuilds from the stored configuration.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ChromaNotFoundError } from "chromadb";
+import { ChromaClientError, ChromaNotFoundError, ChromaValueError, Schema, StringInvertedIndexConfig,
+  VectorIndexConfig } from "chromadb";
 import { adminClient, client, LetterCountEmbedding, rejects, unique } from "./helpers.mjs";
 
 test("create with metadata and HNSW configuration; get by name, id and CRN return the same collection", async () => {
@@ -133,5 +134,52 @@ test("delete removes the collection and its records", async () => {
   await rejects(chroma.getCollection({ name }), ChromaNotFoundError, "could not be found");
   const again = await chroma.createCollection({ name, embeddingFunction: null });
   assert.equal(await again.count(), 0);
+  await chroma.deleteCollection({ name });
+});
+
+test("without an embedding function argument: Chroma's default is named, nothing is downloaded, explicit embeddings work", async () => {
+  const chroma = client();
+  const name = unique("default-ef");
+  // The client looks for the optional @chroma-core/default-embed package, warns that it is missing
+  // and records the default function by name; it never fetches a model.
+  const col = await chroma.createCollection({ name });
+  assert.deepEqual(col.configuration.embedding_function, { name: "default", type: "known", config: {} });
+  await col.add({ ids: ["a"], embeddings: [[0.5, 0.5]], documents: ["kept as text"] });
+  assert.deepEqual((await col.get()).documents, ["kept as text"]);
+  await rejects(col.add({ ids: ["b"], documents: ["needs embedding"] }), ChromaValueError, "No embedding function found");
+  const fetched = await chroma.getCollection({ name });
+  assert.equal(fetched.embeddingFunction, undefined);
+  await chroma.deleteCollection({ name });
+});
+
+test("a Schema at create: the vector index's space and embedding function, and a key without an index", async () => {
+  const chroma = client();
+  const name = unique("schema-create");
+  const schema = new Schema()
+    .createIndex(new VectorIndexConfig({ space: "cosine", embeddingFunction: new LetterCountEmbedding() }))
+    .deleteIndex(new StringInvertedIndexConfig(), "secret");
+  const col = await chroma.createCollection({ name, schema });
+  assert.equal(col.configuration.hnsw.space, "cosine");
+  assert.equal(col.schema.keys.secret.string.stringInvertedIndex.enabled, false);
+  await col.add({ ids: ["a", "b"], documents: ["aaa", "eee"], metadatas: [{ secret: "s", open: "o" }, { open: "p" }] });
+  assert.deepEqual((await col.get({ where: { open: "o" } })).ids, ["a"]);
+  // Chroma refuses a filter on a key whose index the schema disabled, in these words.
+  await rejects(col.get({ where: { secret: "s" } }), ChromaClientError,
+    "Cannot filter using metadata key 'secret' with type 'Str' because indexing is disabled");
+  const fetched = await chroma.getCollection({ name });
+  assert.ok(fetched.embeddingFunction instanceof LetterCountEmbedding);
+  assert.deepEqual((await fetched.query({ queryTexts: ["ee"], nResults: 1 })).ids, [["b"]]);
+  await chroma.deleteCollection({ name });
+});
+
+test("modify replaces the embedding function's configuration", async () => {
+  const chroma = client();
+  const name = unique("mod-ef");
+  const col = await chroma.createCollection({ name, embeddingFunction: new LetterCountEmbedding() });
+  await col.modify({ configuration: { embeddingFunction: new LetterCountEmbedding({ letters: "xyzw" }) } });
+  const fetched = await chroma.getCollection({ name });
+  assert.deepEqual(fetched.configuration.embedding_function,
+    { name: "sediment-letter-count", type: "known", config: { letters: "xyzw" } });
+  assert.equal(fetched.embeddingFunction.letters, "xyzw");
   await chroma.deleteCollection({ name });
 });

@@ -111,10 +111,14 @@ test("an empty metadata (what the client sends for {key: null}: it drops null va
   assert.deepEqual(got.metadatas, [FRUIT.metadatas[0], null, null]);
 });
 
-test("delete by ids, by where and by whereDocument", async () => {
+test("delete by ids, by where (with a limit) and by whereDocument; the answer counts what was deleted", async () => {
   const col = await fruitCollection();
-  await col.delete({ ids: ["d"] });
+  assert.deepEqual(await col.delete({ ids: ["d"] }), { deleted: 1 });
   assert.equal(await col.count(), 3);
+  assert.deepEqual(await col.delete({ where: { n: { $gte: 2 } }, limit: 1 }), { deleted: 1 });
+  assert.equal(await col.count(), 2);
+  await col.add({ ids: ["b"], embeddings: [[0, 1, 0]], metadatas: [FRUIT.metadatas[1]], documents: [FRUIT.documents[1]] });
+  await col.upsert({ ids: ["c"], embeddings: [[0, 0, 1]], metadatas: [FRUIT.metadatas[2]], documents: [FRUIT.documents[2]] });
   await col.delete({ where: { color: "red" } });
   assert.deepEqual((await col.get()).ids, ["b"]);
   await col.delete({ whereDocument: { $contains: "banana" } });
@@ -154,4 +158,14 @@ test("a batch of 300 records in one add round-trips", async () => {
   const res = await col.query({ queryEmbeddings: [embeddings[123]], nResults: 1, include: ["metadatas"] });
   assert.deepEqual(res.ids, [["id-123"]]);
   assert.deepEqual(res.metadatas, [[{ i: 123 }]]);
+});
+
+test("uris round-trip through add, get and query; count takes a read level", async () => {
+  const col = await client().createCollection({ name: unique("uris"), embeddingFunction: null });
+  await col.add({ ids: ["u1", "u2"], embeddings: [[1, 0], [0, 1]], uris: ["s3://bucket/one.png", "file:///two.png"] });
+  assert.deepEqual((await col.get({ include: ["uris"] })).uris, ["s3://bucket/one.png", "file:///two.png"]);
+  const res = await col.query({ queryEmbeddings: [[0, 1]], nResults: 1, include: ["uris", "distances"] });
+  assert.deepEqual(res.uris, [["file:///two.png"]]);
+  assert.equal(await col.count({ readLevel: "index_only" }), 2);
+  assert.equal(await col.count({ readLevel: "index_and_wal" }), 2);
 });
