@@ -14,16 +14,35 @@ import numpy as np
 
 from sedimentdb.collection_schema import public_configuration, schema_json
 from sedimentdb.engine.engine_types import CollectionInfo
+from sedimentdb.errors import InvalidArgumentError
 from sedimentdb.http.base64_vectors import decode_embedding as decode_base64
 
 
 def decode_embedding(value: Any, position: int) -> np.ndarray:
     """One embedding from the wire: a list of numbers or a base64 float32 string."""
     if isinstance(value, str):
-        return decode_base64(value, position)
+        return _finite(decode_base64(value, position))
     if isinstance(value, list):  # the request model already checked these are numbers
         return np.asarray(value, dtype=np.float32)
     raise ValueError(f"Expected embedding at position {position} to be a list of numbers or a base64 string")
+
+
+def _finite(vector: np.ndarray) -> np.ndarray:
+    """A decoded base64 vector, refused as Chroma's decoder refuses it when a value is NaN or infinite.
+
+    JSON numbers cannot be NaN (the request model refuses them); base64 floats can, and Chroma's JS
+    client sends every embedding as base64.
+    """
+    bad = np.flatnonzero(~np.isfinite(vector))
+    if bad.size:
+        index = int(bad[0])
+        raise InvalidArgumentError(f"Non-finite float value at embedding index {index}: {_rust_f32(vector[index])}")
+    return vector
+
+
+def _rust_f32(value: np.floating[Any]) -> str:
+    """How Rust prints a non-finite f32: ``NaN``, ``inf``, ``-inf``."""
+    return "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
 def decode_embeddings(values: Any) -> list[np.ndarray] | None:

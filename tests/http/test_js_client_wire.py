@@ -4,9 +4,11 @@ HTTP: each difference the JS flows found (tests/js) has its test here.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.http.server_process import ServerProcess
@@ -65,3 +67,40 @@ def test_other_metadata_errors_are_still_refused(http: httpx.Client, collection_
     assert bad.status_code == 400 and "chroma:document" in bad.json()["message"]
     nested = http.post(f"{DB}/collections/{collection_id}/update", json={"ids": ["a"], "metadatas": [{"k": {"x": 1}}]})
     assert nested.status_code == 400 and nested.json()["error"] == "InvalidArgumentError"
+
+
+@pytest.mark.parametrize(("vector", "message"), [
+    ([1.0, float("nan"), 2.0], "Non-finite float value at embedding index 1: NaN"),
+    ([float("inf"), 0.0], "Non-finite float value at embedding index 0: inf"),
+    ([0.0, 0.0, float("-inf")], "Non-finite float value at embedding index 2: -inf"),
+])
+def test_non_finite_base64_embedding_is_refused_in_chromas_words(
+        http: httpx.Client, collection_id: str, vector: list[float], message: str) -> None:
+    """The JS client sends every embedding as base64 float32, where NaN and infinities can travel (JSON
+    numbers cannot): refused as Chroma's decoder refuses them, before anything is written."""
+    packed = base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+    for op in ("add", "upsert", "update"):
+        refused = http.post(f"{DB}/collections/{collection_id}/{op}", json={"ids": ["a"], "embeddings": [packed]})
+        assert refused.status_code == 400, refused.text
+        assert refused.json() == {"error": "InvalidArgumentError", "message": message}
+    got = http.post(f"{DB}/collections/{collection_id}/get", json={"ids": ["a"], "include": ["embeddings"]})
+    assert got.json()["embeddings"] == [[1.0, 0.0]]
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("x", "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a "
+          "character in [a-zA-Z0-9]. Got: x"),
+    ("-db", "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a "
+            "character in [a-zA-Z0-9]. Got: -db"),
+    ("db..one", "Expected a name that does not contains two consecutive periods (..). Got db..one"),
+    ("10.0.0.1", "Expected a name that is not a valid ip address. Got 10.0.0.1"),
+])
+def test_database_name_is_checked_with_chromas_name_rule_over_http(http: httpx.Client, name: str,
+                                                                   message: str) -> None:
+    """Chroma's HTTP server runs its name rule on a new database (the JS AdminClient shows the message);
+    its embedded client only checks the length, which SedimentDB's embedded client keeps."""
+    refused = http.post("/api/v2/tenants/default_tenant/databases", json={"name": name})
+    assert refused.status_code == 400, refused.text
+    assert refused.json() == {"error": "InvalidArgumentError", "message": message}
+    listed = http.get("/api/v2/tenants/default_tenant/databases").json()
+    assert name not in [d["name"] for d in listed]

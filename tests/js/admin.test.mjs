@@ -29,7 +29,10 @@ test("databases: create, get, list with paging, delete; errors name what is wron
   await rejects(admin.createDatabase({ name: "db-one", tenant }), ChromaUniqueError, "already exists");
   await admin.deleteDatabase({ name: "db-one", tenant });
   await rejects(admin.getDatabase({ name: "db-one", tenant }), ChromaNotFoundError, "could not be found");
-  await rejects(admin.createDatabase({ name: "x", tenant }), ChromaClientError, "database name must be at least 3 characters");
+  // Chroma's HTTP server checks a database name with the collection-name rule, in these words.
+  await rejects(admin.createDatabase({ name: "x", tenant }), ChromaClientError,
+    "Expected a name containing 3-512 characters from \\[a-zA-Z0-9._-\\], starting and ending with a character in \\[a-zA-Z0-9\\]. Got: x");
+  await rejects(admin.createDatabase({ name: "db..two", tenant }), ChromaClientError, "two consecutive periods");
   await rejects(admin.createDatabase({ name: "db-four", tenant: unique("no-tenant") }), ChromaNotFoundError);
 });
 

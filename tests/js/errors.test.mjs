@@ -36,7 +36,11 @@ test("bad input is ChromaClientError carrying the server's message", async () =>
     "Expected a name containing 3-512 characters");
   await rejects(chroma.createCollection({ name: "a..b", embeddingFunction: null }), ChromaClientError,
     "two consecutive periods");
-  await rejects(col.add({ ids: ["nan"], embeddings: [[NaN, 1, 2]] }), ChromaClientError, "NaN or Infinity");
+  // The client sends embeddings as base64 float32, where NaN can travel: refused in Chroma's words.
+  await rejects(col.add({ ids: ["nan"], embeddings: [[1, NaN, 2]] }), ChromaClientError,
+    "Non-finite float value at embedding index 1: NaN");
+  await rejects(col.upsert({ ids: ["inf"], embeddings: [[-Infinity, 1, 2]] }), ChromaClientError,
+    "Non-finite float value at embedding index 0: -inf");
   await rejects(col.get({ whereDocument: { $regex: "(?=x)" } }), ChromaClientError, "Regex");
   await rejects(col.modify({ name: "no" }), ChromaClientError, "Expected a name");
   assert.equal(await col.count(), 1);
