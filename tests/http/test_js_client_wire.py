@@ -5,22 +5,12 @@ HTTP: each difference the JS flows found (tests/js) has its test here.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.http.server_process import ServerProcess
-
 DB = "/api/v2/tenants/default_tenant/databases/default_database"
-
-
-@pytest.fixture
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    """A plain HTTP client on the session's server."""
-    with httpx.Client(base_url=server.url) as client:
-        yield client
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sedimentdb.server import ServerConfig, create_app
-from tests.http.server_process import ServerProcess
 
 DB = "/api/v2/tenants/default_tenant/databases/default_database"
 
@@ -26,13 +25,6 @@ def small_body_app(tmp_path: Path) -> Iterator[TestClient]:
     """The application in-process (per test: the engine cache is cleared between tests), 4 KiB body limit."""
     config = ServerConfig(persist_path=str(tmp_path / "data"), max_payload_size_bytes=4096, durability="off")
     with TestClient(create_app(config)) as client:
-        yield client
-
-
-@pytest.fixture
-def http(server: ServerProcess) -> Iterator[httpx.Client]:
-    """A plain HTTP client on the module's server."""
-    with httpx.Client(base_url=server.url) as client:
         yield client
 
 

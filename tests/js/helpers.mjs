@@ -29,6 +29,13 @@ export function unique(prefix = "js") {
   return `${prefix}-${randomUUID().slice(0, 12)}`;
 }
 
+/** A new collection of the open server (no embedding function) holding a copy of `records`. */
+export async function collectionOf(records, prefix) {
+  const col = await client().createCollection({ name: unique(prefix), embeddingFunction: null });
+  await col.add(structuredClone(records));
+  return col;
+}
+
 /** Awaits a promise that must reject with an error of class `errorClass` whose message matches `fragment`. */
 export async function rejects(promise, errorClass, fragment) {
   let error;

@@ -3,7 +3,7 @@
 // the server's pre-flight checks allow it) and with a client-side embedding function.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { client, LetterCountEmbedding, plain, rounded, unique } from "./helpers.mjs";
+import { client, collectionOf, LetterCountEmbedding, plain, rounded, unique } from "./helpers.mjs";
 
 const FRUIT = {
   ids: ["a", "b", "c", "d"],
@@ -17,11 +17,7 @@ const FRUIT = {
   documents: ["apple pie", "banana split", "cherry tart", "date"],
 };
 
-async function fruitCollection() {
-  const col = await client().createCollection({ name: unique("rec"), embeddingFunction: null });
-  await col.add(structuredClone(FRUIT));
-  return col;
-}
+const fruitCollection = () => collectionOf(FRUIT, "rec");
 
 test("add then get returns documents, metadatas and float32 embeddings; count and peek", async () => {
   const col = await fruitCollection();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ChromaClientError, GroupBy, K, Knn, MinK, Rrf, Search, Val } from "chromadb";
-import { client, LetterCountEmbedding, plain, rounded, unique } from "./helpers.mjs";
+import { client, collectionOf, LetterCountEmbedding, plain, rounded, unique } from "./helpers.mjs";
 
 const DOCS = {
   ids: ["p1", "p2", "p3", "p4", "p5", "p6"],
@@ -20,11 +20,7 @@ const DOCS = {
   documents: ["neural networks", "gradient descent", "colour theory", "protein folding", "oil painting", "roman roads"],
 };
 
-async function papers() {
-  const col = await client().createCollection({ name: unique("search"), embeddingFunction: null });
-  await col.add(structuredClone(DOCS));
-  return col;
-}
+const papers = () => collectionOf(DOCS, "search");
 
 test("dense Knn with a where filter, limit and select", async () => {
   const col = await papers();
