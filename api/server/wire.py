@@ -16,6 +16,7 @@ from sedimentdb.collection_schema import public_configuration, schema_json
 from sedimentdb.engine.engine_types import CollectionInfo
 from sedimentdb.errors import InvalidArgumentError
 from sedimentdb.http.base64_vectors import decode_embedding as decode_base64
+from sedimentdb.server.limits import PER_QUERY
 
 
 def decode_embedding(value: Any, position: int) -> np.ndarray:
@@ -89,6 +90,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def no_results(result: dict[str, Any]) -> dict[str, Any]:
+    """A query result with every query's list emptied (``n_results`` 0), the columns kept as they are."""
+    return {key: [[] for _ in value] if key in PER_QUERY and value is not None else value
+            for key, value in result.items()}
 
 
 def result_json(result: dict[str, Any], include: list[str]) -> dict[str, Any]:

@@ -94,3 +94,18 @@ def test_database_name_is_checked_with_chromas_name_rule_over_http(http: httpx.C
     assert refused.json() == {"error": "InvalidArgumentError", "message": message}
     listed = http.get("/api/v2/tenants/default_tenant/databases").json()
     assert name not in [d["name"] for d in listed]
+
+
+def test_query_for_zero_results_answers_empty_lists(http: httpx.Client, collection_id: str) -> None:
+    """The JS client sends ``nResults: 0`` as is (its check skips a falsy value): Chroma's server answers
+    one empty list per query embedding (ours used to refuse it with the Python client's message);
+    a wrong dimension is still refused."""
+    url = f"{DB}/collections/{collection_id}/query"
+    done = http.post(url, json={"query_embeddings": [[1, 0], [0, 1]], "n_results": 0,
+                                "include": ["metadatas", "distances", "embeddings"]})
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["ids"] == body["metadatas"] == body["distances"] == body["embeddings"] == [[], []]
+    assert "documents" not in body or body["documents"] is None
+    refused = http.post(url, json={"query_embeddings": [[1, 0, 0]], "n_results": 0})
+    assert refused.status_code == 400 and "dimension" in refused.json()["message"]

@@ -74,6 +74,10 @@ test("query: nearest neighbours with where, whereDocument, include and several q
   assert.deepEqual(plain(res.rows()[1]), [{ id: "c", metadata: FRUIT.metadatas[2] }]);
   res = await col.query({ queryEmbeddings: [[1, 0, 0]], ids: ["b", "c"], nResults: 5, include: [] });
   assert.deepEqual(res.ids[0].sort(), ["b", "c"]);
+  // nResults 0 reaches the server (the client only checks a truthy value): empty lists, as Chroma answers.
+  res = await col.query({ queryEmbeddings: [[1, 0, 0], [0, 1, 0]], nResults: 0 });
+  assert.deepEqual(res.ids, [[], []]);
+  assert.deepEqual(res.distances, [[], []]);
 });
 
 test("update and upsert change only what they name; upsert inserts new ids", async () => {
