@@ -159,13 +159,14 @@ def record_router() -> APIRouter:
     def query(tenant: str, database: str, collection_id: str, body: QueryRequest,
               request: Request) -> dict[str, Any]:
         include: Any = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
+        # Chroma's server answers n_results 0 (its JS client sends it) with empty results: ask for
+        # one, so that everything is still checked, and keep none.
+        asked = body.n_results or 1
         with service_of(request).collection(tenant, database, collection_id, GETTING) as collection:
-            if isinstance(body.n_results, int) and body.n_results > 0:  # else the embedded check answers
-                check_query_work(len(body.query_embeddings), body.n_results, collection.count())
-            # Chroma's server answers n_results 0 (its JS client sends it) with empty results: ask for
-            # one, so that everything is still checked, and keep none.
+            if asked > 0:  # a negative count: the embedded check answers
+                check_query_work(len(body.query_embeddings), asked, collection.count())
             result = chunked_query(collection, decode_embeddings(body.query_embeddings), ids=body.ids,
-                                   n_results=body.n_results or 1, where=body.where,
+                                   n_results=asked, where=body.where,
                                    where_document=body.where_document, include=include)
         return result_json(no_results(result) if body.n_results == 0 else result, include)
 

@@ -109,3 +109,5 @@ def test_query_for_zero_results_answers_empty_lists(http: httpx.Client, collecti
     assert "documents" not in body or body["documents"] is None
     refused = http.post(url, json={"query_embeddings": [[1, 0, 0]], "n_results": 0})
     assert refused.status_code == 400 and "dimension" in refused.json()["message"]
+    too_many = http.post(url, json={"query_embeddings": [[1, 0]] * 5462, "n_results": 0})
+    assert too_many.status_code == 400 and "exceeds the maximum of 5461" in too_many.json()["message"]
