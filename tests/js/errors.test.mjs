@@ -1,5 +1,6 @@
 // Failures reach the JS client as its own error classes, with the server's message where it shows one.
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { test } from "node:test";
 import { ChromaClientError, ChromaConnectionError, ChromaNotFoundError, ChromaServerError, ChromaUniqueError,
   ChromaClient } from "chromadb";
@@ -47,8 +48,12 @@ test("bad input is ChromaClientError carrying the server's message", async () =>
 });
 
 test("a server that is not there is ChromaConnectionError", async () => {
-  // Port 9 (discard) on 127.0.0.1: nothing listens there on the test machines; the client fails fast.
-  const nowhere = new ChromaClient({ host: "127.0.0.1", port: 9, ssl: false });
+  // A port the OS just handed out and that was closed again: nothing listens there.
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  const nowhere = new ChromaClient({ host: "127.0.0.1", port, ssl: false });
   await rejects(nowhere.heartbeat(), ChromaConnectionError);
 });
 
