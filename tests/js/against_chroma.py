@@ -13,10 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -24,7 +21,7 @@ sys.path.insert(0, str(HERE))
 from node_client import NodeUnavailable, find_node, flow_files, install, node_test, tap_counts  # noqa: E402
 
 sys.path.insert(0, str(HERE.parent / "http"))
-from server_process import free_port  # noqa: E402
+from server_process import free_port, wait_for_heartbeat  # noqa: E402
 
 FAILED = re.compile(r"^not ok \d+ - (.+)$", re.MULTILINE)
 
@@ -35,18 +32,11 @@ def start_chroma(chroma: str, root: Path, port: int, timeout: float = 120.0) -> 
     with open(root / "chroma.log", "wb") as log:
         proc = subprocess.Popen([chroma, "run", "--path", str(root / "data"), "--host", "127.0.0.1",
                                  "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"chroma run exited with {proc.returncode}: see {root / 'chroma.log'}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"chroma run did not answer within {timeout}s: see {root / 'chroma.log'}")
+    if wait_for_heartbeat(proc, f"http://127.0.0.1:{port}", timeout):
+        return proc
+    if proc.poll() is None:
+        proc.kill()
+    raise SystemExit(f"chroma run did not answer within {timeout}s (exit code {proc.poll()}): see {root / 'chroma.log'}")
 
 
 def main() -> int:
