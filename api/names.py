@@ -23,10 +23,10 @@ def _is_ip_address(name: str) -> bool:
     return True
 
 
-def validate_collection_name(name: Any, field: str = "name") -> str:
-    """3-512 chars of ``[a-zA-Z0-9._-]``, alphanumeric ends, no ``..``, not an IP address.
+def name_problem(name: Any) -> str | None:
+    """What is wrong with a collection or database name, in Chroma's words (``validate_name``), or ``None``.
 
-    ``field`` is the request field the server names in its message (``new_name`` on rename).
+    3-512 chars of ``[a-zA-Z0-9._-]``, alphanumeric ends, no ``..``, not an IP address.
     """
     ok = (
         isinstance(name, str)
@@ -35,18 +35,33 @@ def validate_collection_name(name: Any, field: str = "name") -> str:
         and name[-1].isalnum()
     )
     if not ok:
-        raise errors.InvalidArgumentError(f"Validation error: {field}: " + _NAME_MESSAGE.format(name=name))
+        return _NAME_MESSAGE.format(name=name)
     # Chroma checks these two after the characters, each with its own message.
     if ".." in name:
-        raise errors.InvalidArgumentError(
-            f"Validation error: {field}: Expected a name that does not contains two consecutive periods (..). "
-            f"Got {name}"
-        )
+        return f"Expected a name that does not contains two consecutive periods (..). Got {name}"
     if _is_ip_address(name):
-        raise errors.InvalidArgumentError(
-            f"Validation error: {field}: Expected a name that is not a valid ip address. Got {name}"
-        )
+        return f"Expected a name that is not a valid ip address. Got {name}"
+    return None
+
+
+def validate_collection_name(name: Any, field: str = "name") -> str:
+    """A valid collection name (:func:`name_problem`), else ``InvalidArgumentError``.
+
+    ``field`` is the request field the server names in its message (``new_name`` on rename).
+    """
+    problem = name_problem(name)
+    if problem is not None:
+        raise errors.InvalidArgumentError(f"Validation error: {field}: {problem}")
     return str(name)
+
+
+def validate_database_name_over_http(name: str) -> str:
+    """Chroma's HTTP server checks a new database's name with the collection-name rule first, and
+    says what is wrong without a prefix (its embedded client only checks the length)."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise errors.InvalidArgumentError(problem)
+    return name
 
 
 def validate_database_name(name: str) -> str:

@@ -26,7 +26,13 @@ from sedimentdb.server.models import (
     UpdateCollection,
 )
 from sedimentdb.server.routes_system import service_of
-from sedimentdb.server.wire import collection_json, decode_embeddings, result_json
+from sedimentdb.server.wire import (
+    collection_json,
+    decode_embeddings,
+    decode_metadatas,
+    no_results,
+    result_json,
+)
 
 PREFIX = "/api/v2/tenants/{tenant}/databases/{database}"
 DEFAULT_GET_INCLUDE = ["metadatas", "documents"]
@@ -154,13 +160,16 @@ def record_router() -> APIRouter:
     def query(tenant: str, database: str, collection_id: str, body: QueryRequest,
               request: Request) -> dict[str, Any]:
         include: Any = body.include if body.include is not None else DEFAULT_QUERY_INCLUDE
+        # Chroma's server answers n_results 0 (its JS client sends it) with empty results: ask for
+        # one, so that everything is still checked, and keep none.
+        asked = body.n_results or 1
         with service_of(request).collection(tenant, database, collection_id, GETTING) as collection:
-            if isinstance(body.n_results, int) and body.n_results > 0:  # else the embedded check answers
-                check_query_work(len(body.query_embeddings), body.n_results, collection.count())
+            if asked > 0:  # a negative count: the embedded check answers
+                check_query_work(len(body.query_embeddings), asked, collection.count())
             result = chunked_query(collection, decode_embeddings(body.query_embeddings), ids=body.ids,
-                                   n_results=body.n_results, where=body.where,
+                                   n_results=asked, where=body.where,
                                    where_document=body.where_document, include=include)
-        return result_json(result, include)
+        return result_json(no_results(result) if body.n_results == 0 else result, include)
 
     @router.post("/search", summary="Chroma's Search API: filter, rank (Knn, Rrf, arithmetic), group, page, select")
     def search(tenant: str, database: str, collection_id: str, body: SearchRequest,
@@ -181,7 +190,7 @@ def cloud_only_router() -> APIRouter:
 
 def _record_columns(body: RecordSet) -> dict[str, Any]:
     """The keyword arguments of ``Collection.add``/``update``/``upsert`` that a write's body carries."""
-    return {"ids": body.ids, "embeddings": decode_embeddings(body.embeddings), "metadatas": body.metadatas,
+    return {"ids": body.ids, "embeddings": decode_embeddings(body.embeddings), "metadatas": decode_metadatas(body.metadatas),
             "documents": body.documents, "uris": body.uris}
 
 

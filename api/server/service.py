@@ -35,7 +35,7 @@ from sedimentdb.errors import (
     engine_boundary,
 )
 from sedimentdb.local_clients import AdminClient, Client
-from sedimentdb.names import validate_collection_name
+from sedimentdb.names import validate_collection_name, validate_database_name_over_http
 from sedimentdb.server.config import ServerConfig
 from sedimentdb.types import UserIdentity
 from sedimentdb.validation import MAX_BATCH_SIZE, copy_metadata, validate_metadata
@@ -113,7 +113,7 @@ class Service:
 
     def create_database(self, tenant: str, name: str) -> None:
         """Create a database in ``tenant``."""
-        self._admin.create_database(_text(name, "name"), tenant)
+        self._admin.create_database(validate_database_name_over_http(_text(name, "name")), tenant)
 
     def get_database(self, tenant: str, name: str) -> dict[str, Any]:
         """The database as JSON."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from sedimentdb import system
@@ -26,6 +27,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(root / "data", root / "server.log", args=("--allow-reset",)).start()
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def http(server: ServerProcess) -> Iterator[httpx.Client]:
+    """A plain HTTP client on the session's server (modules testing an in-process app define their own)."""
+    with httpx.Client(base_url=server.url) as client:
+        yield client
 
 
 @pytest.fixture

@@ -20,6 +20,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_for_heartbeat(process: subprocess.Popen[bytes], url: str, timeout: float) -> bool:
+    """Whether the server at ``url`` answered its heartbeat within ``timeout`` s (False once it exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if httpx.get(url + "/api/v2/heartbeat", timeout=1.0).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 class ServerProcess:
     """One ``sediment run`` child process; ``stop()`` (SIGTERM) or ``kill()`` (SIGKILL) ends it."""
 
@@ -49,16 +64,10 @@ class ServerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it until it exits
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sediment run exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        if wait_for_heartbeat(self.process, self.url, timeout):
+            return self
+        if self.process.poll() is not None:
+            raise RuntimeError(f"sediment run exited with {self.process.returncode}:\n{self.log()}")
         self.kill()
         raise RuntimeError(f"sediment run did not answer within {timeout}s:\n{self.log()}")
 
