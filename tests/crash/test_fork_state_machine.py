@@ -20,7 +20,7 @@ from sedimentdb.engine.options import DatabaseOptions
 
 from .conftest import env_int
 from .simfs import CRASH_MODES, SimFileSystem, crash_image
-from .workload import CollModel, DbModel, check_queries, cid_of, observe, open_db
+from .workload import DbModel, check_queries, cid_of, observe, open_db
 
 settings.register_profile("fork-ci", derandomize=True, max_examples=15, stateful_step_count=30, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -87,9 +87,8 @@ class ForkMachine(RuleBasedStateMachine):
         source = self._pick(pick)
         name = f"fork{self.next_name}"
         self.next_name += 1
-        info = self.db.fork_collection(source, name, id=cid_of(name))
-        src = self.model.colls[source]
-        self.model.colls[info.id] = CollModel(name, src.metadata, src.space, dict(src.rows))
+        self.db.fork_collection(source, name, id=cid_of(name))
+        self.model.fork(source, name)
         self.forks_made += 1
 
     @precondition(lambda self: len(self.model.colls) > 1)
