@@ -129,7 +129,7 @@ class Catalog:
         return {
             "tenants": list(self.tenants),
             "databases": [dataclasses.asdict(d) for d in self.databases.values()],
-            "collections": [dataclasses.asdict(c) for c in self.collections.values()],
+            "collections": [_collection_dict(c) for c in self.collections.values()],
             "forks": dict(self.forks),
         }
 
@@ -146,6 +146,15 @@ class Catalog:
             cat._put(CollectionInfo(**c))
         cat.forks = {str(k): int(v) for k, v in data.get("forks", {}).items()}
         return cat
+
+
+def _collection_dict(info: CollectionInfo) -> dict[str, Any]:
+    """One collection of the snapshot; ``lineage`` only for forks, so a directory without forks
+    keeps the manifest shape earlier builds read."""
+    out = dataclasses.asdict(info)
+    if out.get("lineage") is None:
+        out.pop("lineage", None)
+    return out
 
 
 def lineage_root(info: CollectionInfo) -> str:
