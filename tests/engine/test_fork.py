@@ -188,3 +188,15 @@ def test_fork_of_an_empty_collection_and_in_memory():
     db.add(src, ["a"], np.ones((1, 4), np.float32))  # dimensions are the fork's own, too
     assert db.get(f.id).ids == ["a"] and db.count(src) == 1
     db.close()
+
+
+def test_the_log_tool_shows_fork_records(forked, tmp_path):
+    from sedimentdb.tools.ops.wal import collection_of, read_records, record_dict
+
+    db, src, info, model = forked
+    db.close()
+    found = list(read_records(str(tmp_path), ops=["fork-collection"]))
+    assert len(found) == 1 and collection_of(found[0]) == info.id
+    d = record_dict(found[0], {})
+    assert d["op"] == "fork-collection" and d["source_id"] == src and d["name"] == "copy"
+    assert [r.lsn for r in read_records(str(tmp_path), collection="copy")] == [found[0].lsn]
