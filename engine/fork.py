@@ -103,7 +103,8 @@ def _remap(source_loc: dict[str, Any], pairs: list[tuple[Any, Any]]) -> dict[int
 
 
 def _copy_tail_rows(src: TailPart, out: CollectionState) -> None:
-    """Append the live rows of one of the source's tails to the fork's active tail."""
+    """Append the live rows of one of the source's tails to the fork's active tail (every
+    per-row column TailPart.append takes: a new tail column must be copied here too)."""
     rows = np.flatnonzero(src.alive())
     if rows.size == 0:
         return

@@ -54,3 +54,20 @@ def test_sedimentdb_http_client_forks(server: ServerProcess, unique_name: str) -
     fork = src.fork(f"{unique_name}-f")
     fork.add(ids=["b"], embeddings=[[3.0, 4.0]])
     assert src.count() == 1 and fork.count() == 2 and fork.fork_count() == 1
+
+
+def test_async_clients_fork(server: ServerProcess, unique_name: str) -> None:
+    """Chroma's AsyncHttpClient and SedimentDB's: `await collection.fork(...)` and `fork_count()`."""
+    import asyncio
+
+    async def run() -> tuple[int, int, int, int]:
+        theirs = await chromadb.AsyncHttpClient(host=server.url, settings=Settings(anonymized_telemetry=False))
+        col = await theirs.create_collection(unique_name, embedding_function=None)
+        await col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]])
+        fork = await col.fork(f"{unique_name}-a")
+        await fork.delete(ids=["a"])
+        mine = await (await sedimentdb.AsyncHttpClient(host=server.url)).get_collection(unique_name)
+        second = await mine.fork(f"{unique_name}-b")
+        return await fork.count(), await col.count(), await second.count(), await second.fork_count()
+
+    assert asyncio.run(run()) == (1, 2, 2, 2)
