@@ -424,8 +424,14 @@ class Collection:
         return config
 
     def fork(self, new_name: str) -> Collection:
-        """Chroma Cloud only."""
-        raise NotImplementedError("Collection forking is not implemented for Local Chroma")
+        """A new collection ``new_name`` holding this one's records now (copy-on-write: it shares
+        the sealed segment files, so the cost does not grow with the size); later writes to
+        either never show in the other. Same embedding function and data loader, as in Chroma."""
+        self._client._require_writable("fork")
+        validate_collection_name(new_name, field="new_name")
+        with engine_boundary():
+            model = self._client._engine().fork_collection(self._model.id, new_name)
+        return Collection(self._client, model, self._embedding_function, self._data_loader)
 
     def search(self, searches: Any, read_level: Any = "index_and_wal") -> SearchResult:
         """Chroma's Search API: a batch of searches (filter, rank, group, page, select), column-major.
@@ -472,8 +478,10 @@ class Collection:
         return self._embed([text], "documents", True)[0]
 
     def fork_count(self) -> int:
-        """Chroma Cloud only."""
-        raise NotImplementedError("Collection fork count is not implemented for Local Chroma")
+        """Forks made in this collection's lineage: its root and every fork of it report the same
+        number, and deleting a fork does not lower it (Chroma's count)."""
+        with engine_boundary():
+            return int(self._client._engine().fork_count(self._model.id))
 
     def get_indexing_status(self) -> Any:
         """Chroma Cloud only."""

@@ -90,6 +90,14 @@ class EngineProtocol(Protocol):
         """Delete a collection and its records."""
         ...
 
+    def fork_collection(self, collection_id: str, new_name: str) -> CollectionInfo:
+        """A new collection ``new_name`` holding the collection's records now (docs/FORK.md)."""
+        ...
+
+    def fork_count(self, collection_id: str) -> int:
+        """Forks made in the collection's lineage."""
+        ...
+
     # ---- records ------------------------------------------------------------------------------
 
     def add(self, collection_id: str, ids: list[str], embeddings: np.ndarray | None,

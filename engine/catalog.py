@@ -16,12 +16,13 @@ from sedimentdb.engine.wal.records import (
     CreateTenant,
     DeleteCollection,
     DeleteDatabase,
+    ForkCollection,
     ModifyCollection,
     Reset,
 )
 
 CATALOG_RECORDS = (CreateTenant, CreateDatabase, DeleteDatabase, CreateCollection, ModifyCollection,
-                   DeleteCollection, Reset)
+                   DeleteCollection, Reset, ForkCollection)
 
 
 class Catalog:
@@ -32,12 +33,19 @@ class Catalog:
         self.databases: dict[tuple[str, str], DatabaseInfo] = {}
         self.collections: dict[str, CollectionInfo] = {}
         self._by_name: dict[tuple[str, str, str], str] = {}
+        # Forks ever made in each lineage, by the lineage's root collection id (Chroma's
+        # fork_count counts the root's lineage file, which deleting a fork does not shrink).
+        self.forks: dict[str, int] = {}
 
     # ---- queries --------------------------------------------------------------------------
 
     def collection_id(self, tenant: str, database: str, name: str) -> str | None:
         """The id of the named collection, or None."""
         return self._by_name.get((tenant, database, name))
+
+    def fork_count(self, cid: str) -> int:
+        """Forks made in the lineage of collection ``cid`` (its root and every fork of it)."""
+        return self.forks.get(lineage_root(self.collections[cid]), 0)
 
     def collections_in(self, tenant: str, database: str) -> list[CollectionInfo]:
         """Collections of one database, ordered by id (Chroma 1.x lists them that way)."""
@@ -46,9 +54,11 @@ class Catalog:
 
     # ---- applying records -----------------------------------------------------------------------
 
-    def apply(self, record: Any) -> list[str]:
-        """Apply one catalog record; return the ids of collections it removed."""
-        if isinstance(record, CreateTenant):
+    def apply(self, record: Any, lsn: int = 0) -> list[str]:
+        """Apply one catalog record (logged at ``lsn``); return the ids of collections it removed."""
+        if isinstance(record, ForkCollection):
+            self._fork(record, lsn)
+        elif isinstance(record, CreateTenant):
             self.tenants[record.name] = None
         elif isinstance(record, CreateDatabase):
             self.databases[(record.tenant, record.name)] = DatabaseInfo(record.id, record.tenant, record.name)
@@ -75,6 +85,14 @@ class Catalog:
         else:
             raise TypeError(f"not a catalog record: {type(record).__name__}")
         return []
+
+    def _fork(self, record: ForkCollection, lsn: int) -> None:
+        source = self.collections[record.source_id]
+        lineage = [list(step) for step in source.lineage or []] + [[source.id, lsn]]
+        self._put(dataclasses.replace(source, id=record.id, tenant=record.tenant, database=record.database,
+                                      name=record.name, lineage=lineage))
+        root = str(lineage[0][0])
+        self.forks[root] = self.forks.get(root, 0) + 1
 
     def _put(self, info: CollectionInfo) -> None:
         self.collections[info.id] = info
@@ -111,7 +129,8 @@ class Catalog:
         return {
             "tenants": list(self.tenants),
             "databases": [dataclasses.asdict(d) for d in self.databases.values()],
-            "collections": [dataclasses.asdict(c) for c in self.collections.values()],
+            "collections": [_collection_dict(c) for c in self.collections.values()],
+            "forks": dict(self.forks),
         }
 
     @classmethod
@@ -125,4 +144,19 @@ class Catalog:
             cat.databases[(info.tenant, info.name)] = info
         for c in data["collections"]:
             cat._put(CollectionInfo(**c))
+        cat.forks = {str(k): int(v) for k, v in data.get("forks", {}).items()}
         return cat
+
+
+def _collection_dict(info: CollectionInfo) -> dict[str, Any]:
+    """One collection of the snapshot; ``lineage`` only for forks, so a directory without forks
+    keeps the manifest shape earlier builds read."""
+    out = dataclasses.asdict(info)
+    if out.get("lineage") is None:
+        out.pop("lineage", None)
+    return out
+
+
+def lineage_root(info: CollectionInfo) -> str:
+    """The id of the collection a fork descends from at the top (its own id if not a fork)."""
+    return str(info.lineage[0][0]) if info.lineage else info.id

@@ -35,7 +35,7 @@ def check_rows(rec: Any, lsn: int, rows: list[tuple[CheckedSegment, int]]) -> li
         def bad(message: str, fname: str) -> None:
             problems.append(Problem(ERROR, "content", message, os.path.join(seg.path, fname), None, lsn))  # noqa: B023
 
-        if not isinstance(rec, WriteBatch) or rec.collection_id != sc.cid:
+        if not isinstance(rec, WriteBatch) or rec.collection_id not in (sc.writers or {sc.cid}):
             bad(f"segment {sid} row {row} (id {rid!r}) says LSN {lsn} wrote it, but that log record is not a "
                 "write to this collection", SF.FILE_ROWS)
             continue

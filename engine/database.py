@@ -33,6 +33,7 @@ from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, read_
 from sedimentdb.engine.engine_types import CollectionInfo, DatabaseInfo, Include, Records
 from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.foreign import refuse_chroma_directory
+from sedimentdb.engine.fork import Heirs, fork_state, heirs_of, inheriting
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.indexer import TailIndexer
 from sedimentdb.engine.memfs import MemoryFileSystem
@@ -57,6 +58,7 @@ from sedimentdb.engine.wal.records import (
     DeleteCollection,
     DeleteDatabase,
     DeleteRecords,
+    ForkCollection,
     ModifyCollection,
     NewEpoch,
     Record,
@@ -89,6 +91,7 @@ class Database:
         self.lock = threading.RLock()
         self.catalog = Catalog()
         self.collections: dict[str, CollectionState] = {}
+        self._heirs: Heirs = {}  # forks inheriting records on replay (engine/fork.py)
         self.manifests: list[Manifest] = []
         self.last_lsn = 0
         self.epoch = 0
@@ -219,17 +222,21 @@ class Database:
 
     def _restore(self, manifest: Manifest) -> None:
         self.catalog = Catalog.from_dict(manifest.catalog)
+        opened: dict[str, Segment] = {}  # a segment shared by forks is opened (and mapped) once
         for cid, info in self.catalog.collections.items():
             cs = self._new_state(info)
             entry = manifest.collections[cid]  # decode refused a manifest without one
             cs.checkpoint_lsn = int(entry["checkpoint_lsn"])
             for seg in entry["segments"]:
-                cs.add_segment(self._load_segment(seg))
+                cs.add_segment(self._load_segment(seg, opened))
+        self._heirs = heirs_of(self.catalog.collections, {c: s.checkpoint_lsn for c, s in self.collections.items()})
         self.last_lsn = manifest.catalog_lsn
 
-    def _load_segment(self, entry: dict[str, Any]) -> SegmentPart:
+    def _load_segment(self, entry: dict[str, Any], opened: dict[str, Segment]) -> SegmentPart:
         desc = SegmentDescriptor.from_dict(entry["descriptor"])
-        seg = Segment.open(self.fs, os.path.join(self.path, "segments"), desc)
+        seg = opened.get(desc.segment_id)
+        if seg is None or seg.descriptor.to_dict() != desc.to_dict():
+            seg = opened[desc.segment_id] = Segment.open(self.fs, os.path.join(self.path, "segments"), desc)
         marker = entry.get("marker")
         if marker:
             mpath = os.path.join(self.path, "markers", marker["file"])
@@ -274,17 +281,17 @@ class Database:
                 return self._apply_catalog(record, lsn)
             return None
         if isinstance(record, WriteBatch):
-            cs = self.collections.get(record.collection_id)
-            if cs is not None and lsn > cs.checkpoint_lsn:
+            for cs in self._targets(record.collection_id, lsn):
                 cs.apply_write(record, lsn)
                 if cs.dim is not None:
                     self.catalog.set_dimension(cs.id, cs.dim)
             return None
         if isinstance(record, DeleteRecords):
-            cs = self.collections.get(record.collection_id)
-            if cs is not None and lsn > cs.checkpoint_lsn:
-                return cs.apply_delete(record.ids, lsn)
-            return 0
+            own, deleted = self.collections.get(record.collection_id), 0
+            for cs in self._targets(record.collection_id, lsn):
+                n = cs.apply_delete(record.ids, lsn)
+                deleted = n if cs is own else deleted
+            return deleted
         if isinstance(record, NewEpoch):
             self.epoch = record.epoch
             # Log files created from here on must name the new epoch in their header.
@@ -292,8 +299,30 @@ class Database:
             return None
         raise TypeError(f"unknown record {type(record).__name__}")
 
+    def _targets(self, collection_id: str, lsn: int) -> list[CollectionState]:
+        """The states a data record of ``collection_id`` at ``lsn`` applies to: the collection's
+        own (unless its segments already hold it), then forks still inheriting it on replay."""
+        out = []
+        cs = self.collections.get(collection_id)
+        if cs is not None and lsn > cs.checkpoint_lsn:
+            out.append(cs)
+        for fid in inheriting(self._heirs, collection_id, lsn):
+            fork = self.collections.get(fid)
+            if fork is not None and lsn > fork.checkpoint_lsn:
+                out.append(fork)
+        return out
+
     def _apply_catalog(self, record: Record, lsn: int) -> None:
-        for cid in self.catalog.apply(record):
+        if isinstance(record, ForkCollection):
+            source = self.collections.get(record.source_id)
+            if source is None or record.source_id not in self.catalog.collections:
+                raise CorruptionError(f"the log forks collection {record.source_id}, which does not exist there",
+                                      path=os.path.join(self.path, "wal"), lsn=lsn,
+                                      hint="run `sediment verify` on this directory")
+            self.catalog.apply(record, lsn)
+            self.collections[record.id] = fork_state(source, record.id)
+            return
+        for cid in self.catalog.apply(record, lsn):
             self.collections.pop(cid, None)
         if isinstance(record, CreateCollection):
             # Nothing logged before its creation belongs to it: a manifest written before its
@@ -486,6 +515,35 @@ class Database:
                     raise AlreadyExistsError(f"Collection [{name}] already exists")
             return self._log_locked(ModifyCollection(info.id, name, metadata, configuration),
                                     lambda: self.catalog.collections[info.id])
+
+    def fork_collection(self, collection_id: str, new_name: str, *, id: str | None = None) -> CollectionInfo:
+        """Fork a collection under ``new_name`` in its database (engine/fork.py); the new
+        collection shares the source's segment files, so the cost does not grow with its size.
+
+        NotFoundError if the source is missing, AlreadyExistsError if the name is taken.
+        """
+        with self.lock:
+            self._check_writable()
+            source = self.catalog.collections.get(str(collection_id))
+            if source is None:
+                raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            if self.catalog.collection_id(source.tenant, source.database, new_name) is not None:
+                raise AlreadyExistsError(f"Collection [{new_name}] already exists")
+            cid = id or str(uuid.uuid4())
+            if cid in self.catalog.collections:
+                raise AlreadyExistsError(f"Collection with id [{cid}] already exists")
+            # The fork's state is the source's once every queued write of it is applied: the
+            # catalog path of _log_locked waits for the record, which applies them first.
+            return self._log_locked(ForkCollection(cid, source.id, source.tenant, source.database, new_name),
+                                    lambda: self.catalog.collections[cid])
+
+    def fork_count(self, collection_id: str) -> int:
+        """Forks made in the collection's lineage (Chroma's count: the root and every fork of
+        it report the same number; deleting a fork does not lower it)."""
+        with self.lock:
+            if str(collection_id) not in self.catalog.collections:
+                raise NotFoundError(f"Collection [{collection_id}] does not exist")
+            return self.catalog.fork_count(str(collection_id))
 
     def delete_collection(self, collection_id: str) -> None:
         """Delete a collection; its files are freed by the next manifest."""
@@ -774,6 +832,7 @@ class Database:
         with self.lock:
             old = self.wal
             self.catalog, self.collections, self.manifests = fresh.catalog, fresh.collections, fresh.manifests
+            self._heirs = fresh._heirs
             self.last_lsn, self.epoch, self.uuid, self.wal = fresh.last_lsn, fresh.epoch, fresh.uuid, fresh.wal
             self._manifest_seen = fresh._manifest_seen
         fresh.indexer.stop()  # this database's indexer takes over the tails

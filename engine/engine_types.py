@@ -21,6 +21,8 @@ class CollectionInfo:
     metadata: Metadata | None
     configuration: dict[str, Any]
     dimension: int | None
+    # Forks only: [[ancestor id, fork LSN], ...], oldest first (engine/compactor/FORMAT.md, "Forks").
+    lineage: list[list[Any]] | None = None
 
 
 @dataclass(frozen=True)

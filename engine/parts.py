@@ -108,22 +108,25 @@ class TailPart:
         documents: list[str | None],
         metadatas: list[dict[str, Any] | None],
         uris: list[str | None],
+        versions: np.ndarray | None = None,
     ) -> int:
-        """Append records (all logged at ``lsn``); return the first new row."""
+        """Append records (all logged at ``lsn``, unless ``versions`` gives each row's LSN, as
+        when a fork copies another tail's rows); return the first new row."""
         assert not self.frozen, "a frozen tail is being compacted and takes no writes"
         if self._vectors is None:
             self._vectors = GrowableArray(np.float32, vectors.shape[1])
         if self.graph is None and self.hnsw is not None:
             self.graph = TailGraph(self.space, vectors.shape[1], *self.hnsw)
         if not self.min_lsn:
-            self.min_lsn = lsn
+            self.min_lsn = lsn if versions is None or not len(versions) else int(versions.min())
         start = len(self.ids)
         self.ids.extend(ids)
         self.documents.extend(documents)
         self.metadatas.extend(metadatas)
         self.uris.extend(uris)
         self._ordinals.append(ordinals)
-        self._versions.append(np.full(len(ids), lsn, dtype=np.uint64))
+        self._versions.append(np.full(len(ids), lsn, dtype=np.uint64) if versions is None
+                              else np.asarray(versions, dtype=np.uint64))
         self.deleted_at.append(np.zeros(len(ids), dtype=np.uint64))
         self._vectors.append(vectors)
         self._norms.append(norms(np.asarray(vectors, dtype=np.float32)))

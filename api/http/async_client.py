@@ -84,6 +84,14 @@ class AsyncCollection:
         """See ``Collection.modify``."""
         await asyncio.to_thread(self._collection.modify, *args, **kwargs)
 
+    async def fork(self, *args: Any, **kwargs: Any) -> AsyncCollection:
+        """See ``Collection.fork``."""
+        return AsyncCollection(await asyncio.to_thread(self._collection.fork, *args, **kwargs))
+
+    async def fork_count(self, *args: Any, **kwargs: Any) -> int:
+        """See ``Collection.fork_count``."""
+        return int(await asyncio.to_thread(self._collection.fork_count, *args, **kwargs))
+
 
 _PLAIN = ("heartbeat", "get_version", "get_max_batch_size", "get_user_identity", "count_collections",
           "reset", "set_tenant", "set_database", "get_pre_flight_checks")

@@ -187,6 +187,18 @@ class RemoteEngine:
         with self._lock:
             self._known.pop(info.id, None)
 
+    def fork_collection(self, collection_id: str, new_name: str) -> CollectionInfo:
+        """POST .../collections/{id}/fork; the new collection's description."""
+        info = self._info(collection_id)
+        return self._remember(self._call("POST", f"{self._db(info.tenant, info.database)}/collections/{info.id}/fork",
+                                         {"new_name": new_name}))
+
+    def fork_count(self, collection_id: str) -> int:
+        """GET .../collections/{id}/fork_count."""
+        info = self._info(collection_id)
+        found = self._call("GET", f"{self._db(info.tenant, info.database)}/collections/{info.id}/fork_count")
+        return int(found["count"])
+
     # ---- records ----------------------------------------------------------------------------
 
     def _write(self, op: str, collection_id: str, ids: list[str], embeddings: Any, documents: Any,

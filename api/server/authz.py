@@ -87,7 +87,7 @@ def _rules(entries: Iterable[tuple[Iterable[str], str, Rule]]) -> dict[tuple[str
 
 
 _RECORD_OPS = ("add", "update", "upsert", "delete", "get", "query", "search")
-_CLOUD_ONLY = (("POST", "/fork"), ("GET", "/fork_count"), ("GET", "/indexing_status"),
+_CLOUD_ONLY = (("GET", "/indexing_status"),
                ("POST", "/functions/attach"), ("GET", "/functions/{function_name}"),
                ("POST", "/attached_functions/{function_name}/add_input"),
                ("POST", "/attached_functions/{function_name}/detach"))
@@ -118,6 +118,8 @@ RULES: dict[tuple[str, str], Rule] = _rules([
     (["GET"], V2 + "/collections/{crn}", Rule(DATABASE, CRN, "get a collection by tenant:database:name")),
     *((["POST"], COL + "/" + op, Rule(DATABASE, COLLECTION, f"records: {op}")) for op in _RECORD_OPS),
     (["GET"], COL + "/count", Rule(DATABASE, COLLECTION, "records: count")),
+    (["POST"], COL + "/fork", Rule(DATABASE, COLLECTION, "fork a collection (into its database)")),
+    (["GET"], COL + "/fork_count", Rule(DATABASE, COLLECTION, "count the forks of a collection's lineage")),
     *(([method], COL + tail, Rule(DATABASE, COLLECTION, "Cloud-only (501)")) for method, tail in _CLOUD_ONLY),
     (["GET"], V2 + "/sediment/replication", Rule(ADMIN, what="replication status (server paths)")),
     (["GET"], V2 + "/sediment/archive", Rule(ADMIN, what="replication archive (every tenant's data)")),

@@ -116,6 +116,12 @@ class UpdateCollection(_Body):
     new_configuration: dict[str, Any] | None = None
 
 
+class ForkRequest(_Body):
+    """POST .../collections/{collection_id}/fork."""
+
+    new_name: str
+
+
 class RecordSet(_Body):
     """POST .../add, /update, /upsert."""
 

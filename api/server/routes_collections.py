@@ -19,6 +19,7 @@ from sedimentdb.server.limits import check_query_work, check_write_batch, chunke
 from sedimentdb.server.models import (
     CreateCollection,
     DeleteRequest,
+    ForkRequest,
     GetRequest,
     QueryRequest,
     RecordSet,
@@ -38,8 +39,6 @@ PREFIX = "/api/v2/tenants/{tenant}/databases/{database}"
 DEFAULT_GET_INCLUDE = ["metadatas", "documents"]
 DEFAULT_QUERY_INCLUDE = ["metadatas", "documents", "distances"]
 CLOUD_ONLY = {
-    ("POST", "/collections/{collection_id}/fork"): "Collection forking",
-    ("GET", "/collections/{collection_id}/fork_count"): "Collection forking",
     ("GET", "/collections/{collection_id}/indexing_status"): "Indexing status",
     ("POST", "/collections/{collection_id}/functions/attach"): "Attached functions",
     ("GET", "/collections/{collection_id}/functions/{function_name}"): "Attached functions",
@@ -84,6 +83,17 @@ def collection_router() -> APIRouter:
             tenant, database, collection_id, body.new_name, body.new_metadata, body.new_configuration
         )
         return {}
+
+    @router.post("/collections/{collection_id}/fork", summary="Fork a collection (copy-on-write)")
+    def fork_collection(tenant: str, database: str, collection_id: str, body: ForkRequest,
+                        request: Request) -> dict[str, Any]:
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            return collection_json(collection.fork(body.new_name).get_model())
+
+    @router.get("/collections/{collection_id}/fork_count", summary="Forks in a collection's lineage")
+    def fork_count(tenant: str, database: str, collection_id: str, request: Request) -> dict[str, Any]:
+        with service_of(request).collection(tenant, database, collection_id) as collection:
+            return {"count": collection.fork_count()}
 
     @router.delete("/collections/{name}", summary="Delete a collection by name")
     def delete_collection(tenant: str, database: str, name: str, request: Request) -> dict[str, Any]:

@@ -79,6 +79,7 @@ class CheckedSegment:
     cid: str
     segment: Segment
     alive: np.ndarray
+    writers: frozenset[str] = frozenset()  # collections whose log records may have written its rows
 
 
 @dataclass
@@ -97,9 +98,16 @@ def check_manifest_segments(fs: FileSystem, path: str, found: ManifestCheck,
     newest = found.newest
     entries = [(cid, seg) for cid, entry in newest.collections.items() for seg in entry["segments"]] if newest else []
     where = os.path.join(path, manifest_name(newest.generation)) if newest else path
+    seen: set[Any] = set()
     for i, (cid, seg) in enumerate(entries):
         progress(i, len(entries))
-        _check_segment(fs, path, cid, seg, where, out)
+        sid = seg["descriptor"].get("segment_id")
+        if sid in seen:  # shared by forks: its files are checked once, each collection's marker apart
+            out.checked["shared_segment_refs"] += 1
+            _check_marker(fs, path, seg, int(seg["descriptor"].get("count", 0)), out)
+            continue
+        seen.add(sid)
+        _check_segment(fs, path, cid, seg, where, out, newest)
     progress(len(entries), len(entries))
     referenced: set[str] = set().union(*(m.files() for m in found.manifests))
     for sub in ("segments", "markers"):
@@ -112,7 +120,7 @@ def check_manifest_segments(fs: FileSystem, path: str, found: ManifestCheck,
 
 
 def _check_segment(fs: FileSystem, path: str, cid: str, entry: dict[str, Any], manifest_path: str,
-                   out: SegmentsCheck) -> None:
+                   out: SegmentsCheck, manifest: Manifest | None = None) -> None:
     try:
         desc = SegmentDescriptor.from_dict(entry["descriptor"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -129,16 +137,36 @@ def _check_segment(fs: FileSystem, path: str, cid: str, entry: dict[str, Any], m
             seg = Segment.open(fs, os.path.join(path, "segments"), desc, verify=False)
         except StorageError as exc:
             out.problems.append(Problem.of_error("segment", exc))
-    alive = np.ones(desc.count, dtype=bool)
+    alive = _check_marker(fs, path, entry, desc.count, out)
+    if seg is not None:
+        out.segments.append(CheckedSegment(cid, seg, alive, writers(manifest, desc.collection_id)))
+
+
+def _check_marker(fs: FileSystem, path: str, entry: dict[str, Any], count: int, out: SegmentsCheck) -> np.ndarray:
+    """The rows a segment entry's delete marker leaves alive (all when it has none)."""
+    alive = np.ones(count, dtype=bool)
     marker = entry.get("marker")
     if marker:
         out.checked["markers"] += 1
         try:
-            alive = ~read_delete_marker(fs, os.path.join(path, "markers", marker["file"]), marker, desc.count)
+            alive = ~read_delete_marker(fs, os.path.join(path, "markers", marker["file"]), marker, count)
         except StorageError as exc:
             out.problems.append(Problem.of_error("marker", exc))
-    if seg is not None:
-        out.segments.append(CheckedSegment(cid, seg, alive))
+    return alive
+
+
+def writers(manifest: Manifest | None, cid: str) -> frozenset[str]:
+    """``cid`` and the collections it was forked from: a fork's own segments hold rows its
+    source's log records wrote before the fork (engine/fork.py, FORMAT.md "Forks")."""
+    out = {cid}
+    listed = manifest.catalog.get("collections", []) if manifest else []
+    for info in listed if isinstance(listed, list) else []:
+        lineage = info.get("lineage") if isinstance(info, dict) else None
+        chain = [str(step[0]) for step in lineage or [] if isinstance(step, list) and step]
+        chain.append(str(info.get("id")))
+        if cid in chain:
+            out.update(chain[:chain.index(cid)])
+    return frozenset(out)
 
 
 def check_coverage(manifest: Manifest | None, first: int | None, last: int, waldir: str) -> list[Problem]:

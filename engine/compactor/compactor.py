@@ -352,8 +352,8 @@ class Compactor(BackgroundLoop):
             if n and part.marker and part.marker["deleted"] == n:
                 marker = part.marker
             elif n:
-                sid = part.segment.descriptor.segment_id
-                marker = {"file": f"{sid}.{gen}.del", "lsn": cs.checkpoint_lsn, "deleted": n}
+                marker = {"file": marker_file(part.segment.descriptor, cs.id, gen), "lsn": cs.checkpoint_lsn,
+                          "deleted": n}
                 markers.append((part, marker, mask.copy()))
             segs.append({"descriptor": part.segment.descriptor.to_dict(), "marker": marker})
         return {"checkpoint_lsn": cs.checkpoint_lsn, "segments": segs}
@@ -404,6 +404,18 @@ def background_threads(configured: int) -> int:
     least one), so writers are never starved by compaction — what RocksDB's
     max_background_jobs is for. compact() on demand uses all the collection allows."""
     return max(1, min(configured, (os.cpu_count() or 2) - 1))
+
+
+def marker_file(descriptor: Any, collection_id: str, gen: int) -> str:
+    """Name of the delete marker of one collection's deletes in a segment, new in manifest ``gen``.
+
+    A segment shared by forks (engine/fork.py) has different deletes in each collection, and
+    two may need a new marker in the same generation: a collection other than the segment's
+    writer puts its id in the name (``<segment>-<collection>.<gen>.del``)."""
+    sid = descriptor.segment_id
+    if descriptor.collection_id == collection_id:
+        return f"{sid}.{gen}.del"
+    return f"{sid}-{collection_id}.{gen}.del"
 
 
 def _marker_generations(fs: Any, directory: str) -> list[int]:

@@ -81,7 +81,11 @@ def plan_segments(plan: RepairPlan, fs: FileSystem, manifest: Manifest, damage: 
                   can_replay: bool) -> None:
     """Rebuild, replay or drop each damaged segment (see the module docstring)."""
     rebuild_all = False
+    seen: set[str] = set()
     for cid, desc, bad_files, marker_bad in damage:
+        if desc.segment_id in seen and not marker_bad:
+            continue  # shared by forks: one action rebuilds or drops it for every collection holding it
+        seen.add(desc.segment_id)
         segpath = os.path.join(plan.path, "segments", desc.segment_id)
         if bad_files <= DERIVED_FILES and not marker_bad:
             plan.actions.append(Action("rebuild-segment", segpath,
@@ -194,20 +198,24 @@ def _rebuild_segment(plan: RepairPlan, fs: FileSystem, manifest: Manifest, cid: 
     segpath = os.path.join(segdir, segment_id)
     data = read_segment_data(segpath, desc)
     params = HnswParams.from_dict(desc.hnsw) if desc.hnsw else HnswParams(space=desc.space)
-    new_desc = write_segment(fs, segdir, uuidlib.uuid4().hex, cid, data, space=desc.space, hnsw=params,
-                             min_lsn=desc.min_lsn, max_lsn=desc.max_lsn, build_graph_index=desc.has_graph)
+    new_desc = write_segment(fs, segdir, uuidlib.uuid4().hex, desc.collection_id, data, space=desc.space,
+                             hnsw=params, min_lsn=desc.min_lsn, max_lsn=desc.max_lsn,
+                             build_graph_index=desc.has_graph)
     collections = _copied(manifest)
-    collections[cid]["segments"][idx] = {**entry["segments"][idx], "descriptor": new_desc.to_dict()}
+    for held in collections.values():  # every collection holding it: forks share segments (engine/fork.py)
+        held["segments"] = [{**s, "descriptor": new_desc.to_dict()} if s["descriptor"]["segment_id"] == segment_id
+                            else s for s in held["segments"]]
     _publish(fs, plan.path, manifest, collections)
     plan.set_aside(segpath)
 
 
 def _drop_segment(plan: RepairPlan, fs: FileSystem, manifest: Manifest, cid: str, segment_id: str) -> None:
     """Publish a manifest without the segment, then set its files and its marker aside."""
-    entry = manifest.collections[cid]
-    dropped = [s for s in entry["segments"] if s["descriptor"]["segment_id"] == segment_id]
-    collections = _copied(manifest)
-    collections[cid]["segments"] = [s for s in entry["segments"] if s["descriptor"]["segment_id"] != segment_id]
+    # Every collection holding it loses it: forks share segments (engine/fork.py).
+    dropped = [s for e in manifest.collections.values() for s in e["segments"]
+               if s["descriptor"]["segment_id"] == segment_id]
+    collections = {k: {**v, "segments": [s for s in v["segments"] if s["descriptor"]["segment_id"] != segment_id]}
+                   for k, v in manifest.collections.items()}
     _publish(fs, plan.path, manifest, collections)
     segpath = os.path.join(plan.path, "segments", segment_id)
     if os.path.isdir(segpath):

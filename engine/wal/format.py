@@ -44,6 +44,7 @@ REC_UPDATE = 11
 REC_UPSERT = 12
 REC_DELETE_RECORDS = 13
 REC_NEW_EPOCH = 20
+REC_FORK_COLLECTION = 21
 
 # Payload text-section codecs (see codec.py).
 TEXT_RAW = 0
@@ -93,4 +94,5 @@ RECORD_OPS = {
     REC_UPSERT: "upsert",
     REC_DELETE_RECORDS: "delete",
     REC_NEW_EPOCH: "new-epoch",
+    REC_FORK_COLLECTION: "fork-collection",
 }

@@ -29,6 +29,7 @@ from sedimentdb.engine.wal.records import (
     DeleteCollection,
     DeleteDatabase,
     DeleteRecords,
+    ForkCollection,
     ModifyCollection,
     NewEpoch,
     Record,
@@ -51,6 +52,7 @@ _TYPES: dict[type, int] = {
     Reset: F.REC_RESET,
     DeleteRecords: F.REC_DELETE_RECORDS,
     NewEpoch: F.REC_NEW_EPOCH,
+    ForkCollection: F.REC_FORK_COLLECTION,
 }
 _CLASSES = {v: k for k, v in _TYPES.items()}
 _BATCH_TYPES = {int(op): op for op in WriteOp}

@@ -116,6 +116,22 @@ class DeleteRecords:
 
 
 @dataclass(frozen=True, eq=False)
+class ForkCollection:
+    """Collection ``id`` named ``name`` was forked from ``source_id``.
+
+    The new collection's state is the source's state just before this record's LSN (its
+    segments, shared, plus its log tail up to here); its metadata and configuration are the
+    source's. Later records of either collection never reach the other.
+    """
+
+    id: str
+    source_id: str
+    tenant: str
+    database: str
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
 class NewEpoch:
     """A replica was promoted: records after this one belong to ``epoch``."""
 
@@ -133,4 +149,5 @@ Record = Union[
     WriteBatch,
     DeleteRecords,
     NewEpoch,
+    ForkCollection,
 ]

@@ -293,10 +293,41 @@ def test_stale_collection_object_after_delete(client: Client) -> None:
         col.count()
 
 
-def test_fork_is_not_available_locally(client: Client) -> None:
-    col = client.create_collection("fork-me", embedding_function=None)
-    with pytest.raises(NotImplementedError, match="Collection forking is not implemented for Local Chroma"):
-        col.fork("copy")
+def test_fork_chromas_documentation_example(client: Client) -> None:
+    """docs.trychroma.com/cloud/features/collection-forking, "Examples", with its promises checked."""
+    source_collection = client.create_collection(name="main-repo-index")
+    source_collection.add(documents=["def main(): pass", "README"], ids=["main.py", "README.md"])
+
+    # Create a forked collection. Name must be unique within the database.
+    forked_collection = source_collection.fork(new_name="main-repo-index-pr-1234")
+
+    # Forked collection is immediately queryable; changes are isolated
+    forked_collection.add(documents=["new content"], ids=["doc-pr-1"])
+
+    assert forked_collection.name == "main-repo-index-pr-1234"
+    assert source_collection.count() == 2 and forked_collection.count() == 3
+    assert forked_collection.query(query_texts=["new content"], n_results=1)["ids"] == [["doc-pr-1"]]
+    assert source_collection.fork_count() == forked_collection.fork_count() == 1
+    assert client.get_collection("main-repo-index-pr-1234").count() == 3
+
+
+def test_fork_errors_are_chromas(client: Client) -> None:
+    col = client.create_collection("fork-me", embedding_function=None, metadata={"a": 1})
+    col.add(ids=["x"], embeddings=[[1.0, 2.0]])
+    with pytest.raises(errors.InternalError) as info:
+        col.fork("fork-me")
+    assert str(info.value) == "Collection [fork-me] already exists"
+    with pytest.raises(errors.InvalidArgumentError) as bad:
+        col.fork("x")
+    assert str(bad.value) == NAME_MESSAGE.format("x").replace("error: name:", "error: new_name:")
+    copy = col.fork("fork-copy")
+    assert copy.metadata == {"a": 1} and copy.get(include=["embeddings"])["embeddings"].tolist() == [[1.0, 2.0]]
+    client.delete_collection("fork-me")
+    with pytest.raises(errors.NotFoundError):
+        col.fork("again")
+    with pytest.raises(errors.NotFoundError):
+        col.fork_count()
+    assert copy.fork_count() == 1
 
 
 # ---- HNSW configuration and distances ---------------------------------------------------------

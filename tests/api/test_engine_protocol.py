@@ -31,7 +31,7 @@ ENGINES = [Database, RemoteEngine]
 def test_the_protocol_names_every_call_the_api_makes() -> None:
     assert PROTOCOL_METHODS == sorted([
         "add", "count", "count_collections", "create_collection", "create_database", "create_tenant", "delete",
-        "delete_collection", "delete_database", "get", "get_collection", "get_collection_by_id", "get_database",
+        "delete_collection", "delete_database", "fork_collection", "fork_count", "get", "get_collection", "get_collection_by_id", "get_database",
         "has_tenant", "list_collections", "list_databases", "modify_collection", "query", "reset", "update",
         "upsert",
     ])

@@ -80,7 +80,7 @@ from chromadb.api.types import validate_batch
 import chromadb
 messages = []
 for call in (lambda: OpenAIEmbeddingFunction(api_key="k"), lambda: validate_batch(None, {}),
-             lambda: chromadb.EphemeralClient().get_or_create_collection("fork-me").fork("fork-copy")):
+             lambda: chromadb.EphemeralClient().get_or_create_collection("idx-me").get_indexing_status()):
     try:
         call()
         messages.append("no error")
@@ -90,7 +90,7 @@ print(json.dumps(messages))
 """)
     assert "chromadb.utils.embedding_functions.OpenAIEmbeddingFunction is not implemented" in out[0]
     assert "chromadb.api.types.validate_batch is not implemented" in out[1]
-    assert out[2] == "Collection forking is not implemented for Local Chroma"
+    assert out[2] == "Indexing status is not implemented for Local Chroma"
 
 
 def test_drop_in_doc_lists_every_unimplemented_name() -> None:

@@ -6,6 +6,7 @@ rebuild exactly what the killed writer did from the indices it acknowledged.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -25,16 +26,17 @@ def options() -> DatabaseOptions:
 
 
 def make_op(seed: int, i: int) -> dict[str, Any]:
-    """Operation ``i`` of stream ``seed``; op 0 creates the collection."""
+    """Operation ``i`` of stream ``seed``; op 0 creates the collection. A ``fork`` op forks it
+    into ``fork<i>`` (a snapshot that later ops leave alone while the source compacts on)."""
     if i == 0:
         return {"kind": "create"}
     rng = np.random.default_rng([seed, i])
     r = rng.random()
     kind = ("add" if r < 0.4 else "upsert" if r < 0.6 else "update" if r < 0.75 else
-            "delete" if r < 0.9 else "delete_where" if r < 0.95 else "compact")
+            "delete" if r < 0.9 else "delete_where" if r < 0.95 else "fork" if r < 0.97 else "compact")
     n = int(rng.integers(1, 24))
     ids = [f"id{x}" for x in rng.choice(ID_POOL, n, replace=False)]
-    op: dict[str, Any] = {"kind": kind, "ids": ids}
+    op: dict[str, Any] = {"kind": kind, "ids": ids, "i": i}
     if kind in ("add", "upsert", "update"):
         with_vecs = kind != "update" or rng.random() < 0.5
         op["vecs"] = rng.normal(size=(n, DIM)).astype(np.float32) if with_vecs else None
@@ -60,6 +62,9 @@ def run_op(db: Any, cid: str, op: dict[str, Any]) -> None:
         db.delete(cid, where={"g": op["g"]})
     elif kind == "compact":
         db.compact()
+    elif kind == "fork":
+        name = f"fork{op['i']}"
+        db.fork_collection(cid, name, id=str(uuid.uuid5(uuid.NAMESPACE_URL, "sediment-crash/" + name)))
 
 
 def apply_op(model: Any, cid: str, op: dict[str, Any]) -> None:
@@ -74,3 +79,5 @@ def apply_op(model: Any, cid: str, op: dict[str, Any]) -> None:
     elif kind == "delete_where":
         rows = model.colls[cid].rows
         model.delete(cid, [k for k, (_, _, m) in rows.items() if m and m.get("g") == op["g"]])
+    elif kind == "fork":
+        model.fork(cid, f"fork{op['i']}")

@@ -22,7 +22,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sedimentdb.engine.options import DatabaseOptions
 
 from .conftest import env_int
-from .simfs import CRASH_MODES, SimFileSystem, crash_image
+from .machine_rules import ReopenRules
+from .simfs import SimFileSystem
 from .workload import DbModel, check_queries, cid_of, observe, open_db
 
 settings.register_profile("ci", derandomize=True, max_examples=20, stateful_step_count=30, deadline=None,
@@ -50,11 +51,12 @@ def _vecs(seed: int, n: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
 
 
-class DatabaseMachine(RuleBasedStateMachine):
+class DatabaseMachine(ReopenRules, RuleBasedStateMachine):
     """One collection on a simulated file system, mirrored by a DbModel."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.opts = OPTS
         self.fs = SimFileSystem()
         self.db = open_db(self.fs, OPTS)
         self.model = DbModel()
@@ -107,21 +109,6 @@ class DatabaseMachine(RuleBasedStateMachine):
     @rule()
     def compact(self):
         self.db.compact()
-
-    @rule()
-    def background_pass(self):
-        self.db.compactor.run_pass(force=False)
-
-    @rule()
-    def close_and_reopen(self):
-        self.db.close()
-        self.db = open_db(self.fs, OPTS)
-
-    @rule(mode=st.sampled_from(CRASH_MODES), seed=st.integers(0, 1000))
-    def crash_and_reopen(self, mode, seed):
-        fs, _ = crash_image(self.fs.snapshot(), mode, seed)
-        self.db.wal._closed = True  # abandon the crashed process's handle (it must not write on)
-        self.fs, self.db = fs, open_db(fs, OPTS)
 
     @invariant()
     def matches_model(self):

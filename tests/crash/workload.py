@@ -126,6 +126,11 @@ class DbModel:
                 m = _merge(m, meta)
             rows[id_] = (v, d, m)
 
+    def fork(self, source: str, name: str) -> None:
+        """Fork ``source`` into ``name``: a copy of its metadata and records, in their order."""
+        src = self.colls[source]
+        self.colls[cid_of(name)] = CollModel(name, src.metadata, src.space, dict(src.rows))
+
     def delete(self, cid: str, ids: list[str]) -> None:
         """Delete ``ids`` (missing ignored)."""
         if cid not in self.colls:

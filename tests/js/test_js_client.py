@@ -99,8 +99,8 @@ def test_js_client_flows(node: str, servers: dict[str, str]) -> None:
 
 
 def test_js_client_fork(node: str, servers: dict[str, str]) -> None:
-    """``collection.fork({name})`` and ``forkCount()``; expected to fail, for that reason only, while the
-    server answers the fork route with 501 (the engine's fork, issue 19, is being merged)."""
+    """``collection.fork({name})`` and ``forkCount()`` (docs/FORK.md); were the fork route ever a Cloud-only
+    501 again, expected to fail, for that reason only."""
     if FORK_SERVED:
         _run_flows(node, servers, [FORK_FILE])
         return

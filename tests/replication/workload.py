@@ -55,7 +55,7 @@ class Workload:
             self.contents[lsn] = content(self.db)
 
     def step(self) -> None:
-        """One random operation."""
+        """One random operation (catalog changes, forks included, and writes)."""
         r = self.rng.random()
         if not self.cols or r < 0.04:
             info = self.db.create_collection(DEFAULT_TENANT, DEFAULT_DATABASE, f"c{self.rng.randrange(10**9)}",
@@ -65,6 +65,9 @@ class Workload:
             self.db.delete_collection(self.cols.pop(self.rng.randrange(len(self.cols))))
         elif r < 0.08:
             self.db.modify_collection(self.rng.choice(self.cols), metadata={"m": self.rng.random()})
+        elif r < 0.10:  # a fork: followers and restores must reproduce it (and its shared segments)
+            info = self.db.fork_collection(self.rng.choice(self.cols), f"f{self.rng.randrange(10**9)}")
+            self.cols.append(info.id)
         else:
             self._data_op(self.rng.choice(self.cols))
         self._record()

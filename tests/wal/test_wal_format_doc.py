@@ -48,4 +48,5 @@ def test_the_documented_layout_matches_the_constants():
                      F.REC_DELETE_DATABASE: "delete database", F.REC_CREATE_COLLECTION: "create collection",
                      F.REC_MODIFY_COLLECTION: "modify collection", F.REC_DELETE_COLLECTION: "delete collection",
                      F.REC_RESET: "reset", F.REC_ADD: "add", F.REC_UPDATE: "update", F.REC_UPSERT: "upsert",
-                     F.REC_DELETE_RECORDS: "delete records", F.REC_NEW_EPOCH: "new epoch"}
+                     F.REC_DELETE_RECORDS: "delete records", F.REC_NEW_EPOCH: "new epoch",
+                     F.REC_FORK_COLLECTION: "fork collection"}

@@ -42,6 +42,7 @@ from sedimentdb.engine.wal.records import (
     DeleteCollection,
     DeleteDatabase,
     DeleteRecords,
+    ForkCollection,
     ModifyCollection,
     NewEpoch,
     Reset,
@@ -133,7 +134,7 @@ class RecordFilter:
     def observe(self, rec: ScannedRecord) -> None:
         """Learn collection names from catalog records as the log is read."""
         r = rec.record
-        if isinstance(r, CreateCollection):
+        if isinstance(r, (CreateCollection, ForkCollection)):
             self.names[r.id] = r.name
         elif isinstance(r, ModifyCollection) and r.name is not None:
             self.names[r.id] = r.name
@@ -153,7 +154,7 @@ def collection_of(rec: ScannedRecord) -> str | None:
     r = rec.record
     if isinstance(r, (WriteBatch, DeleteRecords)):
         return r.collection_id
-    if isinstance(r, (CreateCollection, ModifyCollection, DeleteCollection)):
+    if isinstance(r, (CreateCollection, ModifyCollection, DeleteCollection, ForkCollection)):
         return r.id
     return None
 
@@ -195,7 +196,7 @@ def record_dict(rec: ScannedRecord, names: dict[str, str], vectors: bool = False
         out["count"] = len(r.ids)
         out["ids"] = r.ids
     elif isinstance(r, (CreateTenant, CreateDatabase, DeleteDatabase, CreateCollection, ModifyCollection,
-                        NewEpoch)):
+                        NewEpoch, ForkCollection)):
         out.update({k: v for k, v in r.__dict__.items() if k != "id"})
     elif isinstance(r, (DeleteCollection, Reset)):
         pass
