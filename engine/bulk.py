@@ -4,12 +4,15 @@ What RocksDB's IngestExternalFile and building a LevelDB table directly do, for 
 a batch of records whose ids are all new to the collection is
 
 1. logged as ONE ordinary ``WriteBatch`` ADD record (columnar: ids, raw float32 vectors,
-   documents/metadata/uris as one JSON text) and made durable. The log stays the whole
+   documents/metadata/uris as one JSON text; metadata as given, ``None`` values included,
+   which replay drops as for any add) and made durable. The log stays the whole
    truth: a follower, a restore, point-in-time recovery and ``sediment verify`` see a plain
    add, and a crash before step 3 replays it into the tail like any add;
 2. written as a segment (``segments/<id>/``: temp directory, fsync, rename, fsync) from the
    columns as they are, without an HNSW graph (the compactor builds it in the background;
-   queries search the segment exactly meanwhile, so they stay correct);
+   queries search the segment exactly meanwhile, so they stay correct) and without
+   ``filter.idx`` (built from the metadata on the first filtered read, and written by the
+   compactor's rewrite);
 3. installed in memory (the collection's checkpoint moves to the record's LSN) and published
    by one manifest edit. Once the manifest is durable, a reopen skips the record.
 
@@ -29,10 +32,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.collection import ORDINAL_SHIFT, ordinals_for
+from sedimentdb.engine.collection import ORDINAL_SHIFT, ordinals_for, strip_none
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.parts import SegmentPart, TailPart
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData
+from sedimentdb.engine.segments.bodies import metadata_texts
 from sedimentdb.engine.segments.writer import write_segment
 from sedimentdb.engine.storage_errors import InvalidArgumentError
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
@@ -55,7 +59,8 @@ def bulk_ingest(db: Database, collection_id: str, ids: list[str], embeddings: An
     """
     ids = list(ids)
     emb = _columns(ids, embeddings, documents, metadatas, uris)
-    metas = None if metadatas is None else [_strip_none(m) for m in metadatas]
+    metas = None if metadatas is None else list(metadatas)
+    texts = None if metas is None else stored_metadata(metas)  # before anything is logged: it validates
     docs = None if documents is None else list(documents)
     uri_list = None if uris is None else list(uris)
     if not ids:
@@ -75,7 +80,7 @@ def bulk_ingest(db: Database, collection_id: str, ids: list[str], embeddings: An
         db._wait(lsn)
         db._apply_through(lsn)  # other writers' records queued before this one, in LSN order
         try:
-            part = _write_segment(db, cs, lsn, ids, emb, docs, metas, uri_list)
+            part = _write_segment(db, cs, lsn, ids, emb, docs, texts, uri_list)
         except Exception as exc:  # the record is durable: it must be visible, as a tail like any add
             db.log.warning("bulk segment not written; the records go to the log tail",
                            **{K.COLLECTION: cs.id, K.LSN: lsn, K.ERROR: f"{type(exc).__name__}: {exc}"})
@@ -107,15 +112,23 @@ def _columns(ids: list[str], embeddings: Any, documents: Any, metadatas: Any, ur
     return emb
 
 
-def _strip_none(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """What ``add`` stores for a new record's metadata (collection.strip_none), without a copy
-    of the usual dict that has no None value."""
-    if not meta:
-        return None
-    if None in meta.values():
-        kept = {k: v for k, v in meta.items() if v is not None}
-        return kept or None
-    return meta
+def stored_metadata(metas: list[Any]) -> list[str | None]:
+    """What ``add`` stores for new records' metadata (collection.strip_none: a ``None`` value
+    means nothing, an empty map is no metadata), as the JSON texts a segment stores: encoded
+    once, and only the few texts that hold a ``null`` decoded, stripped and encoded again.
+    InvalidArgumentError for an entry that is not a map of JSON values."""
+    bad = next((k for k, m in enumerate(metas) if m is not None and not isinstance(m, dict)), None)
+    if bad is not None:
+        raise InvalidArgumentError(f"metadata of record {bad} is a {type(metas[bad]).__name__}, not a map")
+    try:
+        texts = metadata_texts(metas)
+        for k, text in enumerate(texts):
+            if text is not None and (text == "{}" or "null" in text):
+                kept = strip_none(metas[k])
+                texts[k] = None if kept is None else metadata_texts([kept])[0]
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"metadata cannot be stored: {exc}") from None
+    return texts
 
 
 def _check_new(db: Database, cs: CollectionState, ids: list[str], emb: np.ndarray) -> None:
@@ -137,7 +150,7 @@ def _tail_live(cs: CollectionState) -> bool:
 
 
 def _write_segment(db: Database, cs: CollectionState, lsn: int, ids: list[str], emb: np.ndarray,
-                   docs: list | None, metas: list | None, uris: list | None) -> SegmentPart:
+                   docs: list | None, texts: list[str | None] | None, uris: list | None) -> SegmentPart:
     n = len(ids)
     s = index_settings(db.catalog.collections[cs.id])
     params = HnswParams(space=s.space, M=s.max_neighbors, construction_ef=s.ef_construction,
@@ -145,11 +158,13 @@ def _write_segment(db: Database, cs: CollectionState, lsn: int, ids: list[str], 
     none = [None] * n
     data = SegmentData(ids=ids, ordinals=ordinals_for(lsn, n), versions=np.full(n, lsn, dtype=np.uint64),
                        vectors=emb, documents=docs if docs is not None else none,
-                       metadatas=metas if metas is not None else none, uris=uris if uris is not None else none)
+                       metadatas=texts if texts is not None else none,
+                       uris=uris if uris is not None else none)
     segdir = os.path.join(db.path, "segments")
     seg_id = uuid.uuid4().hex
     desc = write_segment(db.fs, segdir, seg_id, cs.id, data, space=params.space, hnsw=params,
-                         min_lsn=lsn, max_lsn=lsn, build_graph_index=False)
+                         min_lsn=lsn, max_lsn=lsn, build_graph_index=False,
+                         build_filter_index=False)
     # Opened like any published segment (sizes, checksums and headers checked) before use.
     seg = Segment.open(db.fs, segdir, desc)
     return SegmentPart(seg, np.zeros(n, dtype=np.uint64), None)

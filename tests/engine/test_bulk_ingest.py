@@ -137,6 +137,12 @@ def test_a_second_bulk_ingest_adds_new_ids_and_refuses_existing_ones(tmp_path):
         assert db.get(cid, limit=2, offset=1199).ids == ["r1199", "s0"]  # insertion order kept
 
 
+def test_metadata_is_stored_as_add_stores_it():
+    from sedimentdb.engine.bulk import stored_metadata
+    metas = [None, {}, {"a": None}, {"a": 1, "b": None}, {"s": "null"}, {"n": [1, None]}, {"x": 1.0}]
+    assert stored_metadata(metas) == [None, None, None, '{"a":1}', '{"s":"null"}', '{"n":[1,null]}', '{"x":1.0}']
+
+
 def test_bulk_ingest_after_plain_adds_goes_through_the_tail_and_stays_exact(tmp_path):
     with _open(tmp_path) as db:
         cid = db.create_collection(T, D, "c").id
@@ -155,6 +161,8 @@ def test_bulk_ingest_after_plain_adds_goes_through_the_tail_and_stays_exact(tmp_
     (dict(embeddings=np.zeros((3, 8), dtype=np.float32)), r"shape \(2, dim\)"),
     (dict(documents=["x"]), "documents has 1 entries for 2 ids"),
     (dict(embeddings=None), "needs embeddings"),
+    (dict(metadatas=[{"a": 1}, ["x"]]), "metadata of record 1 is a list"),
+    (dict(metadatas=[{"a": object()}, None]), "metadata cannot be stored"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(tmp_path, bad, message):
     with _open(tmp_path) as db:
