@@ -77,9 +77,9 @@ def test_bulk_ingest_answers_queries_and_filters_exactly_before_the_graph_exists
         for k in range(5):
             assert got[k].ids == [i for i, _ in model.knn(q[k], 10)]
         hits = db.get(cid, where={"s": "t3"})
-        assert hits.ids == [i for i, m in zip(ids, metas) if m and m["s"] == "t3"]
+        assert hits.ids == [i for i, m in zip(ids, metas, strict=True) if m and m["s"] == "t3"]
         hits = db.get(cid, where_document={"$contains": "doc 1"})
-        assert hits.ids == [i for i, d in zip(ids, docs) if d and "doc 1" in d]
+        assert hits.ids == [i for i, d in zip(ids, docs, strict=True) if d and "doc 1" in d]
 
 
 def test_the_compactor_builds_the_graph_later_and_nothing_changes(tmp_path):
