@@ -81,14 +81,20 @@ def bulk_ingest(db: Database, collection_id: str, ids: list[str], embeddings: An
         db._apply_through(lsn)  # other writers' records queued before this one, in LSN order
         try:
             part = _write_segment(db, cs, lsn, ids, emb, docs, texts, uri_list)
-        except Exception as exc:  # the record is durable: it must be visible, as a tail like any add
+        except BaseException as exc:  # the record is durable: it must be visible, as a tail like any add
             db.log.warning("bulk segment not written; the records go to the log tail",
                            **{K.COLLECTION: cs.id, K.LSN: lsn, K.ERROR: f"{type(exc).__name__}: {exc}"})
             db._apply(batch, lsn)
             db.last_lsn = lsn
+            if not isinstance(exc, Exception):
+                raise  # ^C: the state stays whole, the interrupt goes on
             return lsn
         _install(db, cs, part, lsn)
-        db.compactor.install_manifest_locked()
+        try:
+            db.compactor.install_manifest_locked()
+        except Exception as exc:  # durable and applied: a reopen replays the record; the next pass retries
+            db.log.warning("manifest after a bulk ingest not installed; the log still holds the records",
+                           **{K.COLLECTION: cs.id, K.LSN: lsn, K.ERROR: f"{type(exc).__name__}: {exc}"})
     db.log.info("bulk ingest", **{K.COLLECTION: cs.id, K.LSN: lsn, K.RECORDS: len(ids)})
     return lsn
 

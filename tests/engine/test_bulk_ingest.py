@@ -172,3 +172,21 @@ def test_bad_input_is_refused_and_nothing_is_written(tmp_path, bad, message):
         with pytest.raises(InvalidArgumentError, match=message):
             db.bulk_ingest(cid, **args)
         assert db.last_lsn == last and db.count(cid) == 0
+
+
+def test_a_failed_segment_write_leaves_the_durable_records_in_the_tail(tmp_path, monkeypatch):
+    import sedimentdb.engine.bulk as bulk
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    ids, vecs, docs, metas, uris = _columns(1200)
+    with _open(tmp_path) as db:
+        cid = db.create_collection(T, D, "c").id
+        monkeypatch.setattr(bulk, "write_segment", broken)
+        db.bulk_ingest(cid, ids, vecs, docs, metas, uris)  # logged: acknowledged
+        assert not db.collections[cid].segments()
+        assert_matches(db, cid, _model(ids, vecs, docs, metas))
+    monkeypatch.undo()
+    with _open(tmp_path) as db:  # replayed from the log
+        assert_matches(db, cid, _model(ids, vecs, docs, metas))
