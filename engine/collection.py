@@ -229,10 +229,18 @@ class CollectionState:
             dim = self.dim or 0
             out.embeddings = self._gather_vectors(hits, dim)
         if include.documents or include.metadatas or include.uris:
-            recs = [p.record_at(r) for p, r in hits]
-            out.documents = [r[0] for r in recs] if include.documents else None
-            out.metadatas = [r[1] for r in recs] if include.metadatas else None
-            out.uris = [r[2] for r in recs] if include.uris else None
+            first = hits[0][0] if hits else None
+            if isinstance(first, SegmentPart) and len(hits) > 1 and all(p is first for p, _ in hits):
+                # One segment (a whole-collection get after a bulk ingest or a compaction):
+                # its columns decoded in bulk, not one row at a time.
+                rows = np.fromiter((r for _, r in hits), dtype=np.int64, count=len(hits))
+                out.documents, out.metadatas, out.uris = first.records_at(
+                    rows, include.documents, include.metadatas, include.uris)
+            else:
+                recs = [p.record_at(r) for p, r in hits]
+                out.documents = [r[0] for r in recs] if include.documents else None
+                out.metadatas = [r[1] for r in recs] if include.metadatas else None
+                out.uris = [r[2] for r in recs] if include.uris else None
         if include.distances and dists is not None:
             out.distances = dists
         return out

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.bulk import bulk_ingest
 from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
 from sedimentdb.engine.collection import CollectionState
 from sedimentdb.engine.compactor.compactor import Compactor
@@ -643,6 +644,12 @@ class Database:
         if embeddings is None:
             raise InvalidArgumentError("add needs embeddings")
         return self._write(WriteOp.ADD, collection_id, ids, embeddings, documents, metadatas, uris)
+
+    def bulk_ingest(self, collection_id: str, ids: list[str], embeddings: Any, documents: Any = None,
+                    metadatas: Any = None, uris: Any = None) -> int:
+        """Add records whose ids are all new straight into a segment (engine/bulk.py): one log
+        record, one segment, one manifest. For loading a new collection; returns the LSN."""
+        return bulk_ingest(self, collection_id, ids, embeddings, documents, metadatas, uris)
 
     def update(self, collection_id: str, ids: list[str], embeddings: Any = None, documents: Any = None,
                metadatas: Any = None, uris: Any = None) -> int:

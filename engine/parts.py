@@ -261,6 +261,14 @@ class SegmentPart:
         s = self.segment
         return s.document(row), s.metadata_text(row), s.uri(row)
 
+    def records_at(self, rows: np.ndarray, documents: bool, metadatas: bool,
+                   uris: bool) -> tuple[list | None, list | None, list | None]:
+        """Documents, metadata and uris of ``rows`` (each only if asked for, else None),
+        decoded column by column: :meth:`record_at` for many rows at once."""
+        s = self.segment
+        return (s.documents_of(rows) if documents else None, s.metadatas_of(rows) if metadatas else None,
+                s.uris_of(rows) if uris else None)
+
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
         if not where and not where_document:
             return np.ones(self.count, dtype=bool)

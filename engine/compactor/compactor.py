@@ -27,7 +27,7 @@ from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData, write_delete_marker
-from sedimentdb.engine.segments.writer import write_segment_keeping_graph
+from sedimentdb.engine.segments.writer import FLAT_BELOW, write_segment_keeping_graph
 from sedimentdb.engine.tailgraph import STEP
 
 POLL_SECONDS = 1.0
@@ -85,6 +85,15 @@ class Compactor(BackgroundLoop):
         self.busy = threading.Event()  # a job is being built (the tail indexer pauses)
 
     # ---- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def job_lock(self) -> threading.Lock:
+        """Held while a job runs or a manifest is installed; taken before the database lock."""
+        return self._job
+
+    def install_manifest_locked(self) -> None:
+        """Install a manifest of the current state now (bulk ingest); the caller holds :attr:`job_lock`."""
+        self._install_manifest()
 
     def request_manifest(self) -> None:
         """Catalog changed in a way that frees files: install two manifests soon.
@@ -180,7 +189,7 @@ class Compactor(BackgroundLoop):
             tail: TailPart = cs.active
             flush = self._want_flush(tail, force)
             segs = cs.segments()
-            stats = [SegmentStats(p.count, int(np.count_nonzero(p.alive()))) for p in segs]
+            stats = [SegmentStats(p.count, int(np.count_nonzero(p.alive())), _needs_graph(p)) for p in segs]
             # A flush is a job of its own: merges and vacuums wait for the next one, so no job
             # holds a big tail and a cap of rewritten rows at once.
             cap = segment_cap(cs.count(), db.options)
@@ -416,6 +425,12 @@ def marker_file(descriptor: Any, collection_id: str, gen: int) -> str:
     if descriptor.collection_id == collection_id:
         return f"{sid}.{gen}.del"
     return f"{sid}-{collection_id}.{gen}.del"
+
+
+def _needs_graph(part: SegmentPart) -> bool:
+    """A segment big enough for a graph but written without one (bulk ingest): the
+    background pass builds its graph by rewriting it; queries search it exactly meanwhile."""
+    return not part.segment.descriptor.has_graph and part.count >= FLAT_BELOW
 
 
 def _marker_generations(fs: Any, directory: str) -> list[int]:

@@ -16,6 +16,8 @@ class SegmentStats:
 
     rows: int
     live: int
+    # Big enough for a graph but written without one (a bulk ingest): rewritten with one.
+    needs_graph: bool = False
 
     @property
     def deleted_fraction(self) -> float:
@@ -46,7 +48,8 @@ def segment_cap(live_rows: int, opts: DatabaseOptions) -> int:
 def pick_inputs(stats: list[SegmentStats], adding: int, opts: DatabaseOptions, cap: int | None = None) -> list[int]:
     """Indices of segments to merge into the next output.
 
-    Empty segments and those past the vacuum threshold are always rewritten. When the count
+    Empty segments, those past the vacuum threshold and those that need a graph are always
+    rewritten. When the count
     of small segments (live rows under half of ``cap``, by default ``max_segment_records``;
     bigger ones are done growing), including ``adding`` new outputs, exceeds
     ``max_segments_per_collection``, the smallest merge so the count drops to about half of
@@ -54,7 +57,7 @@ def pick_inputs(stats: list[SegmentStats], adding: int, opts: DatabaseOptions, c
     """
     cap = opts.max_segment_records if cap is None else cap
     chosen = {i for i, s in enumerate(stats)
-              if s.live == 0 or s.deleted_fraction > opts.vacuum_deleted_fraction}
+              if s.live == 0 or s.deleted_fraction > opts.vacuum_deleted_fraction or s.needs_graph}
     small = [i for i in range(len(stats)) if i not in chosen and stats[i].live < cap // 2]
     remaining = len(small) + adding
     if remaining > opts.max_segments_per_collection:

@@ -184,6 +184,27 @@ class Segment:
         """URIs of ``rows``, in order."""
         return [self.uri(int(r)) for r in rows]
 
+    def documents_of(self, rows: np.ndarray) -> list[str | None]:
+        """Documents of ``rows`` (an int array); every row at once is decoded as one column."""
+        assert self._documents is not None
+        if len(rows) == self.count:
+            return _pick(self._all_documents(), rows)
+        return [self._documents.get(r) for r in rows.tolist()]
+
+    def metadatas_of(self, rows: np.ndarray) -> list[dict[str, Any] | None]:
+        """Metadata of ``rows`` (fresh dicts), parsed as one JSON text."""
+        assert self._metadata is not None
+        column = self._metadata
+        texts = _pick(column.all(), rows) if len(rows) == self.count else [column.get(r) for r in rows.tolist()]
+        return decode_all_metadata(column.path, texts)
+
+    def uris_of(self, rows: np.ndarray) -> list[str | None]:
+        """URIs of ``rows``; every row at once is decoded as one column."""
+        assert self._uris is not None
+        if len(rows) == self.count:
+            return _pick(self._uris.all(), rows)
+        return [self._uris.get(r) for r in rows.tolist()]
+
     # -- filtering -------------------------------------------------------------------------
 
     def all_documents(self) -> list[str | None]:
@@ -309,6 +330,13 @@ class _DocumentsOnce:
             assert self._column is not None
             self._docs = self._column.all()
         return self._docs
+
+
+def _pick(values: list, rows: np.ndarray) -> list:
+    """``[values[r] for r in rows]`` as a new list (a plain copy when ``rows`` is every row in order)."""
+    if len(rows) == len(values) and (len(rows) == 0 or (rows[0] == 0 and bool((np.diff(rows) == 1).all()))):
+        return list(values)
+    return [values[r] for r in rows.tolist()]
 
 
 def _queries(queries: np.ndarray, dim: int) -> np.ndarray:

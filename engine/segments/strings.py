@@ -19,14 +19,29 @@ ERRORS = "surrogatepass"
 def encode_strings(values: list[str | None]) -> bytes:
     """Encode ``values`` (entries may be None) as a string column."""
     n = len(values)
-    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n)
-    encoded = [v.encode(ENCODING, ERRORS) if v is not None else b"" for v in values]
+    data, lengths = _ascii_bytes(values)
+    if data is None:
+        encoded = [v.encode(ENCODING, ERRORS) if v is not None else b"" for v in values]
+        lengths = np.fromiter(map(len, encoded), dtype=np.uint64, count=n)
+        data = b"".join(encoded)
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n) if None in values \
+        else np.ones(n, dtype=bool)
     offsets = np.zeros(n + 1, dtype=F.U64)
     if n:
-        np.cumsum(np.fromiter((len(b) for b in encoded), dtype=np.uint64, count=n), out=offsets[1:])
+        np.cumsum(lengths, out=offsets[1:])
     bitmap = np.packbits(valid, bitorder="little").tobytes()
-    payload = _pad8(bitmap) + offsets.tobytes() + b"".join(encoded)
+    payload = _pad8(bitmap) + offsets.tobytes() + data
     return compress_payload(payload)
+
+
+def _ascii_bytes(values: list[str | None]) -> tuple[bytes | None, np.ndarray]:
+    """(the UTF-8 bytes of every value, each one's length) in one encode when every value is
+    ASCII (a character is then one byte); (None, empty) otherwise."""
+    texts = [v if v is not None else "" for v in values] if None in values else values
+    joined = "".join(texts)  # type: ignore[arg-type]
+    if not joined.isascii():
+        return None, np.zeros(0, dtype=np.uint64)
+    return joined.encode("ascii"), np.fromiter(map(len, texts), dtype=np.uint64, count=len(texts))
 
 
 def _pad8(b: bytes) -> bytes:

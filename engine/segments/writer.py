@@ -68,17 +68,21 @@ def write_segment(
     max_lsn: int,
     seed: Segment | None = None,
     build_graph_index: bool | None = None,
+    build_filter_index: bool = True,
 ) -> SegmentDescriptor:
     """Write ``data`` as segment ``segment_id`` under ``directory``; return its descriptor.
 
     ``build_graph_index`` forces (True) or suppresses (False) the HNSW graph; by default a
-    graph is built from ``FLAT_BELOW`` rows up. ``seed`` (an open Segment, typically the
+    graph is built from ``FLAT_BELOW`` rows up. ``build_filter_index=False`` leaves out
+    ``filter.idx`` and ``sparse.idx`` (optional: an open segment builds them from the metadata
+    on first use); a bulk ingest defers them and the graph to the compactor. ``seed`` (an open Segment, typically the
     largest input of a merge) lets the graph start from the seed's graph when every seed
     record is in ``data`` unchanged; otherwise it is ignored and the graph built from scratch.
     """
     return write_segment_keeping_graph(fs, directory, segment_id, collection_id, data, space=space, hnsw=hnsw,
                                        min_lsn=min_lsn, max_lsn=max_lsn, seed=seed,
-                                       build_graph_index=build_graph_index)[0]
+                                       build_graph_index=build_graph_index,
+                                       build_filter_index=build_filter_index)[0]
 
 
 def write_segment_keeping_graph(
@@ -96,6 +100,7 @@ def write_segment_keeping_graph(
     build_graph_index: bool | None = None,
     build_threads: int | None = None,
     check: Callable[[], None] | None = None,
+    build_filter_index: bool = True,
 ) -> tuple[SegmentDescriptor, hnswlib.Index | None]:
     """:func:`write_segment`, also returning the HNSW index it built (None without a graph), so
     the caller can open the segment with it instead of loading a second copy from the file.
@@ -129,7 +134,8 @@ def write_segment_keeping_graph(
         files[F.FILE_VECTORS], vectors, release = _vectors_through_file(fs, tmp, ident, vectors)
         data.vectors = vectors
     check()
-    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch, _and(release, check))
+    bodies, graph = _bodies(data, vectors, builder, with_graph, seed, scratch, _and(release, check),
+                            build_filter_index)
     for name, body in bodies.items():
         if name not in files:
             check()
@@ -193,24 +199,26 @@ def _vectors_through_file(fs: FileSystem, directory: str, ident: Identity,
 
 def _bodies(
     data: SegmentData, vectors: np.ndarray, hnsw: HnswParams, with_graph: bool, seed: Segment | None,
-    scratch: str | None = None, release: Callable[[], None] = _nothing,
+    scratch: str | None = None, release: Callable[[], None] = _nothing, with_filter: bool = True,
 ) -> tuple[dict[str, bytes | memoryview], hnswlib.Index | None]:
     texts = metadata_texts(list(data.metadatas))
-    # The filter index is built from the metadata as it will read back (JSON round trip), so
-    # filtering and metadata(row) can never disagree.
-    metas = decode_all_metadata("<segment being written>", texts)
-    index = FilterIndex.build(metas, lambda: data.documents)
+    # Derived indexes (filter, sparse) are built from the metadata as it will read back (JSON
+    # round trip), so filtering and metadata(row) can never disagree. A bulk ingest leaves both
+    # out: an open segment builds them from metadata.col on first use (FORMAT.md).
+    metas = decode_all_metadata("<segment being written>", texts) if with_filter else None
     bodies: dict[str, bytes | memoryview] = {
         F.FILE_VECTORS: encode_vectors(vectors),
         F.FILE_ROWS: encode_rows(list(data.ids), data.ordinals, data.versions),
         F.FILE_DOCUMENTS: encode_strings(list(data.documents)),
         F.FILE_METADATA: encode_metadatas(texts),
         F.FILE_URIS: encode_strings(list(data.uris)),
-        F.FILE_FILTER: encode_filter_index(index),
     }
-    sparse = {key: SparsePostings.build(metas, key) for key in sparse_keys(metas)}
-    if sparse:  # segments without sparse vectors keep the file list they always had
-        bodies[F.FILE_SPARSE] = encode_sparse_index(len(metas), sparse)
+    if metas is not None:
+        index = FilterIndex.build(metas, lambda: data.documents)
+        bodies[F.FILE_FILTER] = encode_filter_index(index)
+        sparse = {key: SparsePostings.build(metas, key) for key in sparse_keys(metas)}
+        if sparse:  # segments without sparse vectors keep the file list they always had
+            bodies[F.FILE_SPARSE] = encode_sparse_index(len(metas), sparse)
     graph = _graph(data, vectors, hnsw, seed, release) if with_graph else None
     if graph is not None and scratch is not None:
         bodies[F.FILE_GRAPH] = encode_graph_via_file(graph, vectors, hnsw.space, scratch, after_chunk=release)

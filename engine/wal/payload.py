@@ -72,7 +72,7 @@ def record_type(record: Record) -> int:
         raise TypeError(f"not a log record: {type(record).__name__}") from None
 
 
-def encode(record: Record) -> tuple[int, bytes]:
+def encode(record: Record) -> tuple[int, bytes | bytearray]:
     """(record type, payload bytes) for ``record``."""
     rtype = record_type(record)
     if isinstance(record, WriteBatch):
@@ -85,7 +85,7 @@ def encode(record: Record) -> tuple[int, bytes]:
     return rtype, _pack(fields, vectors)
 
 
-def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes:
+def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes | bytearray:
     text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode(
         "utf-8", "surrogatepass")
     codec, stored = F.TEXT_RAW, text
@@ -93,13 +93,21 @@ def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes:
         packed = zstandard.ZstdCompressor(level=1).compress(text)
         if len(packed) < len(text) * 0.9:
             codec, stored = F.TEXT_ZSTD, packed
-    parts = [PAYLOAD_HEAD.pack(codec, 0 if vectors is None else 1, 0, len(stored), len(text)), stored]
-    if vectors is not None:
-        v = np.ascontiguousarray(vectors, dtype="<f4")
-        if v.ndim != 2:
-            raise ValueError(f"embeddings must be a 2-d array, got shape {v.shape}")
-        parts += [VEC_HEAD.pack(*v.shape), v.tobytes()]
-    return b"".join(parts)
+    head = PAYLOAD_HEAD.pack(codec, 0 if vectors is None else 1, 0, len(stored), len(text))
+    if vectors is None:
+        return head + stored
+    v = np.ascontiguousarray(vectors, dtype="<f4")
+    if v.ndim != 2:
+        raise ValueError(f"embeddings must be a 2-d array, got shape {v.shape}")
+    # One buffer, each part copied into it once (the vectors are most of a big record).
+    vec = memoryview(v.reshape(-1)).cast("B")
+    out = bytearray(len(head) + len(stored) + VEC_HEAD.size + len(vec))
+    at = len(head) + len(stored)
+    out[:len(head)] = head
+    out[len(head):at] = stored
+    out[at:at + VEC_HEAD.size] = VEC_HEAD.pack(*v.shape)
+    out[at + VEC_HEAD.size:] = vec
+    return out
 
 
 def decode(rtype: int, payload: bytes) -> Record:

@@ -279,7 +279,8 @@ class Wal:
     def _write(self, chunk: list[bytes]) -> None:
         if chunk:
             assert self._file is not None
-            self._file.write(b"".join(chunk))
+            # A lone (big) record is written as it is: joining would copy it once more.
+            self._file.write(chunk[0] if len(chunk) == 1 else b"".join(chunk))
 
     def _fail(self, exc: StorageError) -> None:
         self._failed = WriterFailedError(f"log write failed: {exc.message}", path=exc.path,

@@ -30,7 +30,7 @@ from sedimentdb.tools.chroma.records import (
     VectorView,
     decode_value,
     parse_log_metadata,
-    split_stored,
+    split_all,
 )
 from sedimentdb.tools.chroma.source_errors import DamagedSourceError, SourceBusyError
 from sedimentdb.tools.chroma.sqlite_source import SQLITE_FILE, open_snapshot, quick_check
@@ -159,17 +159,20 @@ class _Reader:
     def _metadata_view(self, col: ChromaCollection, segment: str) -> MetadataView:
         view = MetadataView()
         rows = view.rows
-        for _offset, eid, key, s, i, f, b in self.q(
-                "SELECT e.id, e.embedding_id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value "
+        # decode_value's choice among the four columns made by SQLite (COALESCE in the same
+        # order, the casts of int() and float()), with a flag for the one type SQLite cannot
+        # carry (bool): one Python step per row instead of a call.
+        for eid, key, value, is_bool in self.q(
+                "SELECT e.embedding_id, m.key, COALESCE(m.string_value, CAST(m.int_value AS INTEGER), "
+                "CAST(m.float_value AS REAL), m.bool_value), m.string_value IS NULL AND m.int_value IS NULL "
+                "AND m.float_value IS NULL AND m.bool_value IS NOT NULL "
                 "FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? "
                 "ORDER BY e.id", (segment,)):
             stored = rows.get(eid)
             if stored is None:
                 stored = rows[eid] = {}
-            if key is not None:
-                value = decode_value(s, i, f, b)
-                if value is not None:
-                    stored[key] = value
+            if value is not None:
+                stored[key] = bool(value) if is_bool else value
         if self.fmt.has_arrays:
             arrays: dict[str, dict[str, list[Any]]] = {}
             for eid, key, s, i, f, b in self.q(
@@ -231,15 +234,20 @@ class _Reader:
         before = _stat(directory)
         hv = read_vectors(directory, col.dimension)
         view.base, view.normalized = hv, normalized
-        row_of = dict(zip(hv.labels.tolist(), range(len(hv.labels)), strict=True))
-        for eid, label in id_map.id_to_label.items():
-            k = row_of.get(label)
-            if k is None:
-                raise DamagedSourceError(
-                    f"collection {col.name!r}: the id map gives record {eid!r} label {label}, which the index "
-                    "holds no live vector for (truncated or stale index)",
-                    path=os.path.join(directory, "data_level0.bin"))
-            view.row[eid] = k
+        # Each id's live element, looked up in the sorted labels with numpy (not a dict per label).
+        eids = list(id_map.id_to_label)
+        wanted = np.fromiter(id_map.id_to_label.values(), dtype=np.uint64, count=len(eids))
+        by_label = np.argsort(hv.labels, kind="stable")
+        sorted_labels = hv.labels[by_label]
+        at = np.minimum(np.searchsorted(sorted_labels, wanted), max(len(sorted_labels) - 1, 0))
+        found = sorted_labels[at] == wanted if len(sorted_labels) else np.zeros(len(eids), dtype=bool)
+        if not found.all():
+            k = int(np.flatnonzero(~found)[0])
+            raise DamagedSourceError(
+                f"collection {col.name!r}: the id map gives record {eids[k]!r} label {int(wanted[k])}, which the "
+                "index holds no live vector for (truncated or stale index)",
+                path=os.path.join(directory, "data_level0.bin"))
+        view.row = dict(zip(eids, by_label[at].tolist(), strict=True))
         self.index_stat = (directory, before)  # checked again once the vectors are copied out
         return view
 
@@ -261,8 +269,10 @@ class _Reader:
         self._assemble(col, metadata, vectors)
 
     def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView) -> None:
-        orphans = [i for i in vectors.ids() if i not in metadata.rows]
-        lacking = [i for i in metadata.rows if i not in vectors]
+        rows, with_vector = metadata.rows, vectors.row.keys() | vectors.vectors.keys()
+        # Set differences in C first; the ordered lists (for the messages) only when there is one.
+        orphans = [i for i in vectors.ids() if i not in rows] if with_vector - rows.keys() else []
+        lacking = [i for i in rows if i not in with_vector] if rows.keys() - with_vector else []
         index_file = os.path.join(col.index_dir, PICKLE_FILE) if col.index_dir else self.sqlite_path
         for ids, what, path in ((orphans, "in the HNSW index but not in SQLite", index_file),
                                 (lacking, "in SQLite but have no vector in the HNSW index or the log", index_file)):
@@ -275,17 +285,13 @@ class _Reader:
                                          hint="pass --skip-damaged to import the other records and list these")
             self.skipped.append({"collection": col.name, "collection_id": col.id, "file": path,
                                  "problem": message, "ids": ids})
-        ids = [i for i in metadata.rows if i in vectors] if lacking else list(metadata.rows)
+        ids = [i for i in rows if i in with_vector] if lacking else list(rows)
         col.ids = ids
         col.embeddings = vectors.matrix(ids, col.dimension or 0)
         if self.index_stat is not None and _stat(self.index_stat[0]) != self.index_stat[1]:
             raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)",
                                   path=self.index_stat[0])
-        for i in ids:
-            doc, uri, meta = split_stored(metadata.rows[i], self.fmt.python_era)
-            col.documents.append(doc)
-            col.uris.append(uri)
-            col.metadatas.append(meta)
+        col.documents, col.uris, col.metadatas = split_all([rows[i] for i in ids], self.fmt.python_era)
 
 
 def _stat(directory: str) -> list[tuple[str, int, int]]:

@@ -128,7 +128,7 @@ class VectorView:
         """The vectors of ``ids`` (all present), in that order, as one float32 array."""
         rows = self.row
         if self.base is not None and not self.vectors:  # all from the index: gather in get() order
-            order = np.fromiter((rows[i] for i in ids), dtype=np.int64, count=len(ids))
+            order = np.fromiter(map(rows.__getitem__, ids), dtype=np.int64, count=len(ids))
             return self.base.gather(order, self.normalized)
         out = np.empty((len(ids), dim), dtype=np.float32)
         at = [k for k, i in enumerate(ids) if i in rows]
@@ -167,11 +167,13 @@ def parse_log_metadata(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-def split_stored(stored: dict[str, Any], python_era: bool = False
+def split_stored(stored: dict[str, Any], python_era: bool = False, reserved: list[str] | None = None
                  ) -> tuple[str | None, str | None, dict[str, Any] | None]:
     """(document, uri, user metadata or None) from a stored key/value map, as Chroma's get splits it.
 
     ``python_era``: 0.x returns None, not ``{}``, when only reserved keys were stored.
+    ``reserved``: every ``chroma:`` key any record of the collection holds, if known (see
+    :func:`split_all`); otherwise this map's keys are scanned for them.
     """
     # Chroma takes the document out first; a map left empty is None, otherwise the uri and any
     # other reserved key are filtered out, which can leave {} (a record with only a uri).
@@ -184,9 +186,31 @@ def split_stored(stored: dict[str, Any], python_era: bool = False
     uri = stored.get(URI_KEY)
     if not stored:
         return doc, None, None
-    reserved = [k for k in stored if k.startswith("chroma:")]
-    for k in reserved:
-        del stored[k]
+    for k in [k for k in stored if k.startswith("chroma:")] if reserved is None else reserved:
+        stored.pop(k, None)
     if python_era and not stored:
         return doc, uri if isinstance(uri, str) else None, None
     return doc, uri if isinstance(uri, str) else None, stored
+
+
+def split_all(maps: list[dict[str, Any]], python_era: bool = False
+              ) -> tuple[list[str | None], list[str | None], list[dict[str, Any] | None]]:
+    """:func:`split_stored` of every map (consumed), as three columns. The ``chroma:`` keys are
+    found once for all maps (a set union in C), not by scanning each map's keys."""
+    keys: set[str] = set().union(*maps)
+    reserved = sorted(k for k in keys if k.startswith("chroma:") and k != DOCUMENT_KEY)
+    if DOCUMENT_KEY in keys:
+        reserved.append(DOCUMENT_KEY)  # one that is not a string stays after the split: drop it
+    others = [k for k in reserved if k != DOCUMENT_KEY]
+    if others or python_era:
+        out = [split_stored(stored, python_era, reserved) for stored in maps]
+        return [o[0] for o in out], [o[1] for o in out], [o[2] for o in out]
+    # The usual collection: no reserved key but the document (so no uri either). The same
+    # result as split_stored, inline: documents popped; a map left empty is no metadata.
+    docs: list[str | None] = [stored.pop(DOCUMENT_KEY, None) for stored in maps]
+    metas: list[dict[str, Any] | None] = [stored or None for stored in maps]
+    for k, doc in enumerate(docs):
+        if doc is not None and type(doc) is not str:  # not a document: split_stored's rule
+            maps[k][DOCUMENT_KEY] = doc
+            docs[k], _, metas[k] = split_stored(maps[k], python_era, reserved)
+    return docs, [None] * len(maps), metas

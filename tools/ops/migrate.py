@@ -15,9 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from sedimentdb.engine.bulk import MAX_BULK_ROWS
+from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.fileio import OsFileSystem
 from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
 from sedimentdb.engine.storage_errors import InvalidArgumentError
 from sedimentdb.engine.wal import scan
 from sedimentdb.engine.wal.records import WriteBatch
@@ -25,16 +28,14 @@ from sedimentdb.tools.chroma import ChromaCollection, ChromaSnapshot, read_chrom
 from sedimentdb.tools.ops.common import Progress, no_progress, quiet_logger
 from sedimentdb.tools.ops.migrate_verify import CollectionCheck, verify_collection
 
-# Records per logged batch: large, so the in-memory tail grows in a few steps instead of ~10
-# doublings (each copies every vector so far), bounded in bytes for wide embeddings.
-BATCH_ROWS = 50_000
-BATCH_BYTES = 128 << 20
+# Records per bulk ingest (one log record and one segment each): bounded in bytes, so the
+# log record stays far below its 2 GiB limit and the segment's scratch memory bounded.
+BULK_BYTES = 1 << 30
 
 
 def batch_rows(dim: int | None) -> int:
-    """Records per ``add`` for embeddings of ``dim`` float32 values."""
-    return max(1000, min(BATCH_ROWS, BATCH_BYTES // (4 * (dim or 1))))
-
+    """Records per bulk ingest for embeddings of ``dim`` float32 values."""
+    return max(1000, min(MAX_BULK_ROWS, BULK_BYTES // (4 * (dim or 1))))
 
 
 class VerificationError(InvalidArgumentError):
@@ -142,8 +143,9 @@ def _write(db: Database, snap: ChromaSnapshot, progress: Progress) -> None:
         step = batch_rows(col.dimension)
         for start in range(0, col.count, step):
             end = min(start + step, col.count)
-            db.add(col.id, col.ids[start:end], col.embeddings[start:end], col.documents[start:end],
-                   col.metadatas[start:end], col.uris[start:end])
+            # Straight into a segment (engine/bulk.py): one log record, one manifest, no tail.
+            db.bulk_ingest(col.id, col.ids[start:end], col.embeddings[start:end], col.documents[start:end],
+                           col.metadatas[start:end], col.uris[start:end])
             done += end - start
             progress("importing records", done, total)
     progress("importing records", total, total)
@@ -153,7 +155,7 @@ def _verify(db: Database, snap: ChromaSnapshot, sample: int, progress: Progress)
     """Counts, digests and queries through the read path of the database just written.
 
     The same open database, not a reopened one: a reopen replays every logged record into
-    memory again (the largest part of the old verify phase); :func:`check_log` covers the
+    memory again (the largest part of the old verify phase); :func:`check_disk` covers the
     files on disk instead.
     """
     checks = []
@@ -164,18 +166,33 @@ def _verify(db: Database, snap: ChromaSnapshot, sample: int, progress: Progress)
     return checks
 
 
-def check_log(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck]) -> None:
-    """After close: the log on disk (what every reopen replays) must hold each collection's
-    ids, in the source's order and no others. Reads and decodes the log (checksums checked)
-    without applying it; a difference is added to that collection's problems."""
-    logged: dict[str, list[str]] = {c.id: [] for c in snap.collections}
-    for rec in scan(os.path.join(path, "wal"), fs=OsFileSystem()):
-        if isinstance(rec.record, WriteBatch):
-            logged.setdefault(rec.record.collection_id, []).extend(rec.record.ids)
+def check_disk(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck]) -> None:
+    """After close: what every reopen loads — the newest manifest's segments (each opened with
+    every file's size and checksum checked) and the log after its checkpoints (both checksums
+    of every frame checked, decoded, not applied) — must hold each collection's ids, in the
+    source's order and no others. A difference is added to that collection's problems."""
+    fs = OsFileSystem()
+    found = list_manifests(fs, path)
+    manifest = read_manifest(fs, found[-1][1]) if found else None
+    stored: dict[str, list[str]] = {c.id: [] for c in snap.collections}
+    checkpoint: dict[str, int] = {}
+    for cid, entry in (manifest.collections if manifest else {}).items():
+        checkpoint[cid] = int(entry["checkpoint_lsn"])
+        for seg in entry["segments"]:
+            desc = SegmentDescriptor.from_dict(seg["descriptor"])
+            opened = Segment.open(fs, os.path.join(path, "segments"), desc)
+            dead = read_delete_marker(fs, os.path.join(path, "markers", seg["marker"]["file"]), seg["marker"],
+                                      opened.count) if seg.get("marker") else None
+            stored.setdefault(cid, []).extend(opened.ids if dead is None else
+                                              [i for i, d in zip(opened.ids, dead, strict=True) if not d])
+            opened.release_pages()
+    for rec in scan(os.path.join(path, "wal"), fs=fs, from_lsn=manifest.replay_from() if manifest else 1):
+        if isinstance(rec.record, WriteBatch) and rec.lsn > checkpoint.get(rec.record.collection_id, 0):
+            stored.setdefault(rec.record.collection_id, []).extend(rec.record.ids)
     for col, check in zip(snap.collections, checks, strict=True):
-        ids = logged.get(col.id, [])
+        ids = stored.get(col.id, [])
         if ids != col.ids:
-            check.problems.append(f"the log on disk holds {len(ids)} ids for this collection, "
+            check.problems.append(f"the files on disk (segments and log) hold {len(ids)} ids for this collection, "
                                   f"not the source's {col.count} in the source's order")
 
 
@@ -209,7 +226,7 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
             checks = _verify(db, snap, sample_queries, progress)
         finally:
             db.close()
-        check_log(tmp, snap, checks)
+        check_disk(tmp, snap, checks)
         summary.phases["verify"], summary.phases_cpu["verify"] = time.monotonic() - mark, time.process_time() - cpu
         summary.verification = [c.to_dict() for c in checks]
         bad = [c for c in checks if not c.ok]

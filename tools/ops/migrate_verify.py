@@ -31,32 +31,50 @@ def id_order(ids: list[str]) -> list[int]:
 
 def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list,
            order: list[int] | None = None) -> str:
-    """Order-independent digest of records: sha256 over them in id order.
+    """Order-independent digest of records: sha256 over them in id order, column by column.
 
-    Per record: the id, document, metadata (keys sorted; empty = none) and uri as JSON, which
-    is exact and typed (``1``, ``1.0``, ``true`` and ``"1"`` all differ; floats round-trip),
-    then the float32 embedding bytes. One encoder call and two hash passes for the whole
-    collection, not one per record (100k records). ``order``: :func:`id_order` of ``ids``, if
-    already known (the other side of a comparison with the same id list).
+    First the JSON text of four columns, ``[ids, documents, metadatas, uris]`` (metadata keys
+    sorted; an empty map counts as none), which is exact and typed (``1``, ``1.0``, ``true``
+    and ``"1"`` all differ; floats round-trip), then every float32 embedding's bytes. Vectorised:
+    one encoder call for the text, the columns gathered in C, the vectors hashed in chunks
+    of rows copied into one reused buffer (not a reordered copy of the whole matrix).
+    ``order``: :func:`id_order` of ``ids``, if already known (the other side of a comparison
+    with the same id list).
     """
     if order is None:
         order = id_order(ids)
-    if order == list(range(len(ids))):  # already in id order: hash the columns as they are
-        fields = list(zip(ids, documents, [m or None for m in metadatas], uris, strict=True))
-        vectors = embeddings
-    elif len(order) > 1:
+    n = len(order)
+    if n > 1 and order != list(range(n)):
         pick = itemgetter(*order)  # gathers in C, not one Python step per record
-        fields = list(zip(pick(ids), pick(documents), [m or None for m in pick(metadatas)], pick(uris),
-                          strict=True))
-        vectors = embeddings[order]
+        columns = [pick(ids), pick(documents), pick(metadatas), pick(uris)]
     else:
-        fields = [(ids[k], documents[k], metadatas[k] or None, uris[k]) for k in order]
-        vectors = embeddings[order] if len(order) else embeddings
-    text = json.dumps(fields, sort_keys=True, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+        columns = [[ids[k] for k in order], [documents[k] for k in order], [metadatas[k] for k in order],
+                   [uris[k] for k in order]]
+    if {} in columns[2]:  # a comparison in C; the rare column with empty maps is normalised
+        columns[2] = [m or None for m in columns[2]]
+    text = json.dumps(columns, sort_keys=True, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
     h = hashlib.sha256(text.encode("ascii"))
-    if len(order):
-        h.update(np.ascontiguousarray(vectors, dtype="<f4").data)
+    _hash_rows(h, embeddings, np.asarray(order, dtype=np.int64))
     return h.hexdigest()
+
+
+# Rows of vectors gathered per hash update: a few MB of buffer at common dimensions.
+HASH_ROWS = 4096
+
+
+def _hash_rows(h: Any, vectors: np.ndarray, order: np.ndarray) -> None:
+    """Feed ``vectors[order]`` to ``h`` as little-endian float32 bytes, a chunk at a time."""
+    if len(order) == 0:
+        return
+    v = np.asarray(vectors)
+    if v.dtype != np.dtype("<f4"):
+        v = v.astype("<f4")
+    buf = np.empty((min(HASH_ROWS, len(order)), v.shape[1]), dtype="<f4")
+    for start in range(0, len(order), HASH_ROWS):
+        at = order[start:start + HASH_ROWS]
+        out = buf[:len(at)]
+        np.take(v, at, axis=0, out=out)
+        h.update(out.data)
 
 
 def exact_distances(space: str, vectors: np.ndarray, query: np.ndarray, dtype: type = np.float64,

@@ -190,14 +190,14 @@ def test_interrupted_migration_leaves_no_database(src, tmp_path, monkeypatch):
     dest = tmp_path / "dest"
     calls = []
 
-    def failing_add(self, *args, **kwargs):
+    def failing_ingest(self, *args, **kwargs):
         calls.append(1)
         if len(calls) > 2:
             raise KeyboardInterrupt  # as if the user pressed ^C mid-import
-        return real_add(self, *args, **kwargs)
+        return real_ingest(self, *args, **kwargs)
 
-    real_add = migrate_op.Database.add
-    monkeypatch.setattr(migrate_op.Database, "add", failing_add)
+    real_ingest = migrate_op.Database.bulk_ingest
+    monkeypatch.setattr(migrate_op.Database, "bulk_ingest", failing_ingest)
     with pytest.raises(KeyboardInterrupt):
         migrate_op.migrate_from_chroma(src, str(dest))
     assert not dest.exists()

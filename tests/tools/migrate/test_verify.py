@@ -8,7 +8,7 @@ import pytest
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.tools.chroma import read_chroma
-from sedimentdb.tools.ops.migrate import check_log, migrate_from_chroma
+from sedimentdb.tools.ops.migrate import check_disk, migrate_from_chroma
 from sedimentdb.tools.ops.migrate_verify import CollectionCheck, digest, exact_distances, verify_collection
 
 from .helpers import VERSIONS, extract
@@ -84,12 +84,12 @@ def test_exact_distances_match_the_definitions(space):
     np.testing.assert_allclose(exact_distances(space, v, q, np.float32), want, rtol=1e-4, atol=1e-5)
 
 
-def test_log_on_disk_that_lacks_a_record_is_caught(migrated):
+def test_files_on_disk_that_lack_a_record_are_caught(migrated):
     db, src = migrated
     snap = read_chroma(src)
     checks = [CollectionCheck(c.name, c.id, c.count, c.count, "", "") for c in snap.collections]
     k = next(i for i, c in enumerate(snap.collections) if c.count > 1)
     snap.collections[k].ids = snap.collections[k].ids + ["not-in-the-log"]
-    check_log(db.path, snap, checks)
+    check_disk(db.path, snap, checks)
     assert [c.ok for c in checks] == [i != k for i in range(len(checks))]
-    assert "the log on disk holds" in checks[k].problems[0]
+    assert "the files on disk (segments and log) hold" in checks[k].problems[0]
