@@ -19,6 +19,7 @@ import numpy as np
 
 from sedimentdb import errors
 from sedimentdb.engine.engine_types import Include, Records
+from sedimentdb.engine.read_levels import INDEX_AND_WAL
 from sedimentdb.engine_protocol import SearchEngineProtocol
 from sedimentdb.filters import lift_document_clauses, mentions_key
 from sedimentdb.search_plan import SCORE_KEY, KnnSpec, SearchPlan
@@ -33,14 +34,35 @@ class _Hit:
     score: Optional[float]
 
 
-def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPlan) -> dict[str, Any]:
-    """One search's columns: ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores``, ``select``."""
+def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPlan,
+               read_level: str = INDEX_AND_WAL) -> dict[str, Any]:
+    """One search's columns: ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores``, ``select``;
+    every engine read of the search at ``read_level`` (engine/read_levels.py)."""
+    if read_level != INDEX_AND_WAL:
+        engine = _AtReadLevel(engine, read_level)
     where, id_filter = _engine_filter(engine, collection_id, plan.where)
     if plan.rank is None:
         hits = _unranked(engine, collection_id, where, id_filter, plan)
     else:
         hits = _ranked(engine, collection_id, where, id_filter, plan)
     return _columns(engine, collection_id, hits, plan.select)
+
+
+class _AtReadLevel:
+    """The engine's reads, each at one read level: the search's code stays level-blind."""
+
+    def __init__(self, engine: SearchEngineProtocol, read_level: str) -> None:
+        self._engine = engine
+        self._level = read_level
+
+    def get(self, *args: Any, **kwargs: Any) -> Records:
+        return self._engine.get(*args, **kwargs, read_level=self._level)
+
+    def query(self, *args: Any, **kwargs: Any) -> list[Records]:
+        return self._engine.query(*args, **kwargs, read_level=self._level)
+
+    def sparse_query(self, *args: Any, **kwargs: Any) -> Records:
+        return self._engine.sparse_query(*args, **kwargs, read_level=self._level)
 
 
 # ---- filter -------------------------------------------------------------------------------

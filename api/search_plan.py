@@ -52,15 +52,6 @@ class SearchPlan:
 
 
 SEARCH_COLUMNS = ("ids", "documents", "embeddings", "metadatas", "scores", "select")
-READ_LEVELS = ("index_and_wal", "index_only", "index_and_bounded_wal")
-
-
-def check_read_level(value: Any) -> str:
-    """The read level's wire name; anything but Chroma's three is a ValueError naming them."""
-    name = getattr(value, "value", value)
-    if name not in READ_LEVELS:
-        raise ValueError(f"read_level must be one of {', '.join(READ_LEVELS)}, got {value!r}")
-    return str(name)
 
 
 def embed_rank_queries(rank: Any, embed: Callable[[str, str], Any]) -> Any:
