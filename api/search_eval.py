@@ -147,7 +147,10 @@ def _ranked(engine: SearchEngineProtocol, collection_id: str, flt: _Filter, ids:
     for spec, scores in lists.items():
         if spec.default is None:
             candidates &= scores.keys()
-    hits = [_Hit(i, _finite(evaluate(rank, i, lists))) for i in candidates]
+    if rank[0] == "knn":  # a lone Knn (the common dense search): its scores are the ranking
+        hits = [_Hit(i, _finite(score)) for i, score in lists[rank[1]].items()]
+    else:
+        hits = [_Hit(i, _finite(evaluate(rank, i, lists))) for i in candidates]
     hits.sort(key=_order)
     if plan.aggregate is not None:
         hits = _group(engine, collection_id, hits, plan)
