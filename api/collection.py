@@ -27,10 +27,10 @@ from sedimentdb.collection_schema import (
     schema_json,
 )
 from sedimentdb.engine.engine_types import CollectionInfo
+from sedimentdb.engine.read_levels import check_read_level
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
-from sedimentdb.engine.read_levels import check_read_level
 from sedimentdb.search_plan import EMBEDDING_KEY, embed_rank_queries, parse_search
 from sedimentdb.sparse_vectors import (
     check_sparse_value,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 
@@ -39,7 +39,7 @@ def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPla
     """One search's columns: ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores``, ``select``;
     every engine read of the search at ``read_level`` (engine/read_levels.py)."""
     if read_level != INDEX_AND_WAL:
-        engine = _AtReadLevel(engine, read_level)
+        engine = cast(SearchEngineProtocol, _AtReadLevel(engine, read_level))
     where, id_filter = _engine_filter(engine, collection_id, plan.where)
     if plan.rank is None:
         hits = _unranked(engine, collection_id, where, id_filter, plan)
@@ -49,20 +49,30 @@ def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPla
 
 
 class _AtReadLevel:
-    """The engine's reads, each at one read level: the search's code stays level-blind."""
+    """The engine's three reads the search makes, each at one read level: the rest of this
+    module stays level-blind."""
 
     def __init__(self, engine: SearchEngineProtocol, read_level: str) -> None:
         self._engine = engine
         self._level = read_level
 
-    def get(self, *args: Any, **kwargs: Any) -> Records:
-        return self._engine.get(*args, **kwargs, read_level=self._level)
+    def get(self, collection_id: str, ids: Optional[list[str]], where: Any, where_document: Any,
+            limit: Optional[int], offset: int, include: Include) -> Records:
+        """The engine's ``get`` at this read level."""
+        return self._engine.get(collection_id, ids, where, where_document, limit, offset, include,
+                                read_level=self._level)
 
-    def query(self, *args: Any, **kwargs: Any) -> list[Records]:
-        return self._engine.query(*args, **kwargs, read_level=self._level)
+    def query(self, collection_id: str, embeddings: np.ndarray, n_results: int, where: Any, where_document: Any,
+              ids: Optional[list[str]], include: Include) -> list[Records]:
+        """The engine's ``query`` at this read level."""
+        return self._engine.query(collection_id, embeddings, n_results, where, where_document, ids, include,
+                                  read_level=self._level)
 
-    def sparse_query(self, *args: Any, **kwargs: Any) -> Records:
-        return self._engine.sparse_query(*args, **kwargs, read_level=self._level)
+    def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
+                     where: Any, where_document: Any, ids: Optional[list[str]], include: Include) -> Records:
+        """The engine's ``sparse_query`` at this read level."""
+        return self._engine.sparse_query(collection_id, key, indices, values, n_results, where, where_document,
+                                         ids, include, read_level=self._level)
 
 
 # ---- filter -------------------------------------------------------------------------------
