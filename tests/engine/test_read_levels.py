@@ -121,3 +121,12 @@ def test_unknown_read_level_and_bad_bound_are_refused(db):
         db.get(cid, read_level="sometimes")
     with pytest.raises(ValueError, match="bounded_wal_records"):
         DatabaseOptions(bounded_wal_records=-1)
+
+
+def test_bulk_ingested_segment_is_index(db):
+    """A bulk ingest writes a segment and moves the checkpoint: INDEX_ONLY sees its records."""
+    cid = db.create_collection(T, D, "c").id
+    db.bulk_ingest(cid, ["a", "b"], np.vstack([vec(1), vec(2)]))
+    db.add(cid, ["c"], vec(3))
+    assert ids(db, cid, ONLY) == ["a", "b"]
+    assert ids(db, cid, ALL) == ["a", "b", "c"]
