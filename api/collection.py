@@ -27,10 +27,11 @@ from sedimentdb.collection_schema import (
     schema_json,
 )
 from sedimentdb.engine.engine_types import CollectionInfo
+from sedimentdb.engine.read_levels import check_read_level
 from sedimentdb.errors import engine_boundary
 from sedimentdb.filters import check_regexes, check_where_server, lift_document_clauses, validate_filters
 from sedimentdb.names import validate_collection_name
-from sedimentdb.search_plan import EMBEDDING_KEY, check_read_level, embed_rank_queries, parse_search
+from sedimentdb.search_plan import EMBEDDING_KEY, embed_rank_queries, parse_search
 from sedimentdb.sparse_vectors import (
     check_sparse_value,
     embed_sparse_query,
@@ -436,8 +437,9 @@ class Collection:
     def search(self, searches: Any, read_level: Any = "index_and_wal") -> SearchResult:
         """Chroma's Search API: a batch of searches (filter, rank, group, page, select), column-major.
 
-        ``Knn`` queries given as text are embedded with the collection's function. Every read level
-        reads the segments and the whole log tail (docs/SEARCH.md).
+        ``Knn`` queries given as text are embedded with the collection's function. ``read_level``:
+        ``INDEX_AND_WAL`` sees every write; ``INDEX_ONLY`` the compacted segments only;
+        ``INDEX_AND_BOUNDED_WAL`` those plus a bounded prefix of the log tail (docs/SEARCH.md).
         """
         batch = searches if isinstance(searches, list) else [searches]
         payloads = [self._embedded_search(s) for s in batch]
@@ -453,7 +455,6 @@ class Collection:
         if not isinstance(payloads, list):
             raise TypeError(f"searches must be a list, got {type(payloads).__name__}")
         plans = [parse_search(p) for p in payloads]
-        # INDEX_ONLY and INDEX_AND_BOUNDED_WAL read like INDEX_AND_WAL here (docs/SEARCH.md).
         with engine_boundary():
             return SearchResult(self._client._search(self._model.id, payloads, plans, level))
 

@@ -143,6 +143,9 @@ class Settings:
     sediment_max_unindexed_rows: int = 0
     sediment_wal_roll_bytes: int = 64 * 1024 * 1024
     sediment_retain_wal: bool = False
+    # ReadLevel.INDEX_AND_BOUNDED_WAL reads at most this many of a collection's log records
+    # after its last compaction (docs/SEARCH.md, "Read levels").
+    sediment_bounded_wal_records: int = 1000
     sediment_recovery_mode: str = "strict"
     # Open the data directory read-only (no writer lock, so it can read a replica that
     # `sediment follow` or another process writes); every write raises ReadOnlyError.

@@ -145,12 +145,24 @@ class SearchEngineProtocol(EngineProtocol, Protocol):
     """An engine that runs the Search API's plans itself: the calls above plus sparse ``Knn``.
 
     Only the embedded engine is one; a remote client sends the whole search batch to the server,
-    which runs it on its embedded engine.
+    which runs it on its embedded engine. Its reads take a ``read_level`` (engine/read_levels.py).
     """
+
+    def get(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,
+            where_document: dict | None = None, limit: int | None = None, offset: int = 0,
+            include: Include = Include(), read_level: str = "index_and_wal") -> Records:
+        """Records matching ids and filters in insertion order, paged, at ``read_level``."""
+        ...
+
+    def query(self, collection_id: str, embeddings: np.ndarray, n_results: int, where: dict | None = None,
+              where_document: dict | None = None, ids: list[str] | None = None,
+              include: Include = Include(), read_level: str = "index_and_wal") -> list[Records]:
+        """The ``n_results`` nearest records for each query row at ``read_level``, nearest first."""
+        ...
 
     def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
                      where: dict | None = None, where_document: dict | None = None, ids: list[str] | None = None,
-                     include: Include = Include()) -> Records:
+                     include: Include = Include(), read_level: str = "index_and_wal") -> Records:
         """The ``n_results`` live records whose sparse vector under ``key`` has the largest dot product
         with the query (``indices``, ``values``), as distances ``1 - dot``, nearest first."""
         ...

@@ -29,6 +29,10 @@ class FilterTooDeepError(errors.InvalidArgumentError, ValueError):
     and Chroma's InvalidArgumentError (400) over HTTP."""
 
 
+# Types that hold nothing nested: a list of only these needs no walk.
+SCALAR_TYPES = {int, float, str, bool, type(None)}
+
+
 def filter_nesting(value: Any, limit: int = MAX_FILTER_NESTING) -> int:
     """How many objects and lists ``value`` nests (counting stops just past ``limit``).
 
@@ -48,6 +52,8 @@ def filter_nesting(value: Any, limit: int = MAX_FILTER_NESTING) -> int:
         deepest = max(deepest, depth)
         if deepest > limit:
             break
+        if isinstance(children, list) and set(map(type, children)) <= SCALAR_TYPES:
+            continue  # a list of plain values (a query vector) nests nothing: skip it at C speed
         stack.extend((child, depth + 1) for child in children)
     return deepest
 

@@ -238,7 +238,7 @@ class Client(_SharedEngineClient):
         A remote client sends ``payloads`` instead, to be run by the server in one request.
         """
         engine = self._embedded_engine()
-        columns = [run_search(engine, collection_id, plan) for plan in plans]
+        columns = [run_search(engine, collection_id, plan, read_level) for plan in plans]
         return {key: [c[key] for c in columns] for key in SEARCH_COLUMNS}
 
     # ---- collections ------------------------------------------------------------------------

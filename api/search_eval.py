@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 
 from sedimentdb import errors
 from sedimentdb.engine.engine_types import Include, Records
+from sedimentdb.engine.read_levels import INDEX_AND_WAL
 from sedimentdb.engine_protocol import SearchEngineProtocol
 from sedimentdb.filters import lift_document_clauses, mentions_key
 from sedimentdb.search_plan import SCORE_KEY, KnnSpec, SearchPlan
@@ -33,14 +34,45 @@ class _Hit:
     score: Optional[float]
 
 
-def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPlan) -> dict[str, Any]:
-    """One search's columns: ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores``, ``select``."""
+def run_search(engine: SearchEngineProtocol, collection_id: str, plan: SearchPlan,
+               read_level: str = INDEX_AND_WAL) -> dict[str, Any]:
+    """One search's columns: ``ids``, ``documents``, ``embeddings``, ``metadatas``, ``scores``, ``select``;
+    every engine read of the search at ``read_level`` (engine/read_levels.py)."""
+    if read_level != INDEX_AND_WAL:
+        engine = cast(SearchEngineProtocol, _AtReadLevel(engine, read_level))
     where, id_filter = _engine_filter(engine, collection_id, plan.where)
     if plan.rank is None:
         hits = _unranked(engine, collection_id, where, id_filter, plan)
     else:
         hits = _ranked(engine, collection_id, where, id_filter, plan)
     return _columns(engine, collection_id, hits, plan.select)
+
+
+class _AtReadLevel:
+    """The engine's three reads the search makes, each at one read level: the rest of this
+    module stays level-blind."""
+
+    def __init__(self, engine: SearchEngineProtocol, read_level: str) -> None:
+        self._engine = engine
+        self._level = read_level
+
+    def get(self, collection_id: str, ids: Optional[list[str]], where: Any, where_document: Any,
+            limit: Optional[int], offset: int, include: Include) -> Records:
+        """The engine's ``get`` at this read level."""
+        return self._engine.get(collection_id, ids, where, where_document, limit, offset, include,
+                                read_level=self._level)
+
+    def query(self, collection_id: str, embeddings: np.ndarray, n_results: int, where: Any, where_document: Any,
+              ids: Optional[list[str]], include: Include) -> list[Records]:
+        """The engine's ``query`` at this read level."""
+        return self._engine.query(collection_id, embeddings, n_results, where, where_document, ids, include,
+                                  read_level=self._level)
+
+    def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
+                     where: Any, where_document: Any, ids: Optional[list[str]], include: Include) -> Records:
+        """The engine's ``sparse_query`` at this read level."""
+        return self._engine.sparse_query(collection_id, key, indices, values, n_results, where, where_document,
+                                         ids, include, read_level=self._level)
 
 
 # ---- filter -------------------------------------------------------------------------------
@@ -125,7 +157,10 @@ def _ranked(engine: SearchEngineProtocol, collection_id: str, flt: _Filter, ids:
     for spec, scores in lists.items():
         if spec.default is None:
             candidates &= scores.keys()
-    hits = [_Hit(i, _finite(evaluate(rank, i, lists))) for i in candidates]
+    if rank[0] == "knn":  # a lone Knn (the common dense search): its scores are the ranking
+        hits = [_Hit(i, _finite(score)) for i, score in lists[rank[1]].items()]
+    else:
+        hits = [_Hit(i, _finite(evaluate(rank, i, lists))) for i in candidates]
     hits.sort(key=_order)
     if plan.aggregate is not None:
         hits = _group(engine, collection_id, hits, plan)

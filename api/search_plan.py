@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sedimentdb import errors
-from sedimentdb.filters import check_filter_depth
+from sedimentdb.filters import SCALAR_TYPES, check_filter_depth
 from sedimentdb.schema import SPARSE_VECTOR_TYPE_VALUE, TYPE_KEY, SparseVector
 
 EMBEDDING_KEY = "#embedding"
@@ -37,6 +37,15 @@ class KnnSpec:
     return_rank: bool
     sparse: Optional[tuple[tuple[int, ...], tuple[float, ...]]] = None
 
+    def __hash__(self) -> int:
+        # Specs key the score lists, and hashing a 384-float query on every lookup cost more
+        # than the lookups: hash once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.query, self.key, self.limit, self.default, self.return_rank, self.sparse))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
 
 @dataclass
 class SearchPlan:
@@ -52,21 +61,14 @@ class SearchPlan:
 
 
 SEARCH_COLUMNS = ("ids", "documents", "embeddings", "metadatas", "scores", "select")
-READ_LEVELS = ("index_and_wal", "index_only", "index_and_bounded_wal")
-
-
-def check_read_level(value: Any) -> str:
-    """The read level's wire name; anything but Chroma's three is a ValueError naming them."""
-    name = getattr(value, "value", value)
-    if name not in READ_LEVELS:
-        raise ValueError(f"read_level must be one of {', '.join(READ_LEVELS)}, got {value!r}")
-    return str(name)
 
 
 def embed_rank_queries(rank: Any, embed: Callable[[str, str], Any]) -> Any:
     """A copy of a rank dictionary with each text ``$knn`` query replaced by ``embed(text, key)``:
     a dense vector (a list of floats) or a sparse vector's wire dict."""
     if isinstance(rank, list):
+        if set(map(type, rank)) <= SCALAR_TYPES:  # a vector: no walk through its 384 numbers
+            return list(rank)
         return [embed_rank_queries(r, embed) for r in rank]
     if not isinstance(rank, dict):
         return rank
@@ -251,9 +253,16 @@ def _dense_query(query: Any) -> tuple[float, ...]:
         query = query[0]
     if not query:
         raise ValueError("$knn requires exactly one query embedding")
+    if set(map(type, query)) <= _PLAIN_NUMBERS:  # the usual vector: checked at C speed, not per element
+        vector = tuple(map(float, query))
+        if not any(map(math.isnan, vector)):
+            return vector
     if not all(_is_number(x) for x in query):
         raise ValueError(f"Expected each value in the embedding to be a int or float, got {query}")
     return tuple(float(x) for x in query)
+
+
+_PLAIN_NUMBERS = {float, int}
 
 
 def _is_number(value: Any) -> bool:

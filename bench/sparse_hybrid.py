@@ -118,6 +118,7 @@ def measure(path: str, queries: int, limit: int) -> dict[str, float]:
     out["hybrid_over_dense"] = round(out["hybrid"] / out["dense"], 2)
     out["hybrid_over_dense_cpu"] = round(out["hybrid_cpu"] / out["dense_cpu"], 2)
     out["dense_over_query"] = round(out["dense"] / out["query"], 2)
+    out["dense_over_query_cpu"] = round(out["dense_cpu"] / out["query_cpu"], 2)
     out["load_average_1m"] = os.getloadavg()[0]
     out["records"] = col.count()
     return out

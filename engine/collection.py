@@ -15,6 +15,7 @@ from sedimentdb.engine.distance import pair_distances
 from sedimentdb.engine.engine_types import Include, Records
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
+from sedimentdb.engine.read_levels import visible
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 
 # Insertion order key: the LSN of the add, then the position in its batch.
@@ -162,12 +163,13 @@ class CollectionState:
 
     # ---- reading ----------------------------------------------------------------------------
 
-    def _filter_rows(self, where: dict | None, where_document: dict | None) -> list[tuple[Part, np.ndarray]]:
+    def _filter_rows(self, where: dict | None, where_document: dict | None,
+                     as_of: int | None = None) -> list[tuple[Part, np.ndarray]]:
         out = []
         for part in self.parts:
             if part.count == 0:
                 continue
-            mask = part.alive()
+            mask = visible(part, as_of)
             if where or where_document:
                 mask &= part.match(where, where_document)
             rows = np.flatnonzero(mask)
@@ -175,12 +177,14 @@ class CollectionState:
                 out.append((part, rows))
         return out
 
-    def _rows_for_ids(self, ids: list[str], where: dict | None, where_document: dict | None) -> list[tuple[Part, int]]:
+    def _rows_for_ids(self, ids: list[str], where: dict | None, where_document: dict | None,
+                      as_of: int | None = None) -> list[tuple[Part, int]]:
         hits, seen = [], set()
         wp = compile_where(where) if where else None
         dp = compile_where_document(where_document) if where_document else None
+        locate = self._locator(as_of)
         for id_ in ids:
-            loc = self.loc.get(id_)
+            loc = locate(id_)
             if loc is None or id_ in seen:
                 continue
             seen.add(id_)
@@ -189,15 +193,42 @@ class CollectionState:
                 hits.append(loc)
         return hits
 
+    def _locator(self, as_of: int | None) -> Any:
+        """id -> its (part, row) as a read as of LSN ``as_of`` sees it, or None (``as_of`` None: now).
+
+        The id directory names each id's current row. A read before the newest writes needs,
+        for an id those writes replaced or deleted, the older row: one that was deleted after
+        ``as_of`` and stored at or before it (few, all from the log tail's writes)."""
+        if as_of is None:
+            return self.loc.get
+        older: dict[str, tuple[Part, int]] = {}
+        for part in self.parts:
+            if part.count == 0:
+                continue
+            for row in np.flatnonzero(visible(part, as_of) & ~part.alive()).tolist():
+                older[part.id_at(row)] = (part, row)
+        lsn = np.uint64(as_of)
+
+        def locate(id_: str) -> tuple[Part, int] | None:
+            found = older.get(id_)
+            if found is not None:
+                return found
+            loc = self.loc.get(id_)
+            if loc is None or loc[0].versions_at(np.array([loc[1]]))[0] > lsn:
+                return None
+            return loc
+        return locate
+
     def matching(
-        self, ids: list[str] | None, where: dict | None, where_document: dict | None
+        self, ids: list[str] | None, where: dict | None, where_document: dict | None, as_of: int | None = None
     ) -> list[tuple[Part, int]]:
-        """Live (part, row) pairs that satisfy all filters, in insertion order."""
+        """Live (part, row) pairs that satisfy all filters, in insertion order (as of LSN
+        ``as_of``: engine/read_levels.py; None: now)."""
         if ids is not None:
-            hits = self._rows_for_ids(ids, where, where_document)
+            hits = self._rows_for_ids(ids, where, where_document, as_of)
             keys = [int(p.ordinals_at(np.array([r]))[0]) for p, r in hits]
             return [h for _, h in sorted(zip(keys, hits, strict=True), key=lambda t: t[0])]
-        groups = self._filter_rows(where, where_document)
+        groups = self._filter_rows(where, where_document, as_of)
         if not groups:
             return []
         ords = np.concatenate([p.ordinals_at(rows) for p, rows in groups])
@@ -214,9 +245,10 @@ class CollectionState:
         limit: int | None,
         offset: int,
         include: Include,
+        as_of: int | None = None,
     ) -> Records:
         """Records matching the filters, insertion order, then ``offset``/``limit``."""
-        hits = self.matching(ids, where, where_document)
+        hits = self.matching(ids, where, where_document, as_of)
         end = None if limit is None else offset + limit
         return self.materialize(hits[offset:end], include)
 
@@ -272,9 +304,10 @@ class CollectionState:
         where_document: dict | None,
         ids: list[str] | None,
         include: Include,
+        as_of: int | None = None,
     ) -> list[Records]:
         """k nearest live records per query row, nearest first, with exact distances."""
-        masks = self._query_masks(where, where_document, ids)
+        masks = self._query_masks(where, where_document, ids, as_of)
         # One search call per part for all query rows (hnswlib and numpy batch well).
         found = [(part, part.search(self.space, queries, n_results, mask)[0]) for part, mask in masks]
         results = []
@@ -285,12 +318,12 @@ class CollectionState:
 
     def sparse_query(self, key: str, indices: list[int], values: list[float], n_results: int,
                      where: dict | None, where_document: dict | None, ids: list[str] | None,
-                     include: Include) -> Records:
+                     include: Include, as_of: int | None = None) -> Records:
         """The ``n_results`` live records whose sparse vector under ``key`` scores best against the
         query, best first. The score is Chroma's ``1 - dot``; a record sharing no dimension with
         the query is not a candidate. Exact: every part's inverted lists are read whole."""
         scores, ordinals, owners, rows = [], [], [], []
-        for pi, (part, mask) in enumerate(self._query_masks(where, where_document, ids)):
+        for pi, (part, mask) in enumerate(self._query_masks(where, where_document, ids, as_of)):
             found, dots = part.sparse_dots(key, indices, values)
             keep = mask[found]
             found = found[keep]
@@ -314,20 +347,21 @@ class CollectionState:
         return self.materialize(hits, include, score[order].tolist())
 
     def _query_masks(
-        self, where: dict | None, where_document: dict | None, ids: list[str] | None
+        self, where: dict | None, where_document: dict | None, ids: list[str] | None, as_of: int | None = None
     ) -> list[tuple[Part, np.ndarray]]:
         out = []
         id_rows: dict[int, list[int]] | None = None
         if ids is not None:
             id_rows = {}
+            locate = self._locator(as_of)
             for id_ in ids:
-                loc = self.loc.get(id_)
+                loc = locate(id_)
                 if loc is not None:
                     id_rows.setdefault(id(loc[0]), []).append(loc[1])
         for part in self.parts:
             if part.count == 0:
                 continue
-            mask = part.alive()
+            mask = visible(part, as_of)
             if id_rows is not None:
                 only = np.zeros(part.count, dtype=bool)
                 only[id_rows.get(id(part), [])] = True

@@ -40,6 +40,7 @@ from sedimentdb.engine.indexer import TailIndexer
 from sedimentdb.engine.memfs import MemoryFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.parts import SegmentPart
+from sedimentdb.engine.read_levels import INDEX_AND_WAL, read_lsn, visible
 from sedimentdb.engine.segments import Segment, SegmentDescriptor, read_delete_marker
 from sedimentdb.engine.storage_errors import (
     AlreadyExistsError,
@@ -683,23 +684,33 @@ class Database:
             self._log_locked(DeleteRecords(cs.id, targets))
             return len(targets)
 
-    def count(self, collection_id: str) -> int:
-        """Live records in the collection."""
+    def count(self, collection_id: str, read_level: str = INDEX_AND_WAL) -> int:
+        """Live records in the collection (at ``read_level``: engine/read_levels.py)."""
         with self.lock:
-            return self._state(collection_id).count()
+            cs = self._state(collection_id)
+            as_of = self._read_lsn(cs, read_level)
+            if as_of is None:
+                return cs.count()
+            return sum(int(np.count_nonzero(visible(p, as_of))) for p in cs.parts if p.count)
+
+    def _read_lsn(self, cs: CollectionState, read_level: str) -> int | None:
+        """The LSN a read at ``read_level`` sees ``cs`` as of (None: now)."""
+        return read_lsn(cs.parts, cs.checkpoint_lsn, read_level, self.options.bounded_wal_records)
 
     def get(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,
             where_document: dict | None = None, limit: int | None = None, offset: int = 0,
-            include: Include = Include()) -> Records:
-        """Records matching ids/filters in insertion order, paged by offset/limit."""
+            include: Include = Include(), read_level: str = INDEX_AND_WAL) -> Records:
+        """Records matching ids/filters in insertion order, paged by offset/limit; ``read_level``
+        chooses which logged writes the read sees (engine/read_levels.py)."""
         with self.lock:
             self._check_open()
-            return self._state(collection_id).get(ids, where, where_document, limit, offset or 0, include)
+            cs = self._state(collection_id)
+            return cs.get(ids, where, where_document, limit, offset or 0, include, self._read_lsn(cs, read_level))
 
     def query(self, collection_id: str, embeddings: Any, n_results: int, where: dict | None = None,
               where_document: dict | None = None, ids: list[str] | None = None,
-              include: Include = Include()) -> list[Records]:
-        """The ``n_results`` nearest live records for each query row, nearest first."""
+              include: Include = Include(), read_level: str = INDEX_AND_WAL) -> list[Records]:
+        """The ``n_results`` nearest live records for each query row, nearest first (at ``read_level``)."""
         q = np.ascontiguousarray(embeddings, dtype=np.float32)
         if q.ndim == 1:
             q = q.reshape(1, -1)
@@ -711,19 +722,21 @@ class Database:
                     f"Collection expecting embedding with dimension of {cs.dim}, got {q.shape[1]}")
             # ids only restrict the candidates: an unknown id is simply not one (the API raises
             # Chroma's "Error finding id" where Chroma does, which depends on the filters).
-            return cs.query(q, n_results, where, where_document, ids, include)
+            return cs.query(q, n_results, where, where_document, ids, include, self._read_lsn(cs, read_level))
 
     def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
                      where: dict | None = None, where_document: dict | None = None, ids: list[str] | None = None,
-                     include: Include = Include()) -> Records:
+                     include: Include = Include(), read_level: str = INDEX_AND_WAL) -> Records:
         """The ``n_results`` live records whose sparse vector under metadata ``key`` has the largest
-        dot product with the sparse query (``indices``, ``values``); distances are ``1 - dot``."""
+        dot product with the sparse query (``indices``, ``values``); distances are ``1 - dot``
+        (at ``read_level``)."""
         if len(indices) != len(values):
             raise InvalidArgumentError(f"sparse query has {len(indices)} indices and {len(values)} values")
         with self.lock:
             self._check_open()
-            return self._state(collection_id).sparse_query(key, list(indices), list(values), n_results, where,
-                                                           where_document, ids, include)
+            cs = self._state(collection_id)
+            return cs.sparse_query(key, list(indices), list(values), n_results, where, where_document, ids,
+                                   include, self._read_lsn(cs, read_level))
 
     # ---- replication hooks ------------------------------------------------------------------------
 

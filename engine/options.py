@@ -49,6 +49,9 @@ class DatabaseOptions:
     # with N = 0). Needs background_compaction (the indexer runs with it).
     max_unindexed_rows: int = 0
     retain_wal: bool = False
+    # ReadLevel.INDEX_AND_BOUNDED_WAL reads the segments plus at most this many of a
+    # collection's log records after its checkpoint (engine/read_levels.py).
+    bounded_wal_records: int = 1000
     read_only: bool = False
     recovery_mode: str = "strict"
 
@@ -70,5 +73,7 @@ class DatabaseOptions:
             raise ValueError(f"recovery_mode must be strict or point_in_time, got {self.recovery_mode!r}")
         if self.max_unindexed_rows < 0:
             raise ValueError(f"max_unindexed_rows must be 0 (no limit) or positive, got {self.max_unindexed_rows!r}")
+        if self.bounded_wal_records < 0:
+            raise ValueError(f"bounded_wal_records must be 0 or positive, got {self.bounded_wal_records!r}")
         if self.keep_manifests < 1:
             raise ValueError(f"keep_manifests must be at least 1, got {self.keep_manifests!r}")

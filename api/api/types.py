@@ -98,7 +98,8 @@ def is_thin_client() -> bool:
 
 
 class ReadLevel(str, enum.Enum):
-    """Which writes a read sees; SedimentDB always reads its segments and its whole log tail."""
+    """Which writes a search sees: everything, the compacted segments only, or those plus a bounded
+    prefix of the log tail (docs/SEARCH.md, "Read levels")."""
 
     INDEX_AND_WAL = "index_and_wal"
     INDEX_ONLY = "index_only"

@@ -172,11 +172,18 @@ def test_select_all_and_embedding(col: Any) -> None:
 
 
 def test_read_levels(col: Any) -> None:
-    """Every read level sees the log tail (docs/SEARCH.md); an unknown one is refused."""
+    """INDEX_ONLY reads the compacted segments only; the others read the tail (the default bound
+    of 1000 log records covers this one); an unknown level is refused."""
+    science = Search().where(K("category") == "science").rank(Knn(query="science", limit=20))
     col.add(ids=["fresh"], documents=["science fresh"], metadatas=[{"category": "science"}])
-    for level in ReadLevel:
-        ids = col.search(Search().where(K("category") == "science"), read_level=level)["ids"][0]
-        assert "fresh" in ids
+    for level in (ReadLevel.INDEX_AND_WAL, ReadLevel.INDEX_AND_BOUNDED_WAL):
+        assert "fresh" in col.search(science, read_level=level)["ids"][0]
+    assert col.search(science, read_level=ReadLevel.INDEX_ONLY)["ids"] == [[]]  # nothing compacted yet
+    col._client._engine().compact(col.id)
+    col.delete(ids=["a0"])  # a tail delete of a compacted record
+    only = col.search(science, read_level=ReadLevel.INDEX_ONLY)["ids"][0]
+    assert "fresh" in only and "a0" in only
+    assert "a0" not in col.search(science, read_level=ReadLevel.INDEX_AND_WAL)["ids"][0]
     with pytest.raises(ValueError, match="read_level must be one of"):
         col.search(Search(), read_level="eventually")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -69,11 +71,51 @@ def test_chromas_client_read_level_and_errors(server: ServerProcess, unique_name
     remote = chromadb.HttpClient(host="127.0.0.1", port=server.port, settings=Settings(anonymized_telemetry=False))
     col = remote.create_collection(unique_name, embedding_function=None)
     _fill(col)
-    assert col.search(Search().where(K("n") == 7), read_level=ReadLevel.INDEX_ONLY)["ids"] == [["r7"]]
+    assert col.search(Search().where(K("n") == 7), read_level=ReadLevel.INDEX_AND_WAL)["ids"] == [["r7"]]
+    assert col.search(Search().where(K("n") == 7), read_level=ReadLevel.INDEX_ONLY)["ids"] == [[]]  # not compacted
     with pytest.raises(chroma_errors.InvalidArgumentError, match="dimension of 3, got 2"):
         col.search(Search().rank(Knn(query=[1.0, 2.0])))
     with pytest.raises(chroma_errors.InvalidArgumentError, match="#id filters are supported at the top level"):
         col.search(Search().where((K.ID == "r1") | (K("n") == 2)))
+
+
+def test_read_levels_over_http(tmp_path: Any) -> None:
+    """Chroma's client: INDEX_ONLY skips the log tail until `sediment compact` folds it into
+    segments; INDEX_AND_BOUNDED_WAL reads the server-configured number of tail records."""
+    from chromadb.api.types import ReadLevel
+    from chromadb.execution.expression import K, Knn, Search
+
+    env = {"SEDIMENT_BOUNDED_WAL_RECORDS": "1"}
+    near_r7 = Search().rank(Knn(query=VECTORS[7], limit=3)).select(K.DOCUMENT)
+
+    def ids(col: Any, level: ReadLevel, search: Any = near_r7) -> list[str]:
+        return col.search(search, read_level=level)["ids"][0]
+
+    proc = ServerProcess(tmp_path / "data", tmp_path / "server.log", env=env).start()
+    try:
+        remote = chromadb.HttpClient(host="127.0.0.1", port=proc.port, settings=Settings(anonymized_telemetry=False))
+        col = remote.create_collection("levels", embedding_function=None)
+        _fill(col)  # one log record
+        col.add(ids=["late"], embeddings=[VECTORS[7]])  # a second: beyond the bound of 1
+        assert ids(col, ReadLevel.INDEX_AND_WAL)[:2] == ["late", "r7"]  # equal scores: id order
+        assert ids(col, ReadLevel.INDEX_ONLY) == []
+        assert "late" not in ids(col, ReadLevel.INDEX_AND_BOUNDED_WAL)
+        assert ids(col, ReadLevel.INDEX_AND_BOUNDED_WAL)[0] == "r7"
+    finally:
+        proc.stop()
+    done = subprocess.run([sys.executable, "-m", "sedimentdb", "compact", str(tmp_path / "data")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    proc = ServerProcess(tmp_path / "data", tmp_path / "server2.log", env=env).start()
+    try:
+        remote = chromadb.HttpClient(host="127.0.0.1", port=proc.port, settings=Settings(anonymized_telemetry=False))
+        col = remote.get_collection("levels", embedding_function=None)
+        col.delete(ids=["r7"])  # a tail delete of a compacted record: hidden only with the tail read
+        assert "r7" in ids(col, ReadLevel.INDEX_ONLY) and "late" in ids(col, ReadLevel.INDEX_ONLY)
+        assert "r7" not in ids(col, ReadLevel.INDEX_AND_WAL)
+        assert "r7" not in ids(col, ReadLevel.INDEX_AND_BOUNDED_WAL)  # the delete is the first tail record
+    finally:
+        proc.stop()
 
 
 def test_sedimentdb_http_client_search(server: ServerProcess, unique_name: str) -> None:
