@@ -282,10 +282,11 @@ class Collection:
 
     # ---- reading --------------------------------------------------------------------------
 
-    def count(self, read_level: Any = None) -> int:
-        """How many records the collection holds."""
+    def count(self, read_level: Any = "index_and_wal") -> int:
+        """How many records the collection holds, at ``read_level`` (as ``search``: docs/SEARCH.md)."""
+        level = check_read_level("index_and_wal" if read_level is None else read_level)
         with self._deleted_as(""), engine_boundary():
-            return self._client._engine().count(self._model.id)
+            return self._client._engine().count(self._model.id, level)
 
     def get(
         self,

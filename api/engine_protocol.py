@@ -123,8 +123,8 @@ class EngineProtocol(Protocol):
         """Delete by ids and/or filters (intersected); how many records were deleted."""
         ...
 
-    def count(self, collection_id: str) -> int:
-        """Live records in the collection."""
+    def count(self, collection_id: str, read_level: str = "index_and_wal") -> int:
+        """Live records in the collection, at ``read_level`` (engine/read_levels.py)."""
         ...
 
     def get(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,

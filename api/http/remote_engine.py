@@ -234,9 +234,9 @@ class RemoteEngine:
             body["limit"] = limit
         return int(self._call("POST", self._records_path(collection_id, "delete"), body).get("deleted", 0))
 
-    def count(self, collection_id: str) -> int:
-        """GET .../count."""
-        return int(self._call("GET", self._records_path(collection_id, "count")))
+    def count(self, collection_id: str, read_level: str = "index_and_wal") -> int:
+        """GET .../count?read_level=..., as Chroma's client sends it."""
+        return int(self._call("GET", self._records_path(collection_id, "count"), params={"read_level": read_level}))
 
     def get(self, collection_id: str, ids: list[str] | None = None, where: dict | None = None,
             where_document: dict | None = None, limit: int | None = None, offset: int = 0,

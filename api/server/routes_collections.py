@@ -156,7 +156,7 @@ def record_router() -> APIRouter:
     def count(tenant: str, database: str, collection_id: str, request: Request,
               read_level: str | None = None) -> int:
         with service_of(request).collection(tenant, database, collection_id, "") as collection:
-            return collection.count()
+            return collection.count(read_level)
 
     @router.post("/get", summary="Get records by ids and/or filters")
     def get(tenant: str, database: str, collection_id: str, body: GetRequest, request: Request) -> dict[str, Any]:

@@ -179,11 +179,18 @@ def test_read_levels(col: Any) -> None:
     for level in (ReadLevel.INDEX_AND_WAL, ReadLevel.INDEX_AND_BOUNDED_WAL):
         assert "fresh" in col.search(science, read_level=level)["ids"][0]
     assert col.search(science, read_level=ReadLevel.INDEX_ONLY)["ids"] == [[]]  # nothing compacted yet
+    total = col.count()
+    assert col.count(read_level=ReadLevel.INDEX_ONLY) == 0
+    assert col.count(read_level=ReadLevel.INDEX_AND_BOUNDED_WAL) == total
     col._client._engine().compact(col.id)
     col.delete(ids=["a0"])  # a tail delete of a compacted record
     only = col.search(science, read_level=ReadLevel.INDEX_ONLY)["ids"][0]
     assert "fresh" in only and "a0" in only
     assert "a0" not in col.search(science, read_level=ReadLevel.INDEX_AND_WAL)["ids"][0]
+    assert col.count(read_level=ReadLevel.INDEX_ONLY) == total  # the tail delete is not applied
+    assert col.count() == total - 1
+    with pytest.raises(ValueError, match="read_level must be one of"):
+        col.count(read_level="eventually")
     with pytest.raises(ValueError, match="read_level must be one of"):
         col.search(Search(), read_level="eventually")
 

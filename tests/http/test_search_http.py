@@ -101,6 +101,10 @@ def test_read_levels_over_http(tmp_path: Any) -> None:
         assert ids(col, ReadLevel.INDEX_ONLY) == []
         assert "late" not in ids(col, ReadLevel.INDEX_AND_BOUNDED_WAL)
         assert ids(col, ReadLevel.INDEX_AND_BOUNDED_WAL)[0] == "r7"
+        total = col.count()
+        assert col.count(read_level=ReadLevel.INDEX_AND_WAL) == total
+        assert col.count(read_level=ReadLevel.INDEX_ONLY) == 0  # Chroma's client sends ?read_level=
+        assert col.count(read_level=ReadLevel.INDEX_AND_BOUNDED_WAL) == total - 1  # "late" is past the bound
     finally:
         proc.stop()
     done = subprocess.run([sys.executable, "-m", "sedimentdb", "compact", str(tmp_path / "data")],
