@@ -124,22 +124,23 @@ run-install:
 
 # Chroma's own test suite (in the chromadb wheel) over HTTP against `sediment run`, as Chroma's
 # single-node integration CI runs it against `chroma run` (docs/COMPATIBILITY.md). Its venv holds
-# the full chromadb and the suite's test deps; chroma-hnswlib, not hnswlib: the suite needs its
-# file_handle_count; fastapi (with its OpenTelemetry instrumentation), psutil, pandas and snowballstemmer (BM25) because its conftest
-# and tests import them. SUITE_PRESET is Chroma's PROPERTY_TESTING_PRESET (fast = 50 examples).
+# the full chromadb and the suite's test deps as Chroma's CI pins them (tests/chroma_suite/requirements.txt).
+# SUITE_PRESET is Chroma's PROPERTY_TESTING_PRESET (fast = 50 examples); SUITE_JOBS lanes run side
+# by side, each with a server of its own; SUITE_SERVER=chroma runs the same lanes against Chroma's
+# own `chroma run` (the reference counts).
 SUITE_VENV ?= .venv-suite
 SUITE_PRESET ?= fast
-CHROMADB_VERSION ?= 1.5.9
-$(SUITE_VENV)/.installed:
+SUITE_JOBS ?= 1
+SUITE_SERVER ?= sediment
+$(SUITE_VENV)/.installed: tests/chroma_suite/requirements.txt
 	$(PY) -m venv $(SUITE_VENV)
 	$(SUITE_VENV)/bin/python -m pip install -q --upgrade pip setuptools wheel
-	$(SUITE_VENV)/bin/python -m pip install -q "chromadb==$(CHROMADB_VERSION)" "pytest<9" pytest-asyncio \
-		hypothesis chroma-hnswlib fastapi opentelemetry-instrumentation-fastapi psutil pandas snowballstemmer
+	$(SUITE_VENV)/bin/python -m pip install -q -r tests/chroma_suite/requirements.txt
 	touch $@
 
 chroma-suite: install $(SUITE_VENV)/.installed
 	$(BIN)/python tests/chroma_suite/run.py --suite-python $(SUITE_VENV)/bin/python --preset $(SUITE_PRESET) \
-		-- $(SUITE_ARGS)
+		--jobs $(SUITE_JOBS) --server $(SUITE_SERVER) -- $(SUITE_ARGS)
 
 # The JS flows of tests/js (Chroma's JS client; they run in `make unit` against sediment run)
 # against Chroma's own `chroma run`, the suite venv's chromadb: a report of where the two servers
