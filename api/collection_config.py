@@ -129,6 +129,12 @@ def build_configuration(
     """The ``configuration_json`` stored for a new collection."""
     configuration = dict(configuration or {})
     legacy = hnsw_from_metadata(metadata)
+    spann = configuration.get("spann")
+    if isinstance(spann, dict) and spann.get("space") is not None:
+        # A SPANN configuration that names its space wins over every legacy hnsw:* key, as in
+        # Chroma single-node (found by Chroma's property/test_schema: metadata
+        # {"hnsw:resize_factor": 1.0} with {"spann": {"space": "l2"}} keeps resize_factor 1.2).
+        legacy = {}
     chosen = _choose_hnsw(_explicit_hnsw(configuration), legacy)
     defaults = hnsw_defaults()
     hnsw = dict(chosen or {})

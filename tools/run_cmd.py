@@ -31,6 +31,12 @@ from sedimentdb.errors import ChromaError
 from sedimentdb.tools.logging_setup import configure_logging
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# How long an idle keep-alive connection stays open. It must outlast the clients' own idle
+# expiry (Chroma's clients and ours keep a pooled connection 40 s: chroma_http_keepalive_secs),
+# so the client always drops it first: with uvicorn's default of 5 s, a request sent on a
+# connection idle for 5-40 s could meet the server's close and fail with "Connection reset by
+# peer" (Chroma's test_multiple_clients_concurrently did, under load).
+KEEP_ALIVE_SECONDS = 75
 
 
 def _configure_logging(level: str, log_format: str | None) -> None:
@@ -97,7 +103,7 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
     )
     server = _make_server(uvicorn.Config(
         app, host=config.host, port=config.port, log_config=None, access_log=False,
-        log_level=log_level, timeout_graceful_shutdown=10,
+        log_level=log_level, timeout_graceful_shutdown=10, timeout_keep_alive=KEEP_ALIVE_SECONDS,
     ), app.state.stopping)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM (the lifespan closes the engine), then
     # re-raises the signal to the handler it found; these make that a normal, zero exit.

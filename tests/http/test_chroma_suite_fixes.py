@@ -107,6 +107,19 @@ def test_spann_on_a_single_node_keeps_only_the_space(server: ServerProcess, uniq
     assert collection.configuration_json["spann"] is None
 
 
+def test_spann_with_a_space_ignores_legacy_hnsw_metadata(server: ServerProcess, unique_name: str) -> None:
+    """Chroma's property/test_schema examples: a SPANN space wins over every hnsw:* metadata key; without one
+    the metadata still counts."""
+    client = _client(server)
+    named = client.create_collection(unique_name, embedding_function=None, configuration={"spann": {"space": "l2"}},
+                                     metadata={"hnsw:resize_factor": 1.0, "hnsw:sync_threshold": 2})
+    hnsw = named.configuration_json["hnsw"]
+    assert (hnsw["space"], hnsw["resize_factor"], hnsw["sync_threshold"]) == ("l2", 1.2, 1000)
+    unnamed = client.create_collection(unique_name + "-b", embedding_function=None, configuration={"spann": {}},
+                                       metadata={"hnsw:sync_threshold": 2})
+    assert unnamed.configuration_json["hnsw"]["sync_threshold"] == 2
+
+
 def test_regex_is_rusts_dialect_and_validated_up_front(server: ServerProcess, unique_name: str) -> None:
     collection = _client(server).create_collection(unique_name, embedding_function=None)
     with pytest.raises(chroma_errors.InvalidArgumentError, match="Regex syntax errror"):
