@@ -101,3 +101,15 @@ def test_drop_in_doc_lists_every_unimplemented_name() -> None:
               if f"`{name}`" not in doc]
     absent += [m for m in NOT_PROVIDED_SUBMODULES if f"`{m}`" not in doc]
     assert absent == []
+
+
+def test_drop_in_doc_lists_exactly_the_unimplemented_names() -> None:
+    """docs/DROP-IN.md's list of placeholders is what sedimentdb.unimplemented declares, so
+    implementing a name (or adding a placeholder) without updating the docs fails here."""
+    from pathlib import Path
+
+    from sedimentdb.unimplemented import markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "DROP-IN.md").read_text(encoding="utf-8")
+    listed = [line for line in doc.splitlines() if line.startswith("- `chromadb")]
+    assert listed == markdown().rstrip("\n").split("\n")
