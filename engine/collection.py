@@ -373,14 +373,25 @@ class CollectionState:
         return out
 
     def _merge_one(self, q: np.ndarray, k: int, found: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
-        """Exact distances for every part's candidates of one query; the k nearest overall."""
-        cands: list[tuple[float, int, Part, int]] = []
+        """Exact distances for every part's candidates of one query; the k nearest overall.
+
+        All candidates are scored in one distance call (one normalisation of the query, one
+        product) and ranked with one lexsort: per part and per candidate in Python this was
+        a third of an indexed query's CPU with three segments.
+        """
+        parts: list[Part] = []
+        rows_of: list[np.ndarray] = []
         for part, rows in found:
             rows = rows[rows >= 0]
-            if rows.size == 0:
-                continue
-            exact = pair_distances(self.space, q, part.vectors_at(rows))
-            ords = part.ordinals_at(rows)
-            cands.extend(zip(exact.tolist(), ords.tolist(), [part] * rows.size, rows.tolist(), strict=True))
-        cands.sort(key=lambda t: (t[0], t[1]))  # ties: older record first
-        return [(d, p, r) for d, _, p, r in cands[:k]]
+            if rows.size:
+                parts.append(part)
+                rows_of.append(rows)
+        if not parts:
+            return []
+        owner = np.repeat(np.arange(len(parts)), [len(r) for r in rows_of])
+        rows = np.concatenate(rows_of)
+        vectors = np.concatenate([p.vectors_at(r) for p, r in zip(parts, rows_of, strict=True)])
+        ords = np.concatenate([p.ordinals_at(r) for p, r in zip(parts, rows_of, strict=True)])
+        exact = pair_distances(self.space, q, vectors)
+        best = np.lexsort((ords, exact))[:k]  # ties: older record first
+        return [(float(exact[i]), parts[owner[i]], int(rows[i])) for i in best.tolist()]
