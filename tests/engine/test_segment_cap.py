@@ -190,7 +190,7 @@ def test_growth_merges_into_the_largest_segment_once_the_others_are_many_and_wor
     from sedimentdb.engine.compactor.policy import GROW_FRACTION, pick_growth
 
     opts = DatabaseOptions(max_segments_per_collection=8)  # growth from 5 segments on
-    small = int(GROW_FRACTION * 1000) // 4 + 1
+    small = int(GROW_FRACTION * 1000) // 2  # three of them are worth growing by
     assert pick_growth([SegmentStats(1000, 1000)], 0, opts) == []
     assert pick_growth([SegmentStats(1000, 1000)] + [SegmentStats(small, small)] * 3, 0, opts) == []
     four = [SegmentStats(small, small)] * 4
