@@ -146,7 +146,7 @@ class CollectionState:
                 np.array([row])
             )
             ordinal = part.ordinals_at(np.array([row]))
-            part.deleted_at[row] = lsn
+            part.kill(row, lsn)
             start = self.active.append([batch.ids[i]], ordinal, lsn, vec, [doc], [meta], [uri])
             self.loc[batch.ids[i]] = (self.active, start)
 
@@ -157,7 +157,7 @@ class CollectionState:
             where = self.loc.pop(id_, None)
             if where is not None:
                 part, row = where
-                part.deleted_at[row] = lsn
+                part.kill(row, lsn)
                 deleted += 1
         return deleted
 
@@ -171,7 +171,7 @@ class CollectionState:
                 continue
             mask = visible(part, as_of)
             if where or where_document:
-                mask &= part.match(where, where_document)
+                mask = mask & part.match(where, where_document)
             rows = np.flatnonzero(mask)
             if rows.size:
                 out.append((part, rows))
@@ -365,9 +365,9 @@ class CollectionState:
             if id_rows is not None:
                 only = np.zeros(part.count, dtype=bool)
                 only[id_rows.get(id(part), [])] = True
-                mask &= only
+                mask = mask & only  # not in place: a segment's alive() is shared and read-only
             if (where or where_document) and mask.any():
-                mask &= part.match(where, where_document)
+                mask = mask & part.match(where, where_document)
             if mask.any():
                 out.append((part, mask))
         return out
