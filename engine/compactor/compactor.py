@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from itertools import repeat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -325,8 +326,14 @@ class Compactor(BackgroundLoop):
             start += output.count
             out = SegmentPart(output, dead, None)
             ids = output.ids
-            for row in np.flatnonzero(dead == 0).tolist():
-                loc[ids[row]] = (out, row)
+            # Under the database lock, so queries and writes wait for it: one C-level
+            # update, not a Python loop (a growth job rewrites every row of the collection).
+            live = np.flatnonzero(dead == 0)
+            if len(live) == len(ids):
+                loc.update(zip(ids, zip(repeat(out), range(len(ids)))))
+            else:
+                rows = live.tolist()
+                loc.update(zip(map(ids.__getitem__, rows), zip(repeat(out), rows)))
             parts.append(out)
         return parts
 
