@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from itertools import repeat
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,13 @@ import numpy as np
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.background import BackgroundLoop
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
-from sedimentdb.engine.compactor.policy import SegmentStats, pick_growth, pick_inputs, segment_cap, should_flush
+from sedimentdb.engine.compactor.policy import (
+    SegmentStats,
+    pick_growth,
+    pick_inputs,
+    segment_cap,
+    should_flush,
+)
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
@@ -330,10 +336,10 @@ class Compactor(BackgroundLoop):
             # update, not a Python loop (a growth job rewrites every row of the collection).
             live = np.flatnonzero(dead == 0)
             if len(live) == len(ids):
-                loc.update(zip(ids, zip(repeat(out), range(len(ids)))))
+                loc.update(zip(ids, zip(repeat(out), range(len(ids))), strict=True))
             else:
                 rows = live.tolist()
-                loc.update(zip(map(ids.__getitem__, rows), zip(repeat(out), rows)))
+                loc.update(zip(map(ids.__getitem__, rows), zip(repeat(out), rows), strict=True))
             parts.append(out)
         return parts
 
