@@ -71,11 +71,16 @@ def recall(results: list[list[str]], truth: list[set[int]]) -> float:
     return float(np.mean(hits))
 
 
-def pct(lat: list[float]) -> dict[str, float]:
-    """p50/p95/p99 in milliseconds and queries per second."""
+def pct(lat: list[float], cpu: list[float] | None = None) -> dict[str, float]:
+    """p50/p95/p99 in milliseconds and queries per second; with ``cpu`` (the querying
+    thread's CPU seconds per query) also its median, which a loaded machine inflates far
+    less than the wall-clock figures (they include waiting for a core)."""
     a = np.asarray(lat) * 1000
-    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
-            "p99_ms": float(np.percentile(a, 99)), "qps": float(1000 / a.mean())}
+    out = {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
+           "p99_ms": float(np.percentile(a, 99)), "qps": float(1000 / a.mean())}
+    if cpu:
+        out["cpu_p50_ms"] = float(np.percentile(np.asarray(cpu) * 1000, 50))
+    return out
 
 
 def dir_bytes(path: str) -> int:
@@ -108,15 +113,17 @@ def segment_count(module_name: str, client: Any) -> int | None:
     return sum(len(cs.segments()) for cs in engine().collections.values())
 
 
-def timed_queries(col: Any, queries: np.ndarray, k: int, **kw: Any) -> tuple[list[list[str]], list[float]]:
-    """One query per call; returns ids and latencies."""
-    out, lat = [], []
+def timed_queries(col: Any, queries: np.ndarray, k: int,
+                  **kw: Any) -> tuple[list[list[str]], list[float], list[float]]:
+    """One query per call; returns ids, latencies and the querying thread's CPU times."""
+    out, lat, cpu = [], [], []
     for q in queries:
-        t = time.perf_counter()
+        c, t = time.thread_time(), time.perf_counter()
         r = col.query(query_embeddings=[q.tolist()], n_results=k, include=[], **kw)
         lat.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
         out.append(r["ids"][0])
-    return out, lat
+    return out, lat, cpu
 
 
 def rss_mb() -> dict[str, float]:
@@ -129,16 +136,39 @@ def rss_mb() -> dict[str, float]:
     return {"rss_mb": now, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def graphs_searched(col: Any) -> dict[str, int] | None:
+    """What an unfiltered SedimentDB query of ``col`` searches now: HNSW graphs (segments'
+    and log tails'), and rows scanned by brute force (segments without a graph, tail rows
+    not yet in their tail's graph); None for other modules."""
+    client = getattr(col, "_client", None)
+    engine = getattr(client, "_engine", None)
+    if engine is None:
+        return None
+    from sedimentdb.engine.parts import GRAPH_FROM_ROWS, SegmentPart
+
+    graphs = scanned = 0
+    for part in engine().collections[str(col.id)].parts:
+        if isinstance(part, SegmentPart):
+            has = part.segment.graph is not None
+            graphs, scanned = graphs + has, scanned + (0 if has else part.count)
+        else:
+            indexed = part.graph.indexed if part.graph is not None else 0
+            has = indexed >= GRAPH_FROM_ROWS
+            graphs, scanned = graphs + has, scanned + part.count - (indexed if has else 0)
+    return {"graphs": graphs, "scanned_rows": scanned}
+
+
 def phase(col: Any, data: dict[str, Any], queries: np.ndarray) -> dict[str, Any]:
     """Query figures at this moment, without waiting for any indexing: unfiltered and the
-    10%-selective where, each with recall@10 against exact search over the current records."""
+    10%-selective where, each with recall@10 against exact search over the current records,
+    and what a query searched (graphs, scanned rows) when the phase began."""
     vecs = data["vecs"]
-    out: dict[str, Any] = {}
-    got, lat = timed_queries(col, queries, 10)
-    out["query"] = pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10))}
+    out: dict[str, Any] = {"searched": graphs_searched(col)}
+    got, lat, cpu = timed_queries(col, queries, 10)
+    out["query"] = pct(lat, cpu) | {"recall10": recall(got, exact_topk(vecs, queries, 10))}
     allowed = np.array([m["cat"] == "c3" for m in data["metas"]])
-    got, lat = timed_queries(col, queries, 10, where={"cat": "c3"})
-    out["where10"] = pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10, allowed))}
+    got, lat, cpu = timed_queries(col, queries, 10, where={"cat": "c3"})
+    out["where10"] = pct(lat, cpu) | {"recall10": recall(got, exact_topk(vecs, queries, 10, allowed))}
     return out | rss_mb()
 
 
@@ -181,28 +211,29 @@ def with_writer(col: Any, data: dict[str, Any], queries: np.ndarray, rate: int =
     t0 = time.perf_counter()
     thread.start()
     time.sleep(1.5)  # the writer is under way
-    runs: dict[str, tuple[list[float], list[list[str]], list[int]]] = {}
+    runs: dict[str, tuple[list[float], list[list[str]], list[Any], list[float]]] = {}
     for key, where in (("query", None), ("where10", {"cat": "c3"})):
-        lat, got, seen = [], [], []
+        lat, got, seen, cpu = [], [], [], []
         for q in queries:
             before = n + added[0]
-            t = time.perf_counter()
+            c, t = time.thread_time(), time.perf_counter()
             r = col.query(query_embeddings=[q.tolist()], n_results=10, include=[],
                           **({"where": where} if where else {}))
             lat.append(time.perf_counter() - t)
+            cpu.append(time.thread_time() - c)
             got.append(r["ids"][0])
             # A batch acknowledged during the query may or may not be in its answer.
             seen.append((before, n + added[0]))
-        runs[key] = (lat, got, seen)
+        runs[key] = (lat, got, seen, cpu)
     stop.set()
     thread.join()
     done = added[0]
-    out: dict[str, Any] = {"writer_rps": done / (time.perf_counter() - t0)}
+    out: dict[str, Any] = {"writer_rps": done / (time.perf_counter() - t0), "searched": graphs_searched(col)}
     # Ground truth after the timed part, so it takes no CPU from the queries.
     everything = np.concatenate([data["vecs"], extra["vecs"][:done]])
     sims = unit(queries) @ unit(everything).T
     cats = np.array([m["cat"] == "c3" for m in data["metas"]] + [(n + i) % 10 == 3 for i in range(done)])
-    for key, (lat, got, seen) in runs.items():
+    for key, (lat, got, seen, cpu) in runs.items():
         hits = []
         for qi, window in enumerate(seen):
             truth: set[int] = set()
@@ -213,7 +244,7 @@ def with_writer(col: Any, data: dict[str, Any], queries: np.ndarray, rate: int =
                     row[~cats] = -np.inf
                 truth |= set(np.argpartition(-row, 10)[:10].tolist())
             hits.append(len({int(i[1:]) for i in got[qi]} & truth) / 10)
-        out[key] = pct(lat) | {"recall10": float(np.mean(hits))}
+        out[key] = pct(lat, cpu) | {"recall10": float(np.mean(hits))}
     data["vecs"] = np.concatenate([data["vecs"], extra["vecs"][:done]])
     data["ids"] = data["ids"] + [f"r{n + i}" for i in range(done)]
     data["metas"] = data["metas"] + [{"i": n + i, "cat": f"c{(n + i) % 10}", "x": 0.5} for i in range(done)]
@@ -230,13 +261,14 @@ def raw_hnswlib(vecs: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
     index.init_index(max_elements=len(vecs), M=16, ef_construction=100)
     index.add_items(vecs, np.arange(len(vecs)))
     index.set_ef(100)
-    lat, got = [], []
+    lat, got, cpu = [], [], []
     for q in queries:
-        t = time.perf_counter()
+        c, t = time.thread_time(), time.perf_counter()
         labels, _ = index.knn_query(q, k=10, num_threads=1)
         lat.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
         got.append([f"r{i}" for i in labels[0]])
-    return pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10))}
+    return pct(lat, cpu) | {"recall10": recall(got, exact_topk(vecs, queries, 10))}
 
 
 def run_worker(module_name: str, n: int, dim: int, path: str, nq: int, raw: bool = False) -> dict[str, Any]:
@@ -252,6 +284,7 @@ def run_worker(module_name: str, n: int, dim: int, path: str, nq: int, raw: bool
                 documents=data["docs"][s:s + BATCH])
     t1 = time.perf_counter()
     res["ingest_rps"] = n / (t1 - t0)
+    res["load_average_after_ingest"] = os.getloadavg()[0]
     # No waiting: what an application sees when it queries right after writing.
     res["nowait_load"] = phase(col, data, queries)
     mutate_now(col, data, n)
@@ -264,19 +297,20 @@ def run_worker(module_name: str, n: int, dim: int, path: str, nq: int, raw: bool
     res["indexed_s"] = t2 - t1
     res["disk_bytes_load"] = dir_bytes(path)
     res["segments"] = segment_count(module_name, client)
+    res["searched"] = graphs_searched(col)
     truth = exact_topk(vecs, queries, 10)
-    got, lat = timed_queries(col, queries, 10)
-    res["query"] = pct(lat) | {"recall10": recall(got, truth)}
+    got, lat, cpu = timed_queries(col, queries, 10)
+    res["query"] = pct(lat, cpu) | {"recall10": recall(got, truth)}
     t = time.perf_counter()
     batched = col.query(query_embeddings=queries, n_results=10, include=[])
     res["query_batched_qps"] = len(queries) / (time.perf_counter() - t)
     res["query_batched_recall10"] = recall(batched["ids"], truth)
     allowed = np.array([m["cat"] == "c3" for m in data["metas"]])
-    got, lat = timed_queries(col, queries, 10, where={"cat": "c3"})
-    res["query_where10"] = pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries, 10, allowed))}
+    got, lat, cpu = timed_queries(col, queries, 10, where={"cat": "c3"})
+    res["query_where10"] = pct(lat, cpu) | {"recall10": recall(got, exact_topk(vecs, queries, 10, allowed))}
     dallowed = np.array(["delta" in d for d in data["docs"]])
-    got, lat = timed_queries(col, queries[:50], 10, where_document={"$contains": "delta"})
-    res["query_contains"] = pct(lat) | {"recall10": recall(got, exact_topk(vecs, queries[:50], 10, dallowed))}
+    got, lat, cpu = timed_queries(col, queries[:50], 10, where_document={"$contains": "delta"})
+    res["query_contains"] = pct(lat, cpu) | {"recall10": recall(got, exact_topk(vecs, queries[:50], 10, dallowed))}
     rng = np.random.default_rng(1)
     pick = [ids[i] for i in rng.integers(0, n, size=100)]
     t = time.perf_counter()
@@ -321,7 +355,7 @@ def mutate(col: Any, vecs: np.ndarray, ids: list[str], n: int, queries: np.ndarr
     wait_indexed(module_name, client)
     alive = np.ones(n, dtype=bool)
     alive[dele] = False
-    got, _ = timed_queries(col, queries[:100], 10)
+    got, _, _ = timed_queries(col, queries[:100], 10)
     out["recall10_after_mutations"] = recall(got, exact_topk(vecs, queries[:100], 10, alive))
     return out
 
@@ -341,8 +375,12 @@ def reopen_time(module_name: str, path: str, query: np.ndarray) -> float:
 # ---- the parent ----------------------------------------------------------------------------------------
 
 FIGURES = [
+    ("load_average_after_ingest", "machine load average (1 min) after ingest", False),
     ("ingest_rps", "acknowledged ingest, records/s", True),
+    ("nowait_load.searched.graphs", "no wait, after load: graphs searched", False),
+    ("nowait_load.searched.scanned_rows", "no wait, after load: rows scanned", False),
     ("nowait_load.query.p50_ms", "no wait, after load: query p50, ms", False),
+    ("nowait_load.query.cpu_p50_ms", "no wait, after load: query CPU p50, ms", False),
     ("nowait_load.query.p95_ms", "no wait, after load: query p95, ms", False),
     ("nowait_load.query.p99_ms", "no wait, after load: query p99, ms", False),
     ("nowait_load.query.qps", "no wait, after load: queries/s", True),
@@ -351,7 +389,10 @@ FIGURES = [
     ("nowait_load.where10.p99_ms", "no wait, after load: where p99, ms", False),
     ("nowait_load.where10.recall10", "no wait, after load: where recall@10", True),
     ("nowait_load.peak_rss_mb", "no wait, after load: peak RSS, MB", False),
+    ("nowait_mutated.searched.graphs", "no wait, after mutations: graphs searched", False),
+    ("nowait_mutated.searched.scanned_rows", "no wait, after mutations: rows scanned", False),
     ("nowait_mutated.query.p50_ms", "no wait, after 10% upd+10% ups: p50, ms", False),
+    ("nowait_mutated.query.cpu_p50_ms", "no wait, after mutations: query CPU p50, ms", False),
     ("nowait_mutated.query.p95_ms", "no wait, after 10% upd+10% ups: p95, ms", False),
     ("nowait_mutated.query.p99_ms", "no wait, after 10% upd+10% ups: p99, ms", False),
     ("nowait_mutated.query.qps", "no wait, after 10% upd+10% ups: q/s", True),
@@ -361,7 +402,9 @@ FIGURES = [
     ("nowait_mutated.where10.recall10", "no wait, after mutations: where recall", True),
     ("nowait_mutated.peak_rss_mb", "no wait, after mutations: peak RSS, MB", False),
     ("nowait_writer.writer_rps", "writer thread: records/s achieved", True),
+    ("nowait_writer.searched.graphs", "under writer, at its end: graphs searched", False),
     ("nowait_writer.query.p50_ms", "under 1k rec/s writer: query p50, ms", False),
+    ("nowait_writer.query.cpu_p50_ms", "under writer: query CPU p50, ms", False),
     ("nowait_writer.query.p95_ms", "under 1k rec/s writer: query p95, ms", False),
     ("nowait_writer.query.p99_ms", "under 1k rec/s writer: query p99, ms", False),
     ("nowait_writer.query.qps", "under 1k rec/s writer: queries/s", True),
@@ -373,8 +416,11 @@ FIGURES = [
     ("indexed_s", "then until fully indexed, s", False),
     ("reopen_first_query_s", "reopen to first query, s", False),
     ("segments", "segments after indexing (SedimentDB)", False),
+    ("searched.graphs", "once indexed: graphs searched", False),
     ("query.p50_ms", "query p50, ms", False),
     ("raw_hnswlib.p50_ms", "raw hnswlib, same vectors: query p50, ms", False),
+    ("query.cpu_p50_ms", "query CPU p50 (querying thread), ms", False),
+    ("raw_hnswlib.cpu_p50_ms", "raw hnswlib: query CPU p50, ms", False),
     ("query.p95_ms", "query p95, ms", False),
     ("query.p99_ms", "query p99, ms", False),
     ("query.qps", "queries/s (single)", True),

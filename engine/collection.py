@@ -146,7 +146,7 @@ class CollectionState:
                 np.array([row])
             )
             ordinal = part.ordinals_at(np.array([row]))
-            part.deleted_at[row] = lsn
+            part.kill(row, lsn)
             start = self.active.append([batch.ids[i]], ordinal, lsn, vec, [doc], [meta], [uri])
             self.loc[batch.ids[i]] = (self.active, start)
 
@@ -157,7 +157,7 @@ class CollectionState:
             where = self.loc.pop(id_, None)
             if where is not None:
                 part, row = where
-                part.deleted_at[row] = lsn
+                part.kill(row, lsn)
                 deleted += 1
         return deleted
 
@@ -171,7 +171,7 @@ class CollectionState:
                 continue
             mask = visible(part, as_of)
             if where or where_document:
-                mask &= part.match(where, where_document)
+                mask = mask & part.match(where, where_document)
             rows = np.flatnonzero(mask)
             if rows.size:
                 out.append((part, rows))
@@ -365,22 +365,33 @@ class CollectionState:
             if id_rows is not None:
                 only = np.zeros(part.count, dtype=bool)
                 only[id_rows.get(id(part), [])] = True
-                mask &= only
+                mask = mask & only  # not in place: a segment's alive() is shared and read-only
             if (where or where_document) and mask.any():
-                mask &= part.match(where, where_document)
+                mask = mask & part.match(where, where_document)
             if mask.any():
                 out.append((part, mask))
         return out
 
     def _merge_one(self, q: np.ndarray, k: int, found: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
-        """Exact distances for every part's candidates of one query; the k nearest overall."""
-        cands: list[tuple[float, int, Part, int]] = []
+        """Exact distances for every part's candidates of one query; the k nearest overall.
+
+        All candidates are scored in one distance call (one normalisation of the query, one
+        product) and ranked with one lexsort: per part and per candidate in Python this was
+        a third of an indexed query's CPU with three segments.
+        """
+        parts: list[Part] = []
+        rows_of: list[np.ndarray] = []
         for part, rows in found:
             rows = rows[rows >= 0]
-            if rows.size == 0:
-                continue
-            exact = pair_distances(self.space, q, part.vectors_at(rows))
-            ords = part.ordinals_at(rows)
-            cands.extend(zip(exact.tolist(), ords.tolist(), [part] * rows.size, rows.tolist(), strict=True))
-        cands.sort(key=lambda t: (t[0], t[1]))  # ties: older record first
-        return [(d, p, r) for d, _, p, r in cands[:k]]
+            if rows.size:
+                parts.append(part)
+                rows_of.append(rows)
+        if not parts:
+            return []
+        owner = np.repeat(np.arange(len(parts)), [len(r) for r in rows_of])
+        rows = np.concatenate(rows_of)
+        vectors = np.concatenate([p.vectors_at(r) for p, r in zip(parts, rows_of, strict=True)])
+        ords = np.concatenate([p.ordinals_at(r) for p, r in zip(parts, rows_of, strict=True)])
+        exact = pair_distances(self.space, q, vectors)
+        best = np.lexsort((ords, exact))[:k]  # ties: older record first
+        return [(float(exact[i]), parts[owner[i]], int(rows[i])) for i in best.tolist()]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
+from sedimentdb.engine.blas import one_blas_thread
 from sedimentdb.engine.bulk import bulk_ingest
 from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
 from sedimentdb.engine.collection import CollectionState
@@ -722,7 +723,8 @@ class Database:
                     f"Collection expecting embedding with dimension of {cs.dim}, got {q.shape[1]}")
             # ids only restrict the candidates: an unknown id is simply not one (the API raises
             # Chroma's "Error finding id" where Chroma does, which depends on the filters).
-            return cs.query(q, n_results, where, where_document, ids, include, self._read_lsn(cs, read_level))
+            with one_blas_thread():  # small products: a thread pool only adds waiting (blas.py)
+                return cs.query(q, n_results, where, where_document, ids, include, self._read_lsn(cs, read_level))
 
     def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
                      where: dict | None = None, where_document: dict | None = None, ids: list[str] | None = None,

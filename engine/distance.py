@@ -47,4 +47,12 @@ def pair_distances(space: str, query: np.ndarray, vectors: np.ndarray) -> np.nda
     if space == "l2":
         diff = v - q
         return np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
+    if space == "cosine":
+        # normalize() both sides, fused: one product with the raw rows, then each divided by
+        # its norm (zero rows and a zero query count as norm 1, as normalize() does). This is
+        # what every query's final candidates are scored with, so it is kept lean.
+        qn = np.float32(np.sqrt(np.dot(q[0], q[0])))
+        vn = np.sqrt(np.einsum("ij,ij->i", v, v))
+        vn[vn == 0] = 1
+        return (1.0 - (v @ q[0]) / (vn * (qn if qn else np.float32(1)))).astype(np.float32, copy=False)
     return distances(space, q, v)[0]

@@ -37,6 +37,9 @@ class Part(Protocol):
     def alive(self) -> np.ndarray:
         """Boolean mask of the rows that are alive now."""
 
+    def kill(self, row: int, lsn: int) -> None:
+        """Mark ``row`` deleted by the operation logged at ``lsn``."""
+
     def id_at(self, row: int) -> str:
         """The id stored at ``row``."""
 
@@ -136,6 +139,10 @@ class TailPart:
     def alive(self) -> np.ndarray:
         return self.deleted_at.view() == 0
 
+    def kill(self, row: int, lsn: int) -> None:
+        """Mark ``row`` deleted by the operation logged at ``lsn``."""
+        self.deleted_at[row] = lsn
+
     def live_count(self) -> int:
         """Rows alive now."""
         return int(np.count_nonzero(self.alive()))
@@ -232,13 +239,28 @@ class SegmentPart:
         self.segment = segment
         self.deleted_at = deleted_at
         self.marker = marker  # the delete-marker file the current manifest references, if any
+        # alive() is asked by every query: kept (read-only) until kill() changes it, with
+        # whether every row is alive (then a query passes no mask at all).
+        self._alive: np.ndarray | None = None
+        self._all_alive = False
 
     @property
     def count(self) -> int:
         return self.segment.count
 
     def alive(self) -> np.ndarray:
-        return self.deleted_at == 0
+        """Boolean mask of the live rows (read-only: callers combine it into new masks)."""
+        if self._alive is None:
+            mask = self.deleted_at == 0
+            mask.setflags(write=False)
+            self._all_alive = bool(mask.all())
+            self._alive = mask
+        return self._alive
+
+    def kill(self, row: int, lsn: int) -> None:
+        """Mark ``row`` deleted by the operation logged at ``lsn``."""
+        self.deleted_at[row] = lsn
+        self._alive = None
 
     def id_at(self, row: int) -> str:
         return self.segment.ids[row]
@@ -280,7 +302,8 @@ class SegmentPart:
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        allowed_arg = None if bool(allowed.all()) else allowed
+        every = allowed is self._alive and self._all_alive
+        allowed_arg = None if every or bool(allowed.all()) else allowed
         # The collection scores every part's candidates exactly when it merges them
         # (CollectionState._merge_one); scoring them here as well cost half of a search.
         return self.segment.search(queries, k, allowed=allowed_arg, rerank=False)

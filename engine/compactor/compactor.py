@@ -15,6 +15,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,13 @@ import numpy as np
 from sedimentdb.engine import logkeys as K
 from sedimentdb.engine.background import BackgroundLoop
 from sedimentdb.engine.compactor.manifest import Manifest, list_manifests, write_manifest
-from sedimentdb.engine.compactor.policy import SegmentStats, pick_inputs, segment_cap, should_flush
+from sedimentdb.engine.compactor.policy import (
+    SegmentStats,
+    pick_growth,
+    pick_inputs,
+    segment_cap,
+    should_flush,
+)
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.memory import trim_heap
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
@@ -60,6 +67,7 @@ class Plan:
     params: HnswParams
     build_threads: int
     cap: int
+    grow: bool = False  # merge into the largest input: one output, seeded with its graph
     outputs: list[Segment] = field(default_factory=list)
     order: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -193,8 +201,12 @@ class Compactor(BackgroundLoop):
             # A flush is a job of its own: merges and vacuums wait for the next one, so no job
             # holds a big tail and a cap of rewritten rows at once.
             cap = segment_cap(cs.count(), db.options)
-            picked = [] if flush else [segs[i] for i in _within_cap(pick_inputs(stats, 0, db.options, cap),
-                                                                    stats, cap)]
+            growth = [] if flush else pick_growth(stats, 0, db.options, everything=foreground)
+            if growth:
+                picked = [segs[i] for i in growth]
+            else:
+                picked = [] if flush else [segs[i] for i in _within_cap(pick_inputs(stats, 0, db.options, cap),
+                                                                        stats, cap)]
             frozen = [p for p in cs.parts if isinstance(p, TailPart) and p.frozen]
             if (picked or frozen) and not flush and tail.count:
                 # A rewrite drops rows deleted after the checkpoint; replay from that checkpoint
@@ -215,7 +227,7 @@ class Compactor(BackgroundLoop):
             params = HnswParams(space=s.space, M=s.max_neighbors, construction_ef=s.ef_construction,
                                 search_ef=s.ef_search, num_threads=s.num_threads)
             threads = s.num_threads if foreground else background_threads(s.num_threads)
-            return Plan(cs, inputs, rows, db.last_lsn, flush, params, threads, cap)
+            return Plan(cs, inputs, rows, db.last_lsn, flush, params, threads, cap, grow=bool(growth))
 
     def _want_flush(self, tail: TailPart, force: bool) -> bool:
         if tail.count == 0:
@@ -233,9 +245,11 @@ class Compactor(BackgroundLoop):
         plan.order = output_order(plan.inputs, plan.rows)
         segdir = os.path.join(self.db.path, "segments")
         self.db.fs.makedirs(segdir)
-        cap = plan.cap
-        # More than one output: each a bounded slice of the rows in insertion order, written
-        # and opened one after the other, so a job's scratch is bounded by the cap.
+        # One output when growing the largest segment, and when a tail's graph holds the rows
+        # already (a flush adopts it: rows go into a graph once). Otherwise more than a cap of
+        # rows become several outputs, each a bounded slice of the rows in insertion order,
+        # written and opened one after the other, so a job's scratch is bounded by the cap.
+        cap = total if plan.grow or _tail_graph_input(plan.inputs) else plan.cap
         for start in range(0, total, cap):
             plan.outputs.append(self._build_one(plan, start, min(total, start + cap), single=total <= cap))
 
@@ -251,19 +265,21 @@ class Compactor(BackgroundLoop):
                     break
 
     def _build_one(self, plan: Plan, start: int, end: int, single: bool) -> Segment:
-        tail_seed = self._tail_seed(plan) if single else None
+        # A seed graph is reused only when one output takes every input row: the biggest
+        # input segment's (a growth job), or a flushed tail's when that is bigger. The tail's
+        # graph is completed only when it is the one used.
+        seed = max((p for p in plan.inputs if isinstance(p, SegmentPart)),
+                   key=lambda p: p.count, default=None) if single else None
+        seeded: Any = seed.segment if seed else None
+        tails = [p.count for p in plan.inputs if isinstance(p, TailPart) and p.graph is not None]
+        if single and tails and (seeded is None or max(tails) > seeded.count):
+            seeded = self._tail_seed(plan)  # a flush: the tail's graph becomes the segment's
         data = gather(plan.inputs, plan.rows, plan.order[start:end])
         for part in plan.inputs:
             if isinstance(part, SegmentPart):
                 part.segment.release_pages()  # gather read rows of the mapped inputs
         seg_id = uuid.uuid4().hex
         segdir = os.path.join(self.db.path, "segments")
-        # A seed graph is reused only when one output takes every input row.
-        seed = max((p for p in plan.inputs if isinstance(p, SegmentPart)),
-                   key=lambda p: p.count, default=None) if single else None
-        seeded = seed.segment if seed else None
-        if tail_seed is not None and (seeded is None or tail_seed.count > seeded.count):
-            seeded = tail_seed  # a flush: the tail's graph becomes the segment's
         desc, graph = write_segment_keeping_graph(
             self.db.fs, segdir, seg_id, plan.cs.id, data, space=plan.params.space, hnsw=plan.params,
             min_lsn=int(data.versions.min()), max_lsn=plan.checkpoint, seed=seeded,
@@ -316,8 +332,14 @@ class Compactor(BackgroundLoop):
             start += output.count
             out = SegmentPart(output, dead, None)
             ids = output.ids
-            for row in np.flatnonzero(dead == 0).tolist():
-                loc[ids[row]] = (out, row)
+            # Under the database lock, so queries and writes wait for it: one C-level
+            # update, not a Python loop (a growth job rewrites every row of the collection).
+            live = np.flatnonzero(dead == 0)
+            if len(live) == len(ids):
+                loc.update(zip(ids, zip(repeat(out), range(len(ids))), strict=True))
+            else:
+                rows = live.tolist()
+                loc.update(zip(map(ids.__getitem__, rows), zip(repeat(out), rows), strict=True))
             parts.append(out)
         return parts
 
@@ -441,6 +463,11 @@ def _marker_generations(fs: Any, directory: str) -> list[int]:
         if len(parts) == 3 and parts[2] == "del" and parts[1].isdigit():
             out.append(int(parts[1]))
     return out
+
+
+def _tail_graph_input(inputs: list[Part]) -> bool:
+    """Whether an input tail has a graph its flush output will adopt."""
+    return any(isinstance(p, TailPart) and p.graph is not None and p.count for p in inputs)
 
 
 def _deleted(part: Part) -> np.ndarray:

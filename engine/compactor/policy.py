@@ -66,3 +66,37 @@ def pick_inputs(stats: list[SegmentStats], adding: int, opts: DatabaseOptions, c
         extra = remaining - target + 1
         chosen.update(by_size[: max(2, extra)])
     return sorted(chosen)
+
+
+# Growth into the largest segment starts once a collection has more segments than this
+# share of ``max_segments_per_collection`` (so a query searches one large graph and a few
+# small ones) ...
+GROW_AT_SHARE = 0.5
+# ... and the other segments together hold at least this fraction of the largest one's live
+# rows: each growth rewrites the largest segment, so at 10M rows it waits for 625k new ones
+# (write amplification about 1 / GROW_FRACTION) while the tiered merges keep the small
+# segments few meanwhile.
+GROW_FRACTION = 1 / 16
+
+
+def pick_growth(stats: list[SegmentStats], adding: int, opts: DatabaseOptions, everything: bool = False) -> list[int]:
+    """Indices of the segments to merge into the largest one (the largest included), or []
+    when this is not the time.
+
+    A growth job loads the largest segment's graph and adds the other segments' rows to it
+    (hnswlib resize + add, writer.build_seeded_graph), instead of rebuilding: one output,
+    whatever its size. ``everything`` (``compact()`` on demand) grows whenever the others
+    hold that fraction, however few they are, so a compacted collection is about one graph
+    (a few rows more are left beside it rather than rewriting the largest). The largest segment past the
+    vacuum threshold is rewritten by a growth job too (its dropped rows' nodes are reused).
+    """
+    if len(stats) < 2 and not (stats and stats[0].deleted_fraction > opts.vacuum_deleted_fraction):
+        return []
+    base = max(range(len(stats)), key=lambda i: (stats[i].live, -i))
+    others = sum(s.live for i, s in enumerate(stats) if i != base)
+    vacuum_base = stats[base].deleted_fraction > opts.vacuum_deleted_fraction
+    many = len(stats) + adding > max(2, int(GROW_AT_SHARE * opts.max_segments_per_collection))
+    worth = others >= GROW_FRACTION * stats[base].live
+    if vacuum_base or (worth and (many or everything)):
+        return list(range(len(stats)))
+    return []

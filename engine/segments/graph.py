@@ -357,6 +357,7 @@ def build_seeded_graph(vectors: np.ndarray, params: HnswParams, seed: Any, mappi
     state["allow_replace_deleted"] = True
     index = hnswlib.Index.__new__(hnswlib.Index)
     index.__setstate__((state,))
+    del state  # hnswlib holds its own copy now: free ours before resize_index makes another
     for label in labels_of[dropped].tolist():
         index.mark_deleted(label)
     index.resize_index(n)
@@ -380,7 +381,9 @@ def _relabel(state: dict[str, Any], labels_of: np.ndarray) -> None:
     external = np.asarray(state["label_lookup_external"], dtype=np.uint64)
     state["label_lookup_external"] = labels_of[external.astype(np.int64)].astype(np.uint64)
     # Each element's label is also stored inside its level-0 record, at label_offset.
-    records = np.array(state["data_level0"], dtype=np.int8).view(np.uint8).reshape(
+    # In place: the arrays of a __getstate__ are this caller's own copy (writeable), and a
+    # second copy of a large graph's level 0 is the biggest allocation of a growth job.
+    records = np.asarray(state["data_level0"], dtype=np.int8).view(np.uint8).reshape(
         int(state["max_elements"]), int(state["size_data_per_element"]))
     at = int(state["label_offset"])
     old = records[:n_seed, at:at + 8].copy().view(np.uint64).ravel()

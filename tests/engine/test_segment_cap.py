@@ -34,14 +34,36 @@ def _load(db: Database, n: int) -> tuple[str, Model, np.ndarray]:
     return cid, model, vecs
 
 
-def test_a_flush_bigger_than_the_cap_is_split_in_insertion_order(tmp_path):
+def test_a_flush_without_a_tail_graph_is_split_at_the_cap_in_insertion_order(tmp_path):
     with _open(tmp_path) as db:
-        cid, model, vecs = _load(db, 1800)
-        db.compact()
+        cid = db.create_collection(T, D, "c").id
+        cs = db.collections[cid]
+        cs.hnsw = cs.active.hnsw = None  # a tail without a graph: its rows go into new graphs
+        vecs = clustered(1800, 8, seed=5)
+        ids = [f"r{i}" for i in range(1800)]
+        db.add(cid, ids, vecs, metadatas=[{"i": i} for i in range(1800)])
+        model = Model("l2")
+        model.add(ids, vecs, metas=[{"i": i} for i in range(1800)])
+        db.compactor.run_pass(force=True)  # the flush alone (compact() then grows them into one)
         segs = db.collections[cid].segments()
         assert [p.count for p in segs] == [500, 500, 500, 300]
         ordinals = np.concatenate([p.segment.ordinals for p in segs])
         assert np.all(np.diff(ordinals.astype(np.int64)) > 0)  # one run of insertion order
+        assert_matches(db, cid, model)
+        db.compact()
+        assert [p.count for p in db.collections[cid].segments()] == [1800]
+        assert_matches(db, cid, model)
+    with _open(tmp_path) as db:
+        assert_matches(db, cid, model)
+
+
+def test_a_flush_adopts_the_tail_graph_as_one_output_whatever_the_cap(tmp_path):
+    with _open(tmp_path) as db:
+        cid, model, vecs = _load(db, 1800)
+        db.compact()
+        segs = db.collections[cid].segments()
+        assert [p.count for p in segs] == [1800]
+        assert segs[0].segment.graph is not None
         assert_matches(db, cid, model)
         got = db.query(cid, vecs[7:8], 10)[0]
         assert len(set(got.ids) & {i for i, _ in model.knn(vecs[7], 10)}) >= 9
@@ -49,7 +71,7 @@ def test_a_flush_bigger_than_the_cap_is_split_in_insertion_order(tmp_path):
         assert_matches(db, cid, model)
 
 
-def test_vacuum_rewrites_at_most_a_cap_of_rows_per_job_and_finishes_in_one_compact(tmp_path):
+def test_vacuum_of_the_largest_segment_is_one_growth_job(tmp_path):
     with _open(tmp_path) as db:
         cid, model, vecs = _load(db, 2000)
         db.compact()
@@ -58,19 +80,21 @@ def test_vacuum_rewrites_at_most_a_cap_of_rows_per_job_and_finishes_in_one_compa
         model.delete(gone)
         db.update(cid, ["r1", "r2"], embeddings=vecs[1:3] * 3)
         model.update(["r1", "r2"], vecs[1:3] * 3)
-        rewritten: list[int] = []
+        jobs: list[tuple[bool, int]] = []
         real_build = db.compactor._build_one
 
         def counting(plan, start, end, single):
-            rewritten.append(sum(len(r) for r in plan.rows))
+            jobs.append((plan.grow, sum(len(r) for r in plan.rows)))
             return real_build(plan, start, end, single)
 
         db.compactor._build_one = counting
         db.compact()
-        assert rewritten and max(rewritten) <= CAP + 2  # one segment's live rows (+ the tail)
-        for part in db.collections[cid].segments():
-            assert part.count <= CAP
-            assert part.count - int(part.alive().sum()) <= db.options.vacuum_deleted_fraction * part.count
+        # The flush of the tail (the two updates), then one job rewriting everything: the
+        # largest segment is never split, so a query searches one graph.
+        assert jobs[-1] == (True, 1500)
+        (part,) = db.collections[cid].segments()
+        assert part.count == 1500 and part.segment.graph is not None
+        assert part.count - int(part.alive().sum()) == 0
         assert_matches(db, cid, model)
     with _open(tmp_path) as db:
         assert_matches(db, cid, model)
@@ -151,14 +175,31 @@ def test_loading_in_many_flushes_converges_to_a_bounded_number_of_segments(tmp_p
             model.add(ids, vecs[start:start + 400])
             db.compact()
         segs = db.collections[cid].segments()
-        cap = segment_cap(8000, db.options)
-        assert cap == 2000
-        # A fixed cap of 500 would leave 16 segments; tiered merging under the grown cap
-        # keeps about max_segments_per_collection of them.
-        assert len(segs) <= 2 * 4, [p.count for p in segs]
-        assert all(p.count <= cap for p in segs)
+        # A fixed cap of 500 would leave 16 segments; growing the largest one keeps one
+        # large graph and at most a few small ones beside it.
+        assert len(segs) <= 2, [p.count for p in segs]
+        assert max(p.count for p in segs) >= 8000 - 2 * 400
         assert_matches(db, cid, model)
         got = db.query(cid, vecs[11:12], 10)[0]
         assert len(set(got.ids) & {i for i, _ in model.knn(vecs[11], 10)}) >= 9
     with _open(tmp_path, max_segments_per_collection=4) as db:
         assert_matches(db, cid, model)
+
+
+def test_growth_merges_into_the_largest_segment_once_the_others_are_many_and_worth_it():
+    from sedimentdb.engine.compactor.policy import GROW_FRACTION, pick_growth
+
+    opts = DatabaseOptions(max_segments_per_collection=8)  # growth from 5 segments on
+    small = int(GROW_FRACTION * 1000) // 2  # three of them are worth growing by
+    assert pick_growth([SegmentStats(1000, 1000)], 0, opts) == []
+    assert pick_growth([SegmentStats(1000, 1000)] + [SegmentStats(small, small)] * 3, 0, opts) == []
+    four = [SegmentStats(small, small)] * 4
+    assert pick_growth([SegmentStats(1000, 1000)] + four, 0, opts) == [0, 1, 2, 3, 4]
+    assert pick_growth([SegmentStats(1000, 1000)] + four[:3], 1, opts) == [0, 1, 2, 3]  # a flush to come
+    tiny = [SegmentStats(5, 5)] * 6  # many, but not worth rewriting the largest: tiered merges instead
+    assert pick_growth([SegmentStats(1000, 1000)] + tiny, 0, opts) == []
+    # compact() on demand: however few the others, when they are worth it
+    assert pick_growth([SegmentStats(100, 100), SegmentStats(1000, 1000)], 0, opts, everything=True) == [0, 1]
+    assert pick_growth([SegmentStats(1, 1), SegmentStats(1000, 1000)], 0, opts, everything=True) == []
+    # the largest segment past the vacuum threshold is rewritten alone, too
+    assert pick_growth([SegmentStats(1000, 800)], 0, opts) == [0]
