@@ -166,6 +166,6 @@ test("uris round-trip through add, get and query; count takes a read level", asy
   assert.deepEqual((await col.get({ include: ["uris"] })).uris, ["s3://bucket/one.png", "file:///two.png"]);
   const res = await col.query({ queryEmbeddings: [[0, 1]], nResults: 1, include: ["uris", "distances"] });
   assert.deepEqual(res.uris, [["file:///two.png"]]);
-  assert.equal(await col.count({ readLevel: "index_only" }), 2);
+  assert.equal(await col.count({ readLevel: "index_only" }), 0);  // nothing compacted yet: the log tail is skipped
   assert.equal(await col.count({ readLevel: "index_and_wal" }), 2);
 });
