@@ -159,9 +159,12 @@ chroma-suite: install $(SUITE_VENV)/.installed
 # offline against `chroma run` too).
 SUITE_CI_JOBS ?= 1
 SUITE_OFFLINE := $(foreach t,test_invalid_sha256 test_partial_download,--deselect chromadb/test/ef/test_default_ef.py::$(t))
+# Deliberate difference (docs/COMPATIBILITY.md): this test asserts that a local server refuses sparse
+# vector indexes; SedimentDB builds them (issue 19), so it fails by design and CI leaves it out.
+SUITE_DELIBERATE := --deselect chromadb/test/api/test_schema_e2e.py::test_sparse_vector_not_allowed_locally
 chroma-suite-ci: install $(SUITE_VENV)/.installed
 	$(BIN)/python tests/chroma_suite/run.py --suite-python $(SUITE_VENV)/bin/python --preset fast \
-		--jobs $(SUITE_CI_JOBS) --workdir build/chroma-suite-ci -- $(SUITE_OFFLINE)
+		--jobs $(SUITE_CI_JOBS) --workdir build/chroma-suite-ci -- $(SUITE_OFFLINE) $(SUITE_DELIBERATE)
 
 # The JS flows of tests/js (Chroma's JS client; they run in `make unit` against sediment run)
 # against Chroma's own `chroma run`, the suite venv's chromadb: a report of where the two servers
