@@ -153,11 +153,12 @@ chroma-suite: install $(SUITE_VENV)/.installed
 	$(BIN)/python tests/chroma_suite/run.py --suite-python $(SUITE_VENV)/bin/python --preset $(SUITE_PRESET) \
 		--jobs $(SUITE_JOBS) --server $(SUITE_SERVER) -- $(SUITE_ARGS)
 
-# What `make test` (CI) runs of it, beside the unit tests: the whole suite, one lane at a time (the
-# unit tests hold the other core), in a work directory of its own (docs/COMPATIBILITY.md: time),
+# What `make test` (CI) runs of it, beside the unit tests: the whole suite, two lanes at a time (each
+# with its own server: the largest lane alone outlasts the unit tests, and run one lane at a time the
+# suite kept one core idle after them), in a work directory of its own (docs/COMPATIBILITY.md: time),
 # but the two tests that download Chroma's model archive from the internet (CI has none; they fail
 # offline against `chroma run` too).
-SUITE_CI_JOBS ?= 1
+SUITE_CI_JOBS ?= 2
 SUITE_OFFLINE := $(foreach t,test_invalid_sha256 test_partial_download,--deselect chromadb/test/ef/test_default_ef.py::$(t))
 # Deliberate difference (docs/COMPATIBILITY.md): this test asserts that a local server refuses sparse
 # vector indexes; SedimentDB builds them (issue 19), so it fails by design and CI leaves it out.
