@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -95,6 +96,16 @@ class SparsePostings:
                 touched[rows] = True
         rows = np.flatnonzero(touched)
         return rows, acc[rows]
+
+    @cached_property
+    def list_max(self) -> np.ndarray:
+        """The largest value of each list (float64, one per dimension): pruning bounds."""
+        return np.maximum.reduceat(self.values, self.starts[:-1]) if len(self.dims) else np.zeros(0)
+
+    @cached_property
+    def list_min(self) -> np.ndarray:
+        """The smallest value of each list (float64, one per dimension): bounds of negative weights."""
+        return np.minimum.reduceat(self.values, self.starts[:-1]) if len(self.dims) else np.zeros(0)
 
     def nnz(self) -> int:
         """Stored (row, dimension) pairs."""
