@@ -50,6 +50,18 @@ def test_written_and_read_back(fs, written):
     assert seg.sparse("absent").dots([1], [1.0])[0].tolist() == []
 
 
+def test_filter_index_keeps_no_copy_of_the_sparse_vectors(fs, written):
+    """metadata.col and sparse.idx hold the numbers; filter.idx only that the key holds an object
+    (no filter looks inside one), so a filter on the key still answers as on the metadata."""
+    directory, desc = written
+    seg = Segment.open(fs, directory, desc)
+    assert F.FILE_FILTER in desc.files
+    assert [v for _, v in seg._filter_index.keys["sv"].values.other] == [{}, {}, {}]
+    assert seg.metadata(0)["sv"] == METAS[0]["sv"]
+    assert seg.match({"sv": {"$ne": 1}}, None).tolist() == [True] * len(METAS)
+    assert seg.match({"sv": {"$in": [0.5, 2.0]}}, None).tolist() == [False] * len(METAS)
+
+
 def test_segment_without_sparse_vectors_has_no_file_and_still_answers(fs, tmp_path):
     data = make_data(np.zeros((3, 2), dtype=np.float32))
     desc = write_segment(fs, str(tmp_path), "s", "c", data, space="l2", hnsw=HnswParams(num_threads=1),
