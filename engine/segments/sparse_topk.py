@@ -99,6 +99,7 @@ def _pruned(postings: SparsePostings, terms: list[_Term], k: int,
     scored = 0
     worst = np.inf  # the k-th smallest score so far (inf until k rows are scored)
     spent = 0  # postings enumerated so far; each costs a lookup in every other list
+    done = ~allowed  # rows never to score again: not allowed, or scored already
     while True:
         todo = [i for i in _essential(terms, worst) if i not in read]
         if not todo:
@@ -107,7 +108,7 @@ def _pruned(postings: SparsePostings, terms: list[_Term], k: int,
         spent += terms[nxt].length
         if spent * LOOKUP_COST * (len(terms) - 1) > total:  # pruning no longer pays: read every list once
             return _best(*_exhaustive(postings, terms, allowed), k)
-        rows, dots = _score_new_rows(postings, terms, nxt, read, allowed)
+        rows, dots = _score_new_rows(postings, terms, nxt, read, done)
         read.append(nxt)
         if len(rows):
             rows_parts.append(rows)
@@ -137,27 +138,26 @@ def _essential(terms: list[_Term], worst: float) -> list[int]:
 
 
 def _score_new_rows(postings: SparsePostings, terms: list[_Term], nxt: int, read: list[int],
-                    allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact dot products of the allowed rows of list ``nxt`` found in no list already read."""
+                    done: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact dot products of the allowed rows of list ``nxt`` not scored yet (``done``: the rows
+    scored so far, every allowed row of the lists ``read``). Such a row is in none of those
+    lists, so it is looked up in the unread lists only; ``done`` then gains list ``nxt``."""
     t = terms[nxt]
     rows = postings.rows[t.lo:t.hi]
-    keep = allowed[rows]
-    rows = rows[keep]
+    fresh = ~done[rows]
+    done[rows] = True
+    rows = rows[fresh]
     acc = np.zeros(len(rows), dtype=np.float64)
-    seen = np.zeros(len(rows), dtype=bool)
     for i, s in enumerate(terms):  # ascending dimension order: the order every sum runs in
         if i == nxt:
-            acc += s.q * postings.values[t.lo:t.hi][keep]
-            continue
-        listed = postings.rows[s.lo:s.hi]
-        at = np.searchsorted(listed, rows)
-        np.minimum(at, len(listed) - 1, out=at)
-        present = listed[at] == rows
-        acc[present] += s.q * postings.values[s.lo:s.hi][at[present]]
-        if i in read:
-            seen |= present
-    fresh = ~seen
-    return rows[fresh], acc[fresh]
+            acc += s.q * postings.values[t.lo:t.hi][fresh]
+        elif i not in read:
+            listed = postings.rows[s.lo:s.hi]
+            at = np.searchsorted(listed, rows)
+            np.minimum(at, len(listed) - 1, out=at)
+            present = listed[at] == rows
+            acc[present] += s.q * postings.values[s.lo:s.hi][at[present]]
+    return rows, acc
 
 
 def _exhaustive(postings: SparsePostings, terms: list[_Term], allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -81,9 +81,9 @@ def test_sparse_top_prunes_long_lists(monkeypatch):
     scored: list[int] = []
     real = sparse_topk._score_new_rows
 
-    def spy(p, terms, nxt, read, allowed):
+    def spy(p, terms, nxt, read, done):
         scored.append(terms[nxt].length)
-        return real(p, terms, nxt, read, allowed)
+        return real(p, terms, nxt, read, done)
 
     monkeypatch.setattr(sparse_topk, "_score_new_rows", spy)
     rows, dots = sparse_top(postings, [0, 1, 2], [1.0, 1.0, 1.0], 5, np.ones(n, dtype=bool))
