@@ -10,6 +10,7 @@ shared: CPU time is what a query costs; the load average is printed next to the 
 
     .venv/bin/python bench/sparse_hybrid.py --build 100000 --path /tmp/sediment-hybrid   # once
     .venv/bin/python bench/sparse_hybrid.py --path /tmp/sediment-hybrid --queries 100
+    .venv/bin/python bench/sparse_hybrid.py --path /tmp/sediment-hybrid --queries 300 --pruning
 """
 
 from __future__ import annotations
@@ -137,6 +138,51 @@ def measure(path: str, queries: int, limit: int) -> dict[str, float]:
     return out
 
 
+def pruning(path: str, queries: int) -> dict[str, float]:
+    """How much of the query's posting lists the max-score scorer enumerates (engine/segments/
+    sparse_topk.py), against their total length: the same BM25 queries as :func:`measure`."""
+    import sedimentdb
+    from sedimentdb import Knn, Search
+    from sedimentdb.engine.segments import sparse_topk
+
+    with open(os.path.join(path, "bench-vocabulary.json")) as f:
+        vocab = json.load(f)
+    col = sedimentdb.PersistentClient(path=path).get_collection(NAME, embedding_function=None)
+    texts = _documents(np.random.default_rng(1), vocab, queries)
+    seen = {"lists": 0, "enumerated": 0, "exhaustive": 0}
+    real_terms, real_score, real_exhaustive = sparse_topk._terms, sparse_topk._score_new_rows, sparse_topk._exhaustive
+
+    def terms(*args):
+        out = real_terms(*args)
+        seen["lists"] += sum(t.length for t in out)
+        return out
+
+    def score(postings, terms_, nxt, read, done):
+        seen["enumerated"] += terms_[nxt].length
+        return real_score(postings, terms_, nxt, read, done)
+
+    def exhaustive(postings, terms_, allowed):
+        seen["exhaustive"] += 1
+        seen["enumerated"] += sum(t.length for t in terms_)
+        return real_exhaustive(postings, terms_, allowed)
+
+    sparse_topk._terms, sparse_topk._score_new_rows, sparse_topk._exhaustive = terms, score, exhaustive
+    lists, enumerated = [], []
+    try:
+        for text in texts:
+            before = dict(seen)
+            col.search(Search().rank(Knn(query=" ".join(text.split()[:4]), key="bm25", limit=16)).limit(16))
+            lists.append(seen["lists"] - before["lists"])
+            enumerated.append(seen["enumerated"] - before["enumerated"])
+    finally:
+        sparse_topk._terms, sparse_topk._score_new_rows, sparse_topk._exhaustive = (real_terms, real_score,
+                                                                                    real_exhaustive)
+    return {"queries": queries, "list_postings_p50": float(np.median(lists)),
+            "list_postings_p90": float(np.percentile(lists, 90)),
+            "enumerated_p50": float(np.median(enumerated)), "enumerated_mean": round(float(np.mean(enumerated))),
+            "exhaustive_fallbacks": seen["exhaustive"]}
+
+
 def main() -> None:
     """Build the collection, or measure it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,9 +190,13 @@ def main() -> None:
     parser.add_argument("--build", type=int, default=0, help="build a collection of this many records first")
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--limit", type=int, default=16, help="each Knn's limit and the page size")
+    parser.add_argument("--pruning", action="store_true", help="count the postings the sparse scorer reads instead")
     args = parser.parse_args()
     if args.build:
         build(args.path, args.build)
+    if args.pruning:
+        print(json.dumps(pruning(args.path, args.queries), indent=1))
+        return
     print(json.dumps(measure(args.path, args.queries, args.limit), indent=1))
 
 
