@@ -73,18 +73,9 @@ def sparse_top(postings: SparsePostings, indices: Sequence[int], values: Sequenc
 
 def _terms(postings: SparsePostings, indices: Sequence[int], values: Sequence[float]) -> list[_Term]:
     """The query's dimensions that have a list, in ascending dimension order (the order sums run in)."""
-    if not len(indices) or not len(postings.dims):
-        return []
-    q_dims = np.asarray(indices, dtype=np.int64)
-    q_vals = np.asarray(values, dtype=np.float64)
-    order = np.argsort(q_dims, kind="stable")
-    q_dims, q_vals = q_dims[order], q_vals[order]
-    at = np.searchsorted(postings.dims, q_dims)
-    hit = at < len(postings.dims)
-    hit[hit] = postings.dims[at[hit]] == q_dims[hit]
     highs, lows = postings.list_max, postings.list_min
     out = []
-    for j, q in zip(at[hit].tolist(), q_vals[hit].tolist(), strict=True):
+    for j, q in postings.lists_of(indices, values):
         reach = q * (float(highs[j]) if q >= 0 else float(lows[j]))
         out.append(_Term(int(postings.starts[j]), int(postings.starts[j + 1]), q, max(0.0, reach)))
     return out
