@@ -321,29 +321,23 @@ class CollectionState:
                      include: Include, as_of: int | None = None) -> Records:
         """The ``n_results`` live records whose sparse vector under ``key`` scores best against the
         query, best first. The score is Chroma's ``1 - dot``; a record sharing no dimension with
-        the query is not a candidate. Exact: every part's inverted lists are read whole."""
-        scores, ordinals, owners, rows = [], [], [], []
-        for pi, (part, mask) in enumerate(self._query_masks(where, where_document, ids, as_of)):
-            found, dots = part.sparse_dots(key, indices, values)
-            keep = mask[found]
-            found = found[keep]
-            scores.append(1.0 - dots[keep])
-            ordinals.append(part.ordinals_at(found))
-            owners.append((part, found))
-            rows.append(np.full(len(found), pi, dtype=np.int64))
-        if not scores:
+        the query is not a candidate. Exact: each part gives its own top ``n_results`` (ties
+        included, pruned by max-score bounds: segments/sparse_topk.py), merged here."""
+        owners: list[tuple[Part, np.ndarray]] = []
+        scores, ordinals = [], []
+        for part, mask in self._query_masks(where, where_document, ids, as_of):
+            found, dots = part.sparse_top(key, indices, values, n_results, mask)
+            if len(found):
+                owners.append((part, found))
+                scores.append(1.0 - dots)
+                ordinals.append(part.ordinals_at(found))
+        if not owners:
             return self.materialize([], include, [])
         score = np.concatenate(scores)
-        # Only the best n_results (and any record tied with the last of them) need sorting: a
-        # common word lists a large share of the collection.
-        pool = np.arange(len(score))
-        if n_results < len(score):
-            bound = np.partition(score, n_results - 1)[n_results - 1]
-            pool = np.flatnonzero(score <= bound)
-        order = pool[np.lexsort((np.concatenate(ordinals)[pool], score[pool]))][:n_results]  # ties: older first
-        which = np.concatenate(rows)[order]
-        at = np.concatenate([np.arange(len(f)) for _, f in owners])[order]
-        hits = [(owners[w][0], int(owners[w][1][a])) for w, a in zip(which.tolist(), at.tolist(), strict=True)]
+        order = np.lexsort((np.concatenate(ordinals), score))[:n_results]  # ties: older first
+        which = np.repeat(np.arange(len(owners)), [len(f) for _, f in owners])[order]
+        at = np.concatenate([f for _, f in owners])[order]
+        hits = [(owners[w][0], int(r)) for w, r in zip(which.tolist(), at.tolist(), strict=True)]
         return self.materialize(hits, include, score[order].tolist())
 
     def _query_masks(

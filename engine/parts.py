@@ -17,6 +17,7 @@ from sedimentdb.engine.segments import Segment
 from sedimentdb.engine.segments.exact import exact_knn, norms
 from sedimentdb.engine.segments.planner import graph_search
 from sedimentdb.engine.segments.sparse import SparsePostings
+from sedimentdb.engine.segments.sparse_topk import sparse_top
 from sedimentdb.engine.tailfilter import TailFilter
 from sedimentdb.engine.tailgraph import GraphView, TailGraph
 
@@ -58,9 +59,10 @@ class Part(Protocol):
     def match(self, where: dict | None, where_document: dict | None) -> np.ndarray:
         """Boolean mask of rows whose metadata/document satisfy the filters."""
 
-    def sparse_dots(self, key: str, indices: list[int], values: list[float]) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, dot products) of the rows, dead or alive, whose sparse vector under ``key``
-        shares a dimension with the query (exact, float64)."""
+    def sparse_top(self, key: str, indices: list[int], values: list[float], k: int,
+                   allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, dot products) of this part's top ``k`` ``allowed`` rows by sparse score ``1 - dot``
+        under ``key``, ties with the last included (exact, float64; segments/sparse_topk.py)."""
 
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
@@ -172,12 +174,13 @@ class TailPart:
             return np.ones(self.count, dtype=bool)
         return self._filter.match(self.metadatas, self.documents, self.count, where, where_document)
 
-    def sparse_dots(self, key: str, indices: list[int], values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    def sparse_top(self, key: str, indices: list[int], values: list[float], k: int,
+                   allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cached = self._sparse.get(key)
         if cached is None or cached[0] != self.count:
             cached = (self.count, SparsePostings.build(self.metadatas[:self.count], key))
             self._sparse[key] = cached
-        return cached[1].dots(indices, values)
+        return sparse_top(cached[1], indices, values, k, allowed)
 
     def unindexed(self) -> int:
         """Rows not yet in the graph (0 without a graph)."""
@@ -296,8 +299,9 @@ class SegmentPart:
             return np.ones(self.count, dtype=bool)
         return self.segment.match(where, where_document)
 
-    def sparse_dots(self, key: str, indices: list[int], values: list[float]) -> tuple[np.ndarray, np.ndarray]:
-        return self.segment.sparse(key).dots(indices, values)
+    def sparse_top(self, key: str, indices: list[int], values: list[float], k: int,
+                   allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return sparse_top(self.segment.sparse(key), indices, values, k, allowed)
 
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray

@@ -35,8 +35,20 @@ def _pad(n: int) -> bytes:
     return b"\0" * (-n % F.ARRAY_ALIGN)
 
 
+# Where the JSON block (scalars and the array table) starts in a body.
+TABLE_AT = F.GRAPH_PARAMS_LEN.size
+
+
 def unpack(path: str, body: memoryview | bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Inverse of :func:`pack`; arrays are read-only views into ``body``."""
+    scalars, arrays, _ = unpack_located(path, body)
+    return scalars, arrays
+
+
+def unpack_located(path: str, body: memoryview | bytes) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, int]]:
+    """:func:`unpack`, also giving each array's byte offset in ``body`` (for errors that point
+    at the damaged element)."""
+    located: dict[str, int] = {}
     try:
         (block_len,) = F.GRAPH_PARAMS_LEN.unpack_from(body, 0)
         start = F.GRAPH_PARAMS_LEN.size
@@ -53,9 +65,10 @@ def unpack(path: str, body: memoryview | bytes) -> tuple[dict[str, Any], dict[st
             if int(count) < 0 or pos + nbytes > len(body):
                 raise ValueError(f"array {name} runs past the end of the body")
             arrays[name] = np.frombuffer(body, dtype=dt, count=int(count), offset=pos)
+            located[name] = pos
             pos += nbytes + (-nbytes % F.ARRAY_ALIGN)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, struct_error) as exc:
         raise CorruptionError(f"unreadable parameter block or array table: {exc}", path=path, offset=0,
                               hint="rebuild the segment from the log or a backup") from None
-    return scalars, arrays
+    return scalars, arrays, located
 

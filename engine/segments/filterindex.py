@@ -215,6 +215,10 @@ class KeyIndex:
 _NEGATION = {W.NE: W.EQ, W.NIN: W.IN, W.NOT_CONTAINS: W.CONTAINS}
 
 
+# What the index keeps for an object value: its kind is all a filter can see.
+OPAQUE: dict[str, Any] = {}
+
+
 class FilterIndex:
     """Per-key columns of a segment's metadata plus its documents, for vectorised matching.
 
@@ -240,7 +244,10 @@ class FilterIndex:
                     if slot is None:
                         slot = by_key[key] = ([], [])
                     slot[0].append(row)
-                    slot[1].append(value)
+                    # No filter looks inside an object (filters.kind_of: OTHER is never equal,
+                    # never ordered, has no elements): a sparse vector is indexed as an empty
+                    # one instead of a third copy of its numbers (metadata.col, sparse.idx).
+                    slot[1].append(OPAQUE if type(value) is dict else value)
         return cls(n, {key: KeyIndex.build(n, rows, values) for key, (rows, values) in by_key.items()},
                    documents)
 

@@ -108,7 +108,10 @@ class Segment:
             self._filter_index = decode_filter_index(self._file(F.FILE_FILTER), bodies[F.FILE_FILTER], self.count,
                                                     self._all_documents)
         if F.FILE_SPARSE in bodies:
-            self._sparse = decode_sparse_index(self._file(F.FILE_SPARSE), bodies[F.FILE_SPARSE], self.count)
+            body = bodies[F.FILE_SPARSE]  # the body ends where the trailer starts: its file offset, for errors
+            self._sparse = decode_sparse_index(
+                self._file(F.FILE_SPARSE), body, self.count, versions=self.versions,
+                body_at=descriptor.files[F.FILE_SPARSE]["size"] - F.TRAILER.size - len(body))
         if F.FILE_GRAPH in bodies:
             self.graph = graph if graph is not None else load_graph(
                 self._file(F.FILE_GRAPH), bodies[F.FILE_GRAPH], self.count, self.dim, self.space,

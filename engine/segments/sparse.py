@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -80,21 +81,37 @@ class SparsePostings:
         """
         acc = np.zeros(self.n, dtype=np.float64)
         touched = np.zeros(self.n, dtype=bool)
-        if len(indices) and len(self.dims):
-            q_dims = np.asarray(indices, dtype=np.int64)
-            q_vals = np.asarray(values, dtype=np.float64)
-            order = np.argsort(q_dims, kind="stable")
-            q_dims, q_vals = q_dims[order], q_vals[order]
-            at = np.searchsorted(self.dims, q_dims)
-            hit = at < len(self.dims)
-            hit[hit] = self.dims[at[hit]] == q_dims[hit]
-            for j, qv in zip(at[hit].tolist(), q_vals[hit].tolist(), strict=True):
-                lo, hi = int(self.starts[j]), int(self.starts[j + 1])
-                rows = self.rows[lo:hi]  # unique within one list: plain fancy-index add is exact
-                acc[rows] += qv * self.values[lo:hi]
-                touched[rows] = True
+        for j, qv in self.lists_of(indices, values):
+            lo, hi = int(self.starts[j]), int(self.starts[j + 1])
+            rows = self.rows[lo:hi]  # unique within one list: plain fancy-index add is exact
+            acc[rows] += qv * self.values[lo:hi]
+            touched[rows] = True
         rows = np.flatnonzero(touched)
         return rows, acc[rows]
+
+    def lists_of(self, indices: Sequence[int], values: Sequence[float]) -> list[tuple[int, float]]:
+        """(list number, query value) of each query dimension that has a list, in ascending
+        dimension order: the order every dot product adds its terms in."""
+        if not len(indices) or not len(self.dims):
+            return []
+        q_dims = np.asarray(indices, dtype=np.int64)
+        q_vals = np.asarray(values, dtype=np.float64)
+        order = np.argsort(q_dims, kind="stable")
+        q_dims, q_vals = q_dims[order], q_vals[order]
+        at = np.searchsorted(self.dims, q_dims)
+        hit = at < len(self.dims)
+        hit[hit] = self.dims[at[hit]] == q_dims[hit]
+        return list(zip(at[hit].tolist(), q_vals[hit].tolist(), strict=True))
+
+    @cached_property
+    def list_max(self) -> np.ndarray:
+        """The largest value of each list (float64, one per dimension): pruning bounds."""
+        return np.maximum.reduceat(self.values, self.starts[:-1]) if len(self.dims) else np.zeros(0)
+
+    @cached_property
+    def list_min(self) -> np.ndarray:
+        """The smallest value of each list (float64, one per dimension): bounds of negative weights."""
+        return np.minimum.reduceat(self.values, self.starts[:-1]) if len(self.dims) else np.zeros(0)
 
     def nnz(self) -> int:
         """Stored (row, dimension) pairs."""

@@ -24,7 +24,8 @@ BOOLS = st.booleans()
 SCALARS = BOOLS | INTS | FLOATS | STRS
 ARRAYS = st.lists(BOOLS, min_size=1, max_size=3) | st.lists(INTS, min_size=1, max_size=3) | st.lists(
     FLOATS, min_size=1, max_size=3) | st.lists(STRS, min_size=1, max_size=3)
-VALUES = SCALARS | ARRAYS | st.just({"nested": [1, "x"]})
+VALUES = SCALARS | ARRAYS | st.just({"nested": [1, "x"]}) | st.just(
+    {"#type": "sparse_vector", "indices": [1, 5], "values": [5.0, 1.0]})  # indexed as an empty object
 METADATA = st.none() | st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=3)
 DOCS = st.none() | st.text(alphabet="abAB ü5", max_size=8)
 

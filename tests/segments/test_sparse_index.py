@@ -1,5 +1,6 @@
 """sparse.idx: written when records hold sparse vectors, read back exactly, and every broken
-invariant of a body whose checksums are good is a CorruptionError naming the file and the key."""
+invariant of a body whose checksums are good is a CorruptionError naming the file, the key, the
+offset of the damaged bytes and (for a row's posting) the row's LSN."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+import zstandard
 
 from sedimentdb.engine.segments import HnswParams, Segment, write_segment
 from sedimentdb.engine.segments import format as F
@@ -48,6 +50,18 @@ def test_written_and_read_back(fs, written):
     assert seg.sparse("absent").dots([1], [1.0])[0].tolist() == []
 
 
+def test_filter_index_keeps_no_copy_of_the_sparse_vectors(fs, written):
+    """metadata.col and sparse.idx hold the numbers; filter.idx only that the key holds an object
+    (no filter looks inside one), so a filter on the key still answers as on the metadata."""
+    directory, desc = written
+    seg = Segment.open(fs, directory, desc)
+    assert F.FILE_FILTER in desc.files
+    assert [v for _, v in seg._filter_index.keys["sv"].values.other] == [{}, {}, {}]
+    assert seg.metadata(0)["sv"] == METAS[0]["sv"]
+    assert seg.match({"sv": {"$ne": 1}}, None).tolist() == [True] * len(METAS)
+    assert seg.match({"sv": {"$in": [0.5, 2.0]}}, None).tolist() == [False] * len(METAS)
+
+
 def test_segment_without_sparse_vectors_has_no_file_and_still_answers(fs, tmp_path):
     data = make_data(np.zeros((3, 2), dtype=np.float32))
     desc = write_segment(fs, str(tmp_path), "s", "c", data, space="l2", hnsw=HnswParams(num_threads=1),
@@ -84,18 +98,24 @@ def _install(fs, directory, desc, body: bytes):
     return dataclasses.replace(desc, files=files), path
 
 
+def _raw(payload: bytes) -> bytes:
+    """An uncompressed body: every payload byte has a file offset the error can name."""
+    return F.COLUMN_HEADER.pack(F.CODEC_RAW, len(payload)) + payload
+
+
 def _body(arrays: dict[str, np.ndarray], n: int = len(METAS), keys=("sv",)) -> bytes:
-    return compress_payload(pack({"n": n, "keys": list(keys)}, [(f"0.{k}", v) for k, v in arrays.items()]))
+    return _raw(pack({"n": n, "keys": list(keys)}, [(f"0.{k}", v) for k, v in arrays.items()]))
 
 
-def _broken(name: str) -> bytes:
+def _broken(name: str) -> tuple[bytes, dict[str, np.ndarray]]:
+    """A body with ``name`` broken, and the arrays it holds."""
     a = {k: np.array(v) for k, v in _arrays(_good()).items()}
     if name == "rows count":
-        return _body(a, n=len(METAS) + 1)
+        return _body(a, n=len(METAS) + 1), a
     if name == "keys not a list":
-        return compress_payload(pack({"n": len(METAS), "keys": "sv"}, list(a.items())))
+        return _raw(pack({"n": len(METAS), "keys": "sv"}, list(a.items()))), a
     if name == "missing array":
-        return _body({k: v for k, v in a.items() if k != "values"})
+        return _body({k: v for k, v in a.items() if k != "values"}), a
     if name == "dtype":
         a["rows"] = a["rows"].astype("<i4")
     elif name == "lengths":
@@ -111,13 +131,16 @@ def _broken(name: str) -> bytes:
     elif name == "row range":
         a["rows"][0] = len(METAS)
     elif name == "rows order":
-        p = _good()
-        j = int(np.flatnonzero(np.diff(p.starts) > 1)[0])  # a list with two rows
-        lo = int(p.starts[j])
+        lo = _two_row_list()
         a["rows"][lo], a["rows"][lo + 1] = a["rows"][lo + 1], a["rows"][lo]
     elif name == "non-finite":
         a["values"][0] = np.nan
-    return _body(a)
+    return _body(a), a
+
+
+def _two_row_list() -> int:
+    p = _good()
+    return int(p.starts[int(np.flatnonzero(np.diff(p.starts) > 1)[0])])
 
 
 FAILURES = {
@@ -136,15 +159,67 @@ FAILURES = {
 }
 
 
+# Where each failure is: (array, element, whether the error names that row's LSN); None: the JSON
+# block of scalars and the array table.
+LOCATIONS = {
+    "dims order": ("dims", 1, False),
+    "negative dim": ("dims", 0, False),
+    "offsets": ("starts", 2, False),
+    "offset end": ("starts", len(_good().starts) - 1, False),
+    "row range": ("rows", 0, False),  # not a row of the segment: no LSN
+    "rows order": ("rows", _two_row_list() + 1, True),
+    "non-finite": ("values", 0, True),
+}
+
+
 @pytest.mark.parametrize("failure", sorted(FAILURES))
 def test_inconsistent_body_is_corruption(fs, written, failure):
     directory, desc = written
-    desc, path = _install(fs, directory, desc, _broken(failure))
+    versions = Segment.open(fs, directory, desc).versions
+    body, arrays = _broken(failure)
+    desc, path = _install(fs, directory, desc, body)
     with pytest.raises(CorruptionError) as info:
         Segment.open(fs, directory, desc)
-    assert info.value.path == path
-    assert FAILURES[failure] in str(info.value)
-    assert info.value.hint
+    err = info.value
+    assert err.path == path
+    assert FAILURES[failure] in str(err)
+    assert err.hint
+    with open(path, "rb") as f:
+        raw = f.read()
+    located = LOCATIONS.get(failure)
+    if located is None:  # the JSON block: the offset points at its opening brace
+        assert raw[err.offset:err.offset + 1] == b"{", failure
+        assert err.lsn is None
+        return
+    field, element, names_lsn = located
+    assert f"0.{field}[{element}]" in str(err)
+    assert raw[err.offset:err.offset + 8] == arrays[field][element].tobytes()  # the damaged bytes themselves
+    assert err.lsn == (int(versions[arrays["rows"][element]]) if names_lsn else None)
+
+
+def test_error_in_a_compressed_body_names_the_frame_and_the_payload_byte(fs, written):
+    """zstd payload bytes have no file offset: the error gives the frame's, and the payload byte."""
+    directory, desc = written
+    a = {k: np.array(v) for k, v in _arrays(_good()).items()}
+    a["values"][1] = np.inf
+    payload = pack({"n": len(METAS), "keys": ["sv"]}, [(f"0.{k}", v) for k, v in a.items()])
+    body = F.COLUMN_HEADER.pack(F.CODEC_ZSTD, len(payload)) + zstandard.ZstdCompressor().compress(payload)
+    desc, path = _install(fs, directory, desc, body)
+    with pytest.raises(CorruptionError) as info:
+        Segment.open(fs, directory, desc)
+    frame = desc.files[F.FILE_SPARSE]["size"] - F.TRAILER.size - len(body) + F.COLUMN_HEADER.size
+    assert info.value.offset == frame
+    at = payload.index(a["values"].tobytes())
+    assert f"payload byte {at + 8}, 0.values[1] of the zstd frame" in str(info.value)
+
+
+def test_undecodable_payload_names_the_body_offset(fs, written):
+    directory, desc = written
+    body = F.COLUMN_HEADER.pack(99, 10) + b"0123456789"
+    desc, path = _install(fs, directory, desc, body)
+    with pytest.raises(CorruptionError, match="unknown codec 99") as info:
+        Segment.open(fs, directory, desc)
+    assert info.value.offset == desc.files[F.FILE_SPARSE]["size"] - F.TRAILER.size - len(body)
 
 
 def test_unreadable_bundle_is_corruption(fs, written):
