@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sedimentdb.tools.ops.info import database_info
 
 from .helpers import DOCS_ID, N_DOCS, SMALL_ID, check_golden, invoke, normalise, tree_digest, write_one
@@ -53,6 +55,16 @@ def test_info_on_missing_directory_fails_cleanly(tmp_path, runner):
     assert not (tmp_path / "nope").exists()
     res = invoke(runner, "info", str(tmp_path))
     assert res.exit_code == 1 and "not a SedimentDB data directory" in res.output
+
+
+@pytest.mark.parametrize("command", [["info"], ["verify"], ["export"], ["wal", "ls"], ["wal", "dump"]])
+def test_read_only_tools_on_a_chroma_directory_name_the_migrate_command(tmp_path, runner, command):
+    (tmp_path / "chroma.sqlite3").write_bytes(b"")
+    res = invoke(runner, *command, str(tmp_path))
+    assert res.exit_code == 1, res.output
+    assert "holds a Chroma database" in res.output
+    assert f"sediment migrate-from-chroma {tmp_path} NEW_DIR" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chroma.sqlite3"]
 
 
 def test_info_on_damaged_directory_exits_4(db_path, runner):
