@@ -73,3 +73,14 @@ def test_info_on_damaged_directory_exits_4(db_path, runner):
     res = invoke(runner, "info", db_path)
     assert res.exit_code == 4
     assert "sediment verify" in res.output and "LSN 5" in res.output
+
+
+def test_an_empty_log_shows_no_backwards_range(db_path):
+    """After a migration every record may be released: the range read ``5..4``."""
+    from dataclasses import replace
+
+    from sedimentdb.tools.info_cmd import render_info
+
+    text = render_info(replace(database_info(db_path), first_lsn=5, last_lsn=4))
+    assert "LSN range:           none (the log holds no record; the next write is LSN 5)" in text
+    assert "5..4" not in text
