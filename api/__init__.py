@@ -8,6 +8,7 @@ This folder (``api/`` in the repository) *is* the package ``sedimentdb``; ``engi
 """
 
 import enum
+import sys
 
 from sedimentdb import errors  # noqa: E402
 from sedimentdb.alias import install_as_chromadb  # noqa: E402
@@ -154,11 +155,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``EmbeddingFunction`` is loaded on first use, with the embedding-function package."""
+    """``EmbeddingFunction`` and ``utils`` are loaded on first use, with the embedding-function package."""
     if name in ("EmbeddingFunction", "SparseEmbeddingFunction"):
         from sedimentdb.utils import embedding_functions
 
         return getattr(embedding_functions, name)
+    if name == "utils":  # Chroma's package imports it, so `chromadb.utils.embedding_functions.X` works
+        import sedimentdb.utils.embedding_functions  # noqa: F401 (binds sedimentdb.utils and its submodule)
+
+        return sys.modules["sedimentdb.utils"]
     if name in ("HttpClient", "AsyncHttpClient", "CloudClient"):
         # Loaded on first use: the HTTP clients need httpx, which embedded users may not have.
         from sedimentdb.http import factories

@@ -29,6 +29,11 @@ class FilterTooDeepError(errors.InvalidArgumentError, ValueError):
     and Chroma's InvalidArgumentError (400) over HTTP."""
 
 
+class UnknownWhereOperatorError(errors.InvalidArgumentError, ValueError):
+    """A where key starting with ``$`` that is not ``$and``/``$or``: Chroma's InvalidArgumentError
+    ("Invalid where clause"), and a ValueError like every other filter error."""
+
+
 # Types that hold nothing nested: a list of only these needs no walk.
 SCALAR_TYPES = {int, float, str, bool, type(None)}
 
@@ -83,6 +88,9 @@ def validate_where(where: Any) -> None:
         if key in LOGICAL:
             _validate_logical(value)
             continue
+        if key.startswith("$"):  # Chroma passes it on and its engine refuses it; so does ours, as a 400
+            raise UnknownWhereOperatorError(
+                f"Invalid where clause: unknown logical operator {key}; expected $and or $or")
         if not isinstance(value, (str, int, float, dict)):
             raise ValueError(f"Expected where value to be a str, int, float, or operator expression, got {value}")
         if isinstance(value, dict):

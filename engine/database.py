@@ -723,6 +723,8 @@ class Database:
                     f"Collection expecting embedding with dimension of {cs.dim}, got {q.shape[1]}")
             # ids only restrict the candidates: an unknown id is simply not one (the API raises
             # Chroma's "Error finding id" where Chroma does, which depends on the filters).
+            # No part returns more than its rows: sizing results by n_results (10**9) exhausted memory.
+            n_results = min(n_results, max(1, sum(p.count for p in cs.parts)))
             with one_blas_thread():  # small products: a thread pool only adds waiting (blas.py)
                 return cs.query(q, n_results, where, where_document, ids, include, self._read_lsn(cs, read_level))
 

@@ -259,7 +259,9 @@ class OsFileSystem:
             raise LockedError(
                 f"another process{holder} is writing to this data directory",
                 path=path,
-                hint="stop the other process, or open this directory read-only",
+                hint="stop the other process, or open this directory read-only "
+                     "(PersistentClient(path, settings=Settings(sediment_read_only=True)), sediment run --read-only), "
+                     "or share it through one `sediment run` server",
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -11,6 +11,14 @@ from sedimentdb.tools.clihelpers import handle_errors, human_bytes, json_option,
 from sedimentdb.tools.ops.info import InfoReport, database_info
 
 
+def render_lsn_range(first: int, last: int) -> str:
+    """``first..last``; an empty log (every record released, e.g. after a migration) says so
+    rather than showing a backwards range such as ``5..4``."""
+    if last < first:
+        return f"none (the log holds no record; the next write is LSN {first})"
+    return f"{first}..{last}"
+
+
 def render_info(r: InfoReport) -> str:
     """The text form of an info report."""
     created = (dt.datetime.fromtimestamp(r.manifest_created_at, dt.timezone.utc).isoformat(timespec="seconds")
@@ -21,7 +29,7 @@ def render_info(r: InfoReport) -> str:
         f"segment {r.format_versions['segment']}",
         f"database uuid:       {r.database_uuid}",
         f"epoch:               {r.epoch}",
-        f"LSN range:           {r.first_lsn}..{r.last_lsn}",
+        f"LSN range:           {render_lsn_range(r.first_lsn, r.last_lsn)}",
         f"log files:           {r.log_files} ({human_bytes(r.log_bytes)})",
         f"replication:         {render_replication(r.replication)}",
         f"manifest generation: {r.manifest_generation if r.manifest_generation is not None else '-'}"

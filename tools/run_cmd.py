@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from types import FrameType
@@ -91,6 +92,7 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
              "replicate_retain_snapshots": replicate_retain_snapshots, "read_only": read_only},
             config_file=config_path,
         )
+        _check_port_free(config.host, config.port)
         app = create_app(config)
     except (ChromaError, ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -112,8 +114,30 @@ def run(config_path: str | None, persist_path: str | None, host: str | None, por
         server.run()
     except KeyboardInterrupt:
         pass
+    except SystemExit as exc:
+        if exc.code == UVICORN_STARTUP_FAILURE:  # the port was taken after the check: exit 1, not 3 ("locked")
+            raise click.ClickException(f"could not listen on {config.host}:{config.port} (see the error above)") from None
+        raise
     finally:
         structlog.get_logger("sedimentdb.server").info("server stopped", path=os.path.abspath(config.persist_path))
+
+
+UVICORN_STARTUP_FAILURE = 3  # uvicorn's exit code when it cannot bind; ours means "directory locked"
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` once as uvicorn will, before the database opens: a taken port is a
+    one-line error (exit 1) instead of an opened and closed engine, a uvicorn log line and exit
+    3, which the tools use for "another process holds the data directory"."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror}; another server (perhaps "
+                             f"another `sediment run`) uses it: stop it or pass --port N") from None
 
 
 def _make_server(config: Any, stopping: threading.Event) -> Any:

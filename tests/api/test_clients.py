@@ -463,8 +463,13 @@ def test_a_second_process_on_the_same_path_fails_at_construction(tmp_path) -> No
         assert holder.stdout is not None
         while "held" not in holder.stdout.readline():
             pass
-        with pytest.raises(errors.InternalError, match="another process .* is writing to this data directory"):
+        with pytest.raises(errors.InternalError, match="another process .* is writing to this data directory") as err:
             chromadb.PersistentClient(path=path, settings=quiet())
+        # The hint names how to read anyway (a Chroma user expects two processes to share a path).
+        assert "Settings(sediment_read_only=True)" in str(err.value)
+        reader = chromadb.PersistentClient(path=path, settings=chromadb.Settings(sediment_read_only=True))
+        assert reader.list_collections() == []
+        reader.close()
     finally:
         holder.communicate("", timeout=30)
 

@@ -176,3 +176,18 @@ def test_unregistered_persisted_function_is_reported(client: Client) -> None:
         "Embedding function nobody_knows not found. Add @register_embedding_function decorator to the class "
         "definition. in add."
     )
+
+
+def test_utils_is_an_attribute_of_the_package_as_in_chroma() -> None:
+    """``import chromadb; chromadb.utils.embedding_functions.X`` works in Chroma (and EMBEDDINGS.md
+    promises it for ``import sedimentdb as chromadb``); a fresh interpreter, where nothing has
+    imported ``sedimentdb.utils`` yet, raised AttributeError."""
+    import subprocess
+    import sys
+
+    code = ("import sedimentdb as chromadb\n"
+            "ef = chromadb.utils.embedding_functions.HashingEmbeddingFunction(dim=4)\n"
+            "print(len(ef(['x'])[0]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "4"

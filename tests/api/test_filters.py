@@ -70,16 +70,21 @@ def filled(collection: Collection) -> Collection:
     return collection
 
 
+def _filter_by(collection: Collection, op: str, where: Any) -> None:
+    """Run ``op`` (get, query or delete) with the metadata filter ``where``."""
+    if op == "get":
+        collection.get(where=where)
+    elif op == "query":
+        collection.query(query_embeddings=[[1.0, 0.0]], where=where)
+    else:
+        collection.delete(where=where)
+
+
 @pytest.mark.parametrize(("where", "message"), WHERE_REJECTED, ids=[m[:50] for _, m in WHERE_REJECTED])
 @pytest.mark.parametrize("op", ["get", "query", "delete"])
 def test_where_grammar(filled: Collection, op: str, where: Any, message: str) -> None:
     with pytest.raises(ValueError) as info:
-        if op == "get":
-            filled.get(where=where)
-        elif op == "query":
-            filled.query(query_embeddings=[[1.0, 0.0]], where=where)
-        else:
-            filled.delete(where=where)
+        _filter_by(filled, op, where)
     assert str(info.value) == f"{message} in {op}."
     assert filled.count() == 5
 
@@ -148,3 +153,16 @@ def test_document_contains_through_where(filled: Collection) -> None:
 def test_delete_by_where_document(filled: Collection) -> None:
     assert filled.delete(where_document={"$contains": "quick"}) == {"deleted": 2}
     assert filled.get()["ids"] == ["b", "c", "e"]
+
+
+@pytest.mark.parametrize("op", ["get", "query", "delete"])
+def test_unknown_logical_operator_is_chromas_invalid_argument(filled: Collection, op: str) -> None:
+    """chromadb 1.5.9 answers {"$n": 1} with InvalidArgumentError("Invalid where clause"); ours
+    was a bare ValueError from the engine, which `except InvalidArgumentError` did not catch."""
+    from sedimentdb import errors
+
+    where = {"$and": [{"color": "red"}, {"$n": 1}]}
+    with pytest.raises(errors.InvalidArgumentError, match=r"Invalid where clause.*\$n") as info:
+        _filter_by(filled, op, where)
+    assert isinstance(info.value, ValueError)
+    assert filled.count() == 5

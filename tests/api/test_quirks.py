@@ -90,6 +90,23 @@ def test_query_short_lists_when_fewer_than_n_results_match(collection: Collectio
     assert res["ids"] == [["b"]]
 
 
+@pytest.mark.parametrize("where", [None, {"k": 2}])
+def test_huge_n_results_costs_what_the_collection_holds(collection: Collection, where) -> None:  # type: ignore[no-untyped-def]
+    """Chroma answers n_results=10**9 on a small collection with what it has. The engine sized
+    its result arrays by n_results, so 10**9 was gigabytes and the process was killed (OOM)."""
+    import tracemalloc
+
+    collection.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], metadatas=[{"k": 1}, {"k": 2}])
+    tracemalloc.start()
+    try:
+        res = collection.query(query_embeddings=[[1.0, 0.0]], n_results=1_000_000, where=where)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res["ids"] == ([["a", "b"]] if where is None else [["b"]])
+    assert peak < 2_000_000, f"a 2-record query with n_results=10**6 allocated {peak:,} bytes"
+
+
 def test_query_on_an_empty_collection_gives_empty_inner_lists(collection: Collection) -> None:
     res = collection.query(query_embeddings=[[1.0, 0.0], [0.0, 1.0]], n_results=3)
     assert res["ids"] == [[], []]

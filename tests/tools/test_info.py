@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sedimentdb.tools.ops.info import database_info
 
 from .helpers import DOCS_ID, N_DOCS, SMALL_ID, check_golden, invoke, normalise, tree_digest, write_one
@@ -55,9 +57,30 @@ def test_info_on_missing_directory_fails_cleanly(tmp_path, runner):
     assert res.exit_code == 1 and "not a SedimentDB data directory" in res.output
 
 
+@pytest.mark.parametrize("command", [["info"], ["verify"], ["export"], ["wal", "ls"], ["wal", "dump"]])
+def test_read_only_tools_on_a_chroma_directory_name_the_migrate_command(tmp_path, runner, command):
+    (tmp_path / "chroma.sqlite3").write_bytes(b"")
+    res = invoke(runner, *command, str(tmp_path))
+    assert res.exit_code == 1, res.output
+    assert "holds a Chroma database" in res.output
+    assert f"sediment migrate-from-chroma {tmp_path} NEW_DIR" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chroma.sqlite3"]
+
+
 def test_info_on_damaged_directory_exits_4(db_path, runner):
     from .helpers import flip_byte, log_file, record_offset
     flip_byte(log_file(db_path), record_offset(db_path, 5) + 100)
     res = invoke(runner, "info", db_path)
     assert res.exit_code == 4
     assert "sediment verify" in res.output and "LSN 5" in res.output
+
+
+def test_an_empty_log_shows_no_backwards_range(db_path):
+    """After a migration every record may be released: the range read ``5..4``."""
+    from dataclasses import replace
+
+    from sedimentdb.tools.info_cmd import render_info
+
+    text = render_info(replace(database_info(db_path), first_lsn=5, last_lsn=4))
+    assert "LSN range:           none (the log holds no record; the next write is LSN 5)" in text
+    assert "5..4" not in text

@@ -32,7 +32,7 @@ from sedimentdb.tools.chroma.records import (
     parse_log_metadata,
     split_all,
 )
-from sedimentdb.tools.chroma.source_errors import DamagedSourceError, SourceBusyError
+from sedimentdb.tools.chroma.source_errors import DamagedSourceError, SourceBusyError, UnsupportedFormatError
 from sedimentdb.tools.chroma.sqlite_source import SQLITE_FILE, open_snapshot, quick_check
 from sedimentdb.tools.diskusage import tree_bytes
 
@@ -314,7 +314,10 @@ def read_chroma(path: str, *, skip_damaged: bool = False, check_sqlite: bool = T
     root = os.path.abspath(path)
     sqlite_path = os.path.join(root, SQLITE_FILE)
     if not os.path.isfile(sqlite_path):
-        raise DamagedSourceError("not a Chroma directory: chroma.sqlite3 is missing", path=sqlite_path)
+        # The wrong directory, not a damaged one: exit 1 (bad input), not 4 (run verify/repair).
+        raise UnsupportedFormatError("not a Chroma directory: chroma.sqlite3 is missing", path=sqlite_path,
+                                     hint="pass the directory given to chromadb.PersistentClient(path=...) "
+                                          "or `chroma run --path`")
     with open_snapshot(root) as conn:
         if check_sqlite:
             quick_check(conn, sqlite_path)

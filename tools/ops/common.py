@@ -13,6 +13,7 @@ import structlog
 from sedimentdb.engine.compactor.manifest import list_manifests
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.fileio import OsFileSystem
+from sedimentdb.engine.foreign import refuse_chroma_directory
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.storage_errors import InvalidArgumentError, NotFoundError
 from sedimentdb.tools.diskusage import tree_bytes  # noqa: F401 (re-exported for the ops modules)
@@ -34,6 +35,7 @@ def check_data_dir(path: str) -> str:
     if not os.path.isdir(apath):
         raise NotFoundError(f"no such directory: {apath}")
     if not os.path.isdir(os.path.join(apath, "wal")) and not list_manifests(OsFileSystem(), apath):
+        refuse_chroma_directory(apath)  # a Chroma user's first try: name the migrate command
         raise NotFoundError("not a SedimentDB data directory (no wal/ and no MANIFEST-*)", path=apath,
                             hint="pass the directory given to PersistentClient(path=...)")
     return apath

@@ -117,3 +117,16 @@ def test_unknown_format_is_refused_naming_what_it_saw(tmp_path):
     res = _run(src, str(tmp_path / "dest"))
     assert res.exit_code == 1 and "sysdb migration 11" in res.output
     assert not (tmp_path / "dest").exists()
+
+
+def test_a_directory_without_chroma_sqlite3_is_bad_input_not_damage(tmp_path):
+    """Passing the wrong directory (here a SedimentDB one) is exit 1 with a hint, not exit 4
+    (\"the data is damaged: run verify, then repair\")."""
+    wrong = tmp_path / "sediment-data"
+    wrong.mkdir()
+    (wrong / "wal").mkdir()
+    res = _run(str(wrong), str(tmp_path / "dest"))
+    assert res.exit_code == 1, res.output
+    assert "not a Chroma directory: chroma.sqlite3 is missing" in res.output
+    assert "PersistentClient(path=...)" in res.output
+    assert not (tmp_path / "dest").exists()
