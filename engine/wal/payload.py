@@ -58,6 +58,13 @@ _CLASSES = {v: k for k, v in _TYPES.items()}
 _BATCH_TYPES = {int(op): op for op in WriteOp}
 
 
+class JsonTexts(list):
+    """A WriteBatch metadata column whose entries are already compact JSON texts (or None),
+    e.g. the texts a bulk ingest stores in its segment: :func:`encode` writes them into the
+    record as they are instead of encoding the maps a second time. The record decodes to
+    the maps, like any other."""
+
+
 class CodecError(ValueError):
     """Payload bytes that passed their checksum but do not decode (a bug or a forged file)."""
 
@@ -79,15 +86,16 @@ def encode(record: Record) -> tuple[int, bytes | bytearray]:
         fields: dict[str, Any] = {"c": record.collection_id, "i": record.ids, "d": record.documents,
                                   "m": record.metadatas, "u": record.uris}
         vectors = record.embeddings
+        if isinstance(record.metadatas, JsonTexts):
+            return rtype, _pack(fields, vectors, "m")
     else:
         fields = {k: getattr(record, k) for k in record.__dataclass_fields__}
         vectors = None
     return rtype, _pack(fields, vectors)
 
 
-def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes | bytearray:
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode(
-        "utf-8", "surrogatepass")
+def _pack(fields: dict[str, Any], vectors: np.ndarray | None, raw: str | None = None) -> bytes | bytearray:
+    text = _text(fields, raw).encode("utf-8", "surrogatepass")
     codec, stored = F.TEXT_RAW, text
     if len(text) > F.COMPRESS_TEXT_ABOVE:
         packed = zstandard.ZstdCompressor(level=1).compress(text)
@@ -108,6 +116,21 @@ def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes | bytearr
     out[at:at + VEC_HEAD.size] = VEC_HEAD.pack(*v.shape)
     out[at + VEC_HEAD.size:] = vec
     return out
+
+
+def _text(fields: dict[str, Any], raw: str | None) -> str:
+    """The JSON text of ``fields``; the field named ``raw`` holds JSON texts (or None) that
+    become the elements of its array as they are (the same text json.dumps gives their maps)."""
+    if raw is None:
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    keys = list(fields)
+    at = keys.index(raw)
+    before, after = ({k: fields[k] for k in part} for part in (keys[:at], keys[at + 1:]))
+    items = ",".join("null" if t is None else t for t in fields[raw])
+    middle = json.dumps(raw) + ":[" + items + "]"
+    head = json.dumps(before, ensure_ascii=False, separators=(",", ":"), allow_nan=True)[:-1]
+    tail = json.dumps(after, ensure_ascii=False, separators=(",", ":"), allow_nan=True)[1:]
+    return head + ("," if before else "") + middle + ("," if after else "") + tail
 
 
 def decode(rtype: int, payload: bytes) -> Record:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from itertools import groupby
+from operator import itemgetter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +26,7 @@ from sedimentdb.tools.chroma.collection_config import index_configuration
 from sedimentdb.tools.chroma.formats import SourceFormat, detect
 from sedimentdb.tools.chroma.hnsw_files import FILES, read_vectors
 from sedimentdb.tools.chroma.id_map import PICKLE_FILE, read_id_map
+from sedimentdb.tools.chroma.metadata_text import SQL_VALUE, decode_texts, encode_maps
 from sedimentdb.tools.chroma.records import (
     LogRow,
     MetadataView,
@@ -61,9 +64,29 @@ class ChromaCollection:
     ids: list[str] = field(default_factory=list)
     embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     documents: list[str | None] = field(default_factory=list)
-    metadatas: list[dict[str, Any] | None] = field(default_factory=list)
+    # Each record's metadata as compact JSON text (metadata_text.py), None for none; what
+    # ``metadatas`` decodes on first use. Kept as text so it can be written as it is.
+    metadata_texts: list[str | None] = field(default_factory=list)
     uris: list[str | None] = field(default_factory=list)
     log_records: int = 0  # operations replayed from the log
+    _metadatas: list[dict[str, Any] | None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def metadatas(self) -> list[dict[str, Any] | None]:
+        """Each record's metadata as Chroma's ``get`` returns it (decoded on first use; the
+        list may then be changed in place, and :meth:`current_metadata_texts` follows it)."""
+        if self._metadatas is None:
+            self._metadatas = decode_texts(self.metadata_texts)
+        return self._metadatas
+
+    @metadatas.setter
+    def metadatas(self, value: list[dict[str, Any] | None]) -> None:
+        self._metadatas = list(value)
+
+    def current_metadata_texts(self) -> list[str | None]:
+        """The metadata as texts: re-encoded from :attr:`metadatas` if that was read (and so
+        may have been changed), else the texts as read."""
+        return self.metadata_texts if self._metadatas is None else encode_maps(self._metadatas)
 
     @property
     def space(self) -> str:
@@ -105,6 +128,7 @@ class _Reader:
         self.sqlite_path = os.path.join(root, SQLITE_FILE)
         self.skip_damaged, self.progress = skip_damaged, progress
         self.skipped: list[dict[str, Any]] = []
+        self.maps: dict[int, dict[str, Any]] | None = None  # see _all_maps
 
     def q(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
@@ -156,23 +180,35 @@ class _Reader:
         value = rows[0][0]
         return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
 
+    def _all_maps(self) -> dict[int, dict[str, Any]]:
+        """Every record's stored key/value map (document and uri included), by offset id: one
+        scan of ``embedding_metadata`` for all collections, taken apart by :meth:`_metadata_view`.
+
+        SQLite picks the value column (metadata_text.SQL_VALUE) and each record's map is one
+        dict comprehension over its run of rows (itertools.groupby, in C), not one Python step
+        per row. A table scan returns the rows in insertion order, which keeps a record's rows
+        together (Chroma writes them in one statement); if a record's rows are split (runs
+        outnumber records), they are read again in key order.
+        """
+        if self.maps is None:
+            sql = f"SELECT m.id, m.key, {SQL_VALUE} FROM embedding_metadata m WHERE {SQL_VALUE} IS NOT NULL"
+            kv = self.q(sql)
+            runs = [(oid, {k: v for _, k, v in run}) for oid, run in groupby(kv, itemgetter(0))]
+            if len(runs) != len(maps := dict(runs)):
+                kv = self.q(sql + " ORDER BY m.id, m.key")
+                maps = {oid: {k: v for _, k, v in run} for oid, run in groupby(kv, itemgetter(0))}
+            self.maps = maps
+        return self.maps
+
     def _metadata_view(self, col: ChromaCollection, segment: str) -> MetadataView:
         view = MetadataView()
+        maps = self._all_maps()
+        records = self.q("SELECT id, embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id", (segment,))
+        view.rows = {eid: maps.pop(oid, None) or {} for oid, eid in records}
+        if len(view.rows) != len(records):
+            raise DamagedSourceError(f"collection {col.name!r}: an id is stored twice in its metadata segment",
+                                     path=self.sqlite_path)
         rows = view.rows
-        # decode_value's choice among the four columns made by SQLite (COALESCE in the same
-        # order, the casts of int() and float()), with a flag for the one type SQLite cannot
-        # carry (bool): one Python step per row instead of a call.
-        for eid, key, value, is_bool in self.q(
-                "SELECT e.embedding_id, m.key, COALESCE(m.string_value, CAST(m.int_value AS INTEGER), "
-                "CAST(m.float_value AS REAL), m.bool_value), m.string_value IS NULL AND m.int_value IS NULL "
-                "AND m.float_value IS NULL AND m.bool_value IS NOT NULL "
-                "FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? "
-                "ORDER BY e.id", (segment,)):
-            stored = rows.get(eid)
-            if stored is None:
-                stored = rows[eid] = {}
-            if value is not None:
-                stored[key] = bool(value) if is_bool else value
         if self.fmt.has_arrays:
             arrays: dict[str, dict[str, list[Any]]] = {}
             for eid, key, s, i, f, b in self.q(
@@ -291,7 +327,8 @@ class _Reader:
         if self.index_stat is not None and _stat(self.index_stat[0]) != self.index_stat[1]:
             raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)",
                                   path=self.index_stat[0])
-        col.documents, col.uris, col.metadatas = split_all([rows[i] for i in ids], self.fmt.python_era)
+        col.documents, col.uris, metadatas = split_all([rows[i] for i in ids], self.fmt.python_era)
+        col.metadata_texts = encode_maps(metadatas)
 
 
 def _stat(directory: str) -> list[tuple[str, int, int]]:
