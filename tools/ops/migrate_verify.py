@@ -195,7 +195,9 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
     answers = db.query(col.id, col.embeddings[picks], k, include=Include(documents=False, metadatas=False))
     pos = {rid: j for j, rid in enumerate(col.ids)}
     v = col.embeddings
-    norms = (v * v).sum(axis=1) if col.space == "l2" else np.linalg.norm(v, axis=1) if col.space == "cosine" else None
+    # Squared norms without a temporary (n, dim) array (einsum sums the products in place).
+    squares = np.einsum("ij,ij->i", v, v) if col.space != "ip" else None
+    norms = squares if col.space == "l2" else np.sqrt(squares) if squares is not None else None
     # Every query's dot products with every vector in one matrix product (one pass over the
     # vectors instead of one per query).
     dots = v @ v[picks].T
@@ -210,13 +212,13 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
         exact_near = exact_distances(col.space, col.embeddings[near], col.embeddings[q])
         kth64 = np.partition(exact_near, k - 1)[k - 1]
         truth = {col.ids[j] for j, d in zip(near, exact_near, strict=True) if d <= kth64 + tol}
-        for rid, dist in zip(ans.ids, ans.distances or [], strict=True):
-            if rid not in pos:
-                problems.append(f"query {col.ids[q]!r} returned {rid!r}, which the source does not hold")
-                continue
-            want = float(exact_distances(col.space, col.embeddings[pos[rid]][None, :], col.embeddings[q])[0])
+        unknown = [rid for rid in ans.ids if rid not in pos]
+        problems += [f"query {col.ids[q]!r} returned {rid!r}, which the source does not hold" for rid in unknown]
+        known = [(rid, dist) for rid, dist in zip(ans.ids, ans.distances or [], strict=True) if rid in pos]
+        wants = exact_distances(col.space, v[[pos[rid] for rid, _ in known]], v[q]) if known else []
+        for (rid, dist), want in zip(known, wants, strict=True):  # the answers' distances, in one call
             if abs(dist - want) > tol * max(1.0, abs(want)):
-                problems.append(f"query {col.ids[q]!r}: {rid!r} at distance {dist}, exact {want}")
+                problems.append(f"query {col.ids[q]!r}: {rid!r} at distance {dist}, exact {float(want)}")
         found += len(truth & set(ans.ids))
         wanted += k
     recall = found / wanted if wanted else 1.0
