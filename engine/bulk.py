@@ -132,16 +132,22 @@ def stored_metadata(metas: list[Any]) -> list[str | None]:
     separators ``,`` and ``:``, what a segment stores), e.g. by a reader that built the text
     once; it is kept as it is once all such texts parse (one JSON parse) to maps.
     InvalidArgumentError for an entry that is not a map of JSON values."""
-    bad = next((k for k, m in enumerate(metas) if m is not None and not isinstance(m, (dict, str))), None)
-    if bad is not None:
-        raise InvalidArgumentError(f"metadata of record {bad} is a {type(metas[bad]).__name__}, not a map")
+    kinds = set(map(type, metas))  # the types present, collected in C (no Python step per record)
+    if not kinds <= {dict, str, type(None)}:
+        bad = next((k for k, m in enumerate(metas) if m is not None and not isinstance(m, (dict, str))), None)
+        if bad is not None:
+            raise InvalidArgumentError(f"metadata of record {bad} is a {type(metas[bad]).__name__}, not a map")
     try:
-        texts = metadata_texts(metas)
-        _check_texts(metas)
-        for k, text in enumerate(texts):
-            if text is not None and (text == "{}" or "null" in text):
-                kept = strip_none(metas[k] if isinstance(metas[k], dict) else json.loads(text))
-                texts[k] = None if kept is None else metadata_texts([kept])[0]
+        texts = list(metas) if kinds <= {str, type(None)} else metadata_texts(metas)
+        if str in kinds:
+            _check_texts(metas)
+        present = [t for t in texts if t is not None] if type(None) in kinds else texts
+        # Texts to strip are rare: found with two searches in C over the whole column.
+        if "{}" in present or "null" in "\n".join(present):  # type: ignore[arg-type]
+            for k, text in enumerate(texts):
+                if text is not None and (text == "{}" or "null" in text):
+                    kept = strip_none(metas[k] if isinstance(metas[k], dict) else json.loads(text))
+                    texts[k] = None if kept is None else metadata_texts([kept])[0]
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"metadata cannot be stored: {exc}") from None
     return texts
@@ -158,14 +164,15 @@ def _as_maps(batch: WriteBatch) -> WriteBatch:
 
 def _check_texts(metas: list[Any]) -> None:
     """ValueError unless every ``str`` entry is the JSON text of one map (parsed in one go)."""
-    at = [k for k, m in enumerate(metas) if type(m) is str]
+    at = range(len(metas)) if set(map(type, metas)) == {str} else [k for k, m in enumerate(metas) if type(m) is str]
     if not at:
         return
+    texts = metas if isinstance(at, range) else [metas[k] for k in at]
     try:
-        maps = json.loads("[" + ",".join(metas[k] for k in at) + "]")
+        maps = json.loads("[" + ",".join(texts) + "]")
     except ValueError as exc:
         raise ValueError(f"a metadata text is not valid JSON ({exc})") from None
-    if len(maps) != len(at) or not all(type(m) is dict for m in maps):
+    if len(maps) != len(at) or set(map(type, maps)) != {dict}:
         k = next((at[j] for j, m in enumerate(maps) if type(m) is not dict), at[-1])
         raise ValueError(f"the metadata text of record {k} is not one JSON object")
 

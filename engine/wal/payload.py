@@ -126,7 +126,8 @@ def _text(fields: dict[str, Any], raw: str | None) -> str:
     keys = list(fields)
     at = keys.index(raw)
     before, after = ({k: fields[k] for k in part} for part in (keys[:at], keys[at + 1:]))
-    items = ",".join("null" if t is None else t for t in fields[raw])
+    texts = fields[raw]
+    items = ",".join(["null" if t is None else t for t in texts] if None in texts else texts)
     middle = json.dumps(raw) + ":[" + items + "]"
     head = json.dumps(before, ensure_ascii=False, separators=(",", ":"), allow_nan=True)[:-1]
     tail = json.dumps(after, ensure_ascii=False, separators=(",", ":"), allow_nan=True)[1:]

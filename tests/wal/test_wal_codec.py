@@ -3,6 +3,7 @@ log under random single-byte damage (never a wrong record, never an unexpected e
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -123,6 +124,19 @@ def test_an_int_too_long_for_json_is_refused_before_it_gets_an_lsn(tmp_path):
         wal.submit(ModifyCollection("c", None, {"huge": 10**5000}, None))
     assert wal.last_lsn == 0
     wal.close()
+
+
+def test_metadata_given_as_json_texts_is_written_as_the_maps_would_be():
+    metas = [{"a": 1, "f": 0.1, "s": "é\u2028\"x"}, None, {}, {"n": [1.5, True]}]
+    texts = codec.JsonTexts([None if m is None else json.dumps(m, ensure_ascii=False, separators=(",", ":"))
+                             for m in metas])
+    ids = ["\u0000raw\u0000", "b", "c", "d"]  # an id that looks like a placeholder changes nothing
+    emb = np.arange(8, dtype=np.float32).reshape(4, 2)
+    as_maps = WriteBatch(WriteOp.ADD, "c1", ids, emb, ["d", None, "x", None], metas, None)
+    as_texts = WriteBatch(WriteOp.ADD, "c1", ids, emb, ["d", None, "x", None], texts, None)
+    assert codec.encode(as_texts) == codec.encode(as_maps)
+    back = codec.decode(*codec.encode(as_texts))
+    assert back.metadatas == metas and back.ids == ids
 
 
 def test_empty_batches_round_trip():

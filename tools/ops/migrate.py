@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from sedimentdb.tools.ops.migrate_verify import (
     CollectionCheck,
     StoredColumns,
     check_collection_queries,
+    column_digest,
     compare,
     source_columns,
 )
@@ -217,11 +219,12 @@ def _joined(parts: list[StoredColumns]) -> StoredColumns:
                          np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
 
 
-def check_disk(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck]) -> None:
+def check_disk(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck],
+               source_digests: dict[str, str] | None = None) -> None:
     """After close, from the files every reopen loads (:func:`stored_on_disk`): each
     collection must hold the source's ids, in the source's order and no others, and the
     same records (count and digest: verify.compare). A difference is added to that
-    collection's problems."""
+    collection's problems. ``source_digests``: the source side's digests, if computed."""
     stored = stored_on_disk(path, [c.id for c in snap.collections])
     for col, check in zip(snap.collections, checks, strict=True):
         dest = stored.get(col.id) or StoredColumns([], [], [], [], np.zeros((0, 0), dtype=np.float32))
@@ -230,7 +233,7 @@ def check_disk(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck]) -
             check.problems.append(f"the files on disk (segments and log) hold {len(dest.ids)} ids for this "
                                   f"collection, not the source's {col.count} in the source's order")
             continue
-        compare(check, source_columns(col), dest)
+        compare(check, source_columns(col), dest, (source_digests or {}).get(col.id))
 
 
 def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_damaged: bool = False,
@@ -253,7 +256,12 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
         summary.seconds = time.monotonic() - started
         return summary
     tmp = _temp_dir(adest)
+    # The source side of the verification needs only the snapshot: its digests are computed on
+    # the second core while this one writes (hashing and gathering vectors release the GIL,
+    # and so do the writes and fsyncs).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-source-digest")
     try:
+        digests = {c.id: pool.submit(column_digest, source_columns(c)) for c in snap.collections}
         db = Database.open(tmp, DatabaseOptions(durability="normal", background_compaction=False),
                            logger=quiet_logger())
         try:
@@ -263,7 +271,7 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
             checks = _verify(db, snap, sample_queries, progress)
         finally:
             db.close()
-        check_disk(tmp, snap, checks)
+        check_disk(tmp, snap, checks, {cid: f.result() for cid, f in digests.items()})
         summary.phases["verify"], summary.phases_cpu["verify"] = time.monotonic() - mark, time.process_time() - cpu
         summary.verification = [c.to_dict() for c in checks]
         bad = [c for c in checks if not c.ok]
@@ -277,6 +285,8 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        pool.shutdown(cancel_futures=True)
     summary.seconds = time.monotonic() - started
     return summary
 
