@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from itertools import groupby
 from operator import itemgetter
 from collections.abc import Callable
@@ -200,10 +201,13 @@ class _Reader:
             self.maps = maps
         return self.maps
 
-    def _metadata_view(self, col: ChromaCollection, segment: str) -> MetadataView:
+    def _records(self, segment: str) -> list[tuple[int, str]]:
+        """(offset id, record id) of every record of a metadata segment, in offset (get()) order."""
+        return self.q("SELECT id, embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id", (segment,))
+
+    def _metadata_view(self, col: ChromaCollection, segment: str, records: list[tuple[int, str]],
+                       maps: dict[int, dict[str, Any]]) -> MetadataView:
         view = MetadataView()
-        maps = self._all_maps()
-        records = self.q("SELECT id, embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id", (segment,))
         view.rows = {eid: maps.pop(oid, None) or {} for oid, eid in records}
         if len(view.rows) != len(records):
             raise DamagedSourceError(f"collection {col.name!r}: an id is stored twice in its metadata segment",
@@ -292,9 +296,17 @@ class _Reader:
         meta_seg, vec_seg = self._segments(col)
         assert meta_seg is not None
         mt, h = self._max_seq(meta_seg), self._max_seq(vec_seg)
-        metadata = self._metadata_view(col, meta_seg)
-        vectors = self._vector_view(col, vec_seg, h)
         log = self._log(col, min(mt, h))
+        records = self._records(meta_seg)
+        # Both cores: the metadata maps (SQLite's scan, then grouping) on a second thread while
+        # this one reads the index files and copies out the vectors in get() order (numpy and
+        # SQLite release the GIL for most of that). The copy is kept only if the records end
+        # up exactly as listed (no log to replay, every record in the index).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-metadata") as pool:
+            maps = pool.submit(self._all_maps)
+            vectors = self._vector_view(col, vec_seg, h)
+            early = self._early_matrix(col, records, vectors) if not log else None
+            metadata = self._metadata_view(col, meta_seg, records, maps.result())
         for row in log:
             if row.seq_id > mt:
                 metadata.apply(row)
@@ -302,9 +314,19 @@ class _Reader:
                 vectors.apply(row)
         vectors.finish()
         col.log_records = len(log)
-        self._assemble(col, metadata, vectors)
+        self._assemble(col, metadata, vectors, early)
 
-    def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView) -> None:
+    def _early_matrix(self, col: ChromaCollection, records: list[tuple[int, str]],
+                      vectors: VectorView) -> tuple[list[str], np.ndarray] | None:
+        """(ids, vectors) of ``records`` in their order, if the index holds every one of them."""
+        ids = [eid for _, eid in records]
+        if vectors.base is None or vectors.vectors or len(vectors.row) != len(ids) or not \
+                vectors.row.keys() >= set(ids):
+            return None
+        return ids, vectors.matrix(ids, col.dimension or 0)
+
+    def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView,
+                  early: tuple[list[str], np.ndarray] | None = None) -> None:
         rows, with_vector = metadata.rows, vectors.row.keys() | vectors.vectors.keys()
         # Set differences in C first; the ordered lists (for the messages) only when there is one.
         orphans = [i for i in vectors.ids() if i not in rows] if with_vector - rows.keys() else []
@@ -323,7 +345,7 @@ class _Reader:
                                  "problem": message, "ids": ids})
         ids = [i for i in rows if i in with_vector] if lacking else list(rows)
         col.ids = ids
-        col.embeddings = vectors.matrix(ids, col.dimension or 0)
+        col.embeddings = early[1] if early is not None and early[0] == ids else vectors.matrix(ids, col.dimension or 0)
         if self.index_stat is not None and _stat(self.index_stat[0]) != self.index_stat[1]:
             raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)",
                                   path=self.index_stat[0])
