@@ -81,7 +81,9 @@ def bulk_ingest(db: Database, collection_id: str, ids: list[str], embeddings: An
             return int(db._log_locked(_as_maps(batch)))
         # Logged with the texts the segment stores (encoded once, spliced into the record as
         # they are): replay decodes them to the maps an add of ``metas`` would keep.
-        lsn = db.wal.submit(batch if texts is None else replace(batch, metadatas=JsonTexts(texts)))
+        # Borrowed: the vectors go to the log file from ``emb`` itself (unchanged until written:
+        # the wait is next, under the lock).
+        lsn = db.wal.submit(batch if texts is None else replace(batch, metadatas=JsonTexts(texts)), borrow=True)
         db._wait(lsn)
         db._apply_through(lsn)  # other writers' records queued before this one, in LSN order
         try:

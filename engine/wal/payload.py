@@ -81,20 +81,31 @@ def record_type(record: Record) -> int:
 
 def encode(record: Record) -> tuple[int, bytes | bytearray]:
     """(record type, payload bytes) for ``record``."""
+    rtype, parts = encode_parts(record)
+    if len(parts) == 1:
+        return rtype, parts[0]  # type: ignore[return-value]
+    # One buffer, each part copied into it once (the vectors are most of a big record).
+    out = bytearray(sum(map(len, parts)))
+    at = 0
+    for part in parts:
+        out[at:at + len(part)] = part
+        at += len(part)
+    return rtype, out
+
+
+def encode_parts(record: Record) -> tuple[int, list[bytes | memoryview]]:
+    """:func:`encode` as the payload's consecutive parts: a record with vectors ends with a
+    view of its embeddings array (not a copy), which must not change while the parts are used."""
     rtype = record_type(record)
     if isinstance(record, WriteBatch):
         fields: dict[str, Any] = {"c": record.collection_id, "i": record.ids, "d": record.documents,
                                   "m": record.metadatas, "u": record.uris}
-        vectors = record.embeddings
-        if isinstance(record.metadatas, JsonTexts):
-            return rtype, _pack(fields, vectors, "m")
-    else:
-        fields = {k: getattr(record, k) for k in record.__dataclass_fields__}
-        vectors = None
-    return rtype, _pack(fields, vectors)
+        raw = "m" if isinstance(record.metadatas, JsonTexts) else None
+        return rtype, _pack(fields, record.embeddings, raw)
+    return rtype, _pack({k: getattr(record, k) for k in record.__dataclass_fields__}, None)
 
 
-def _pack(fields: dict[str, Any], vectors: np.ndarray | None, raw: str | None = None) -> bytes | bytearray:
+def _pack(fields: dict[str, Any], vectors: np.ndarray | None, raw: str | None = None) -> list[bytes | memoryview]:
     text = _text(fields, raw).encode("utf-8", "surrogatepass")
     codec, stored = F.TEXT_RAW, text
     if len(text) > F.COMPRESS_TEXT_ABOVE:
@@ -103,19 +114,11 @@ def _pack(fields: dict[str, Any], vectors: np.ndarray | None, raw: str | None = 
             codec, stored = F.TEXT_ZSTD, packed
     head = PAYLOAD_HEAD.pack(codec, 0 if vectors is None else 1, 0, len(stored), len(text))
     if vectors is None:
-        return head + stored
+        return [head + stored]
     v = np.ascontiguousarray(vectors, dtype="<f4")
     if v.ndim != 2:
         raise ValueError(f"embeddings must be a 2-d array, got shape {v.shape}")
-    # One buffer, each part copied into it once (the vectors are most of a big record).
-    vec = memoryview(v.reshape(-1)).cast("B")
-    out = bytearray(len(head) + len(stored) + VEC_HEAD.size + len(vec))
-    at = len(head) + len(stored)
-    out[:len(head)] = head
-    out[len(head):at] = stored
-    out[at:at + VEC_HEAD.size] = VEC_HEAD.pack(*v.shape)
-    out[at + VEC_HEAD.size:] = vec
-    return out
+    return [head + stored + VEC_HEAD.pack(*v.shape), memoryview(v.reshape(-1)).cast("B")]
 
 
 def _text(fields: dict[str, Any], raw: str | None) -> str:

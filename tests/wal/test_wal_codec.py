@@ -176,6 +176,33 @@ def test_large_batch_through_the_log_in_several_frames(tmp_path, monkeypatch):
     assert lsn == 1 and back.embeddings.tobytes() == rec.embeddings.tobytes()
 
 
+@pytest.mark.parametrize("fs_kind", ["os", "memory"])
+def test_a_borrowed_record_writes_the_same_bytes_without_copying_its_vectors(tmp_path, monkeypatch, fs_kind):
+    monkeypatch.setattr(F, "MAX_FRAME_PAYLOAD", 64 << 10)
+    n, dim = 700, 96  # the frames' boundaries fall inside the text part and inside the vectors
+    rec = WriteBatch(WriteOp.ADD, "c", [f"id-{i}" for i in range(n)],
+                     np.random.default_rng(2).random((n, dim), np.float32), None, None, None)
+    small = WriteBatch(WriteOp.ADD, "c", ["x"], np.ones((1, dim), np.float32), None, None, None)
+    files = {}
+    for borrow in (False, True):
+        fs = OsFileSystem() if fs_kind == "os" else MemoryFileSystem()
+        d = str(tmp_path / f"wal-{borrow}")
+        wal = Wal.open(d, fs=fs)
+        wal.submit(small, borrow=borrow)
+        wal.wait(wal.submit(rec, borrow=borrow))
+        (name,) = [n for n in fs.listdir(d) if n.endswith(F.FILE_SUFFIX)]
+        files[borrow] = fs.read_bytes(os.path.join(d, name))[F.FILE_HEADER_SIZE:]  # after the uuid
+        back = [r for _, r in wal.replay(1)] if fs_kind == "memory" else None
+        wal.close()
+        if back is None:
+            wal = Wal.open(d, fs=fs)
+            back = [r for _, r in wal.replay(1)]
+            wal.close()
+        assert [r.ids for r in back] == [["x"], rec.ids]
+        assert back[1].embeddings.tobytes() == rec.embeddings.tobytes()
+    assert files[True] == files[False] and len(files[True]) > 4 * (64 << 10)  # five frames
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_decoding_arbitrary_payload_bytes_raises_only_codec_error(payload):
