@@ -41,8 +41,7 @@ from sedimentdb.engine.segments import HnswParams, Segment, SegmentData
 from sedimentdb.engine.segments.bodies import decode_all_metadata, metadata_texts
 from sedimentdb.engine.segments.writer import write_segment
 from sedimentdb.engine.storage_errors import InvalidArgumentError
-from sedimentdb.engine.wal.payload import JsonTexts
-from sedimentdb.engine.wal.records import WriteBatch, WriteOp
+from sedimentdb.engine.wal.records import JsonTexts, WriteBatch, WriteOp
 
 if TYPE_CHECKING:
     from sedimentdb.engine.collection import CollectionState

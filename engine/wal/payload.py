@@ -30,6 +30,7 @@ from sedimentdb.engine.wal.records import (
     DeleteDatabase,
     DeleteRecords,
     ForkCollection,
+    JsonTexts,
     ModifyCollection,
     NewEpoch,
     Record,
@@ -56,13 +57,6 @@ _TYPES: dict[type, int] = {
 }
 _CLASSES = {v: k for k, v in _TYPES.items()}
 _BATCH_TYPES = {int(op): op for op in WriteOp}
-
-
-class JsonTexts(list):
-    """A WriteBatch metadata column whose entries are already compact JSON texts (or None),
-    e.g. the texts a bulk ingest stores in its segment: :func:`encode` writes them into the
-    record as they are instead of encoding the maps a second time. The record decodes to
-    the maps, like any other."""
 
 
 class CodecError(ValueError):
