@@ -4,8 +4,10 @@ What RocksDB's IngestExternalFile and building a LevelDB table directly do, for 
 a batch of records whose ids are all new to the collection is
 
 1. logged as ONE ordinary ``WriteBatch`` ADD record (columnar: ids, raw float32 vectors,
-   documents/metadata/uris as one JSON text; metadata as given, ``None`` values included,
-   which replay drops as for any add) and made durable. The log stays the whole
+   documents/metadata/uris as one JSON text; the metadata as the segment stores it, each
+   text spliced in as it is: ``None`` values and empty maps dropped, as replay of any add
+   would drop them; the vectors written from the caller's array, not copied) and made
+   durable. The log stays the whole
    truth: a follower, a restore, point-in-time recovery and ``sediment verify`` see a plain
    add, and a crash before step 3 replays it into the tail like any add;
 2. written as a segment (``segments/<id>/``: temp directory, fsync, rename, fsync) from the
