@@ -4,8 +4,10 @@ What RocksDB's IngestExternalFile and building a LevelDB table directly do, for 
 a batch of records whose ids are all new to the collection is
 
 1. logged as ONE ordinary ``WriteBatch`` ADD record (columnar: ids, raw float32 vectors,
-   documents/metadata/uris as one JSON text; metadata as given, ``None`` values included,
-   which replay drops as for any add) and made durable. The log stays the whole
+   documents/metadata/uris as one JSON text; the metadata as the segment stores it, each
+   text spliced in as it is: ``None`` values and empty maps dropped, as replay of any add
+   would drop them; the vectors written from the caller's array, not copied) and made
+   durable. The log stays the whole
    truth: a follower, a restore, point-in-time recovery and ``sediment verify`` see a plain
    add, and a crash before step 3 replays it into the tail like any add;
 2. written as a segment (``segments/<id>/``: temp directory, fsync, rename, fsync) from the
@@ -25,8 +27,10 @@ replays nothing. engine/compactor/FORMAT.md ("Bulk ingest") describes what it le
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,10 +40,10 @@ from sedimentdb.engine.collection import ORDINAL_SHIFT, ordinals_for, strip_none
 from sedimentdb.engine.hnsw_config import index_settings
 from sedimentdb.engine.parts import SegmentPart, TailPart
 from sedimentdb.engine.segments import HnswParams, Segment, SegmentData
-from sedimentdb.engine.segments.bodies import metadata_texts
+from sedimentdb.engine.segments.bodies import decode_all_metadata, metadata_texts
 from sedimentdb.engine.segments.writer import write_segment
 from sedimentdb.engine.storage_errors import InvalidArgumentError
-from sedimentdb.engine.wal.records import WriteBatch, WriteOp
+from sedimentdb.engine.wal.records import JsonTexts, WriteBatch, WriteOp
 
 if TYPE_CHECKING:
     from sedimentdb.engine.collection import CollectionState
@@ -75,8 +79,12 @@ def bulk_ingest(db: Database, collection_id: str, ids: list[str], embeddings: An
         if _tail_live(cs):
             # Live tail rows are logged after the checkpoint, which therefore cannot move past
             # this record: it goes the way of any add (compact() first keeps the fast path).
-            return int(db._log_locked(batch))
-        lsn = db.wal.submit(batch)
+            return int(db._log_locked(_as_maps(batch)))
+        # Logged with the texts the segment stores (encoded once, spliced into the record as
+        # they are): replay decodes them to the maps an add of ``metas`` would keep.
+        # Borrowed: the vectors go to the log file from ``emb`` itself (unchanged until written:
+        # the wait is next, under the lock).
+        lsn = db.wal.submit(batch if texts is None else replace(batch, metadatas=JsonTexts(texts)), borrow=True)
         db._wait(lsn)
         db._apply_through(lsn)  # other writers' records queued before this one, in LSN order
         try:
@@ -84,7 +92,7 @@ def bulk_ingest(db: Database, collection_id: str, ids: list[str], embeddings: An
         except BaseException as exc:  # the record is durable: it must be visible, as a tail like any add
             db.log.warning("bulk segment not written; the records go to the log tail",
                            **{K.COLLECTION: cs.id, K.LSN: lsn, K.ERROR: f"{type(exc).__name__}: {exc}"})
-            db._apply(batch, lsn)
+            db._apply(_as_maps(batch), lsn)
             db.last_lsn = lsn
             if not isinstance(exc, Exception):
                 raise  # ^C: the state stays whole, the interrupt goes on
@@ -122,19 +130,54 @@ def stored_metadata(metas: list[Any]) -> list[str | None]:
     """What ``add`` stores for new records' metadata (collection.strip_none: a ``None`` value
     means nothing, an empty map is no metadata), as the JSON texts a segment stores: encoded
     once, and only the few texts that hold a ``null`` decoded, stripped and encoded again.
+
+    An entry may also be a ``str``: a map already encoded as compact JSON (``ensure_ascii=False``,
+    separators ``,`` and ``:``, what a segment stores), e.g. by a reader that built the text
+    once; it is kept as it is once all such texts parse (one JSON parse) to maps.
     InvalidArgumentError for an entry that is not a map of JSON values."""
-    bad = next((k for k, m in enumerate(metas) if m is not None and not isinstance(m, dict)), None)
-    if bad is not None:
-        raise InvalidArgumentError(f"metadata of record {bad} is a {type(metas[bad]).__name__}, not a map")
+    kinds = set(map(type, metas))  # the types present, collected in C (no Python step per record)
+    if not kinds <= {dict, str, type(None)}:
+        bad = next((k for k, m in enumerate(metas) if m is not None and not isinstance(m, (dict, str))), None)
+        if bad is not None:
+            raise InvalidArgumentError(f"metadata of record {bad} is a {type(metas[bad]).__name__}, not a map")
     try:
-        texts = metadata_texts(metas)
-        for k, text in enumerate(texts):
-            if text is not None and (text == "{}" or "null" in text):
-                kept = strip_none(metas[k])
-                texts[k] = None if kept is None else metadata_texts([kept])[0]
+        texts = list(metas) if kinds <= {str, type(None)} else metadata_texts(metas)
+        if str in kinds:
+            _check_texts(metas)
+        present = [t for t in texts if t is not None] if type(None) in kinds else texts
+        # Texts to strip are rare: found with two searches in C over the whole column.
+        if "{}" in present or "null" in "\n".join(present):  # type: ignore[arg-type]
+            for k, text in enumerate(texts):
+                if text is not None and (text == "{}" or "null" in text):
+                    kept = strip_none(metas[k] if isinstance(metas[k], dict) else json.loads(text))
+                    texts[k] = None if kept is None else metadata_texts([kept])[0]
     except (TypeError, ValueError) as exc:
         raise InvalidArgumentError(f"metadata cannot be stored: {exc}") from None
     return texts
+
+
+def _as_maps(batch: WriteBatch) -> WriteBatch:
+    """``batch`` with its metadata as maps, for the in-memory apply of the paths that do not
+    write a segment: pre-encoded texts (see :func:`stored_metadata`) are decoded, only then."""
+    metas = batch.metadatas
+    if metas is None or not any(type(m) is str for m in metas):
+        return batch
+    return replace(batch, metadatas=decode_all_metadata("<bulk ingest>", stored_metadata(metas)))
+
+
+def _check_texts(metas: list[Any]) -> None:
+    """ValueError unless every ``str`` entry is the JSON text of one map (parsed in one go)."""
+    at = range(len(metas)) if set(map(type, metas)) == {str} else [k for k, m in enumerate(metas) if type(m) is str]
+    if not at:
+        return
+    texts = metas if isinstance(at, range) else [metas[k] for k in at]
+    try:
+        maps = json.loads("[" + ",".join(texts) + "]")
+    except ValueError as exc:
+        raise ValueError(f"a metadata text is not valid JSON ({exc})") from None
+    if len(maps) != len(at) or set(map(type, maps)) != {dict}:
+        k = next((at[j] for j, m in enumerate(maps) if type(m) is not dict), at[-1])
+        raise ValueError(f"the metadata text of record {k} is not one JSON object")
 
 
 def _check_new(db: Database, cs: CollectionState, ids: list[str], emb: np.ndarray) -> None:

@@ -29,7 +29,7 @@ def decode_rows(path: str, body: memoryview, n: int) -> tuple[list[str], np.ndar
     ordinals = np.frombuffer(body, dtype=F.U64, count=n, offset=0).astype(np.uint64)
     versions = np.frombuffer(body, dtype=F.U64, count=n, offset=8 * n).astype(np.uint64)
     ids = StringColumn(path, body[16 * n:], n).all()
-    if any(i is None for i in ids):
+    if None in ids:
         raise CorruptionError("rows file holds a missing id", path=path)
     ordinals.flags.writeable = False
     versions.flags.writeable = False
@@ -60,6 +60,8 @@ def metadata_texts(metadatas: list[dict[str, Any] | str | None]) -> list[str | N
     JSON keeps int vs float (``1`` vs ``1.0``), bools, nesting and key order, and Python
     writes floats with ``repr``, so values round-trip exactly (NaN/Infinity included).
     """
+    if set(map(type, metadatas)) <= {str, type(None)}:  # already texts: no Python step per row
+        return list(metadatas)  # type: ignore[arg-type]
     encode = _compact_json
     return [m if m is None or isinstance(m, str) else encode(m) for m in metadatas]
 

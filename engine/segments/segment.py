@@ -170,6 +170,16 @@ class Segment:
         assert self._metadata is not None
         return self._metadata.get(row)
 
+    def all_metadata_texts(self) -> list[str | None]:
+        """Every row's stored metadata JSON text (None when it has none), not decoded."""
+        assert self._metadata is not None
+        return self._metadata.all()
+
+    def all_uris(self) -> list[str | None]:
+        """Every row's URI."""
+        assert self._uris is not None
+        return self._uris.all()
+
     def uri(self, row: int) -> str | None:
         """The URI of ``row``."""
         assert self._uris is not None

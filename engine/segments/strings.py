@@ -24,8 +24,9 @@ def encode_strings(values: list[str | None]) -> bytes:
         encoded = [v.encode(ENCODING, ERRORS) if v is not None else b"" for v in values]
         lengths = np.fromiter(map(len, encoded), dtype=np.uint64, count=n)
         data = b"".join(encoded)
-    valid = np.fromiter((v is not None for v in values), dtype=bool, count=n) if None in values \
-        else np.ones(n, dtype=bool)
+    nones = values.count(None)
+    valid = np.ones(n, dtype=bool) if not nones else np.zeros(n, dtype=bool) if nones == n \
+        else np.fromiter((v is not None for v in values), dtype=bool, count=n)
     offsets = np.zeros(n + 1, dtype=F.U64)
     if n:
         np.cumsum(lengths, out=offsets[1:])

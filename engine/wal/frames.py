@@ -114,10 +114,60 @@ def encode_frames(lsn: int, rtype: int, payload: bytes | bytearray,
     return out
 
 
-def _frame_header(lsn: int, rtype: int, flags: int, raw_len: int, chunk: bytes | memoryview, lag: int) -> bytes:
-    rest = F.FRAME_HEADER.pack(0, len(chunk), lsn, rtype, F.CODEC_RAW, flags, 0, raw_len,
-                               crc32c.crc32c(chunk), lag)[4:]
+def _frame_header(lsn: int, rtype: int, flags: int, raw_len: int, chunk: bytes | memoryview, lag: int,
+                  length: int | None = None, crc: int | None = None) -> bytes:
+    """The header of a frame holding ``chunk`` (or ``length`` bytes whose crc32c is ``crc``)."""
+    rest = F.FRAME_HEADER.pack(0, len(chunk) if length is None else length, lsn, rtype, F.CODEC_RAW, flags, 0,
+                               raw_len, crc32c.crc32c(chunk) if crc is None else crc, lag)[4:]
     return crc32c.crc32c(rest).to_bytes(4, "little") + rest
+
+
+class FrameParts:
+    """One record's frames as buffers to write one after another (headers, views of the
+    payload's parts, padding): the bytes :func:`encode_frames` gives, without copying a
+    large payload into them. ``len()`` is the byte count."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, parts: list[bytes | memoryview]) -> None:
+        self.parts = parts
+        self.size = sum(map(len, parts))
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def encode_frames_parts(lsn: int, rtype: int, parts: list[bytes | memoryview],
+                        durable_through: int | None = None) -> bytes | bytearray | FrameParts:
+    """:func:`encode_frames` of the payload made of ``parts`` (payload.encode_parts): a record
+    of several frames comes back as :class:`FrameParts` pointing into the parts (each
+    frame's checksum taken over its pieces), a small one as bytes."""
+    total = sum(map(len, parts))
+    if total <= F.MAX_FRAME_PAYLOAD:
+        return encode_frames(lsn, rtype, b"".join(parts), durable_through)
+    lag = 0 if durable_through is None else min(max(lsn - durable_through, 0), 0xFFFFFFFF)
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    out: list[bytes | memoryview] = []
+    k = at = 0  # the current part, and the position in it
+    starts = range(0, total, F.MAX_FRAME_PAYLOAD)
+    for n_frame, start in enumerate(starts):
+        n = min(F.MAX_FRAME_PAYLOAD, total - start)
+        pieces, crc, need = [], 0, n
+        while need:
+            piece = views[k][at:at + need]
+            pieces.append(piece)
+            crc = crc32c.crc32c(piece, crc)
+            need -= len(piece)
+            at += len(piece)
+            if at == len(views[k]):
+                k, at = k + 1, 0
+        flags = (F.FLAG_FIRST if n_frame == 0 else 0) | (F.FLAG_LAST if n_frame == len(starts) - 1 else 0)
+        out.append(_frame_header(lsn, rtype, flags, total, b"", lag, length=n, crc=crc))
+        out += pieces
+        pad = F.padded(F.FRAME_HEADER_SIZE + n) - F.FRAME_HEADER_SIZE - n
+        if pad:
+            out.append(b"\x00" * pad)
+    return FrameParts(out)
 
 
 def _frame(lsn: int, rtype: int, flags: int, raw_len: int, chunk: bytes | bytearray, lag: int = 0) -> bytes:

@@ -30,6 +30,7 @@ from sedimentdb.engine.wal.records import (
     DeleteDatabase,
     DeleteRecords,
     ForkCollection,
+    JsonTexts,
     ModifyCollection,
     NewEpoch,
     Record,
@@ -74,20 +75,32 @@ def record_type(record: Record) -> int:
 
 def encode(record: Record) -> tuple[int, bytes | bytearray]:
     """(record type, payload bytes) for ``record``."""
+    rtype, parts = encode_parts(record)
+    if len(parts) == 1:
+        return rtype, parts[0]  # type: ignore[return-value]
+    # One buffer, each part copied into it once (the vectors are most of a big record).
+    out = bytearray(sum(map(len, parts)))
+    at = 0
+    for part in parts:
+        out[at:at + len(part)] = part
+        at += len(part)
+    return rtype, out
+
+
+def encode_parts(record: Record) -> tuple[int, list[bytes | memoryview]]:
+    """:func:`encode` as the payload's consecutive parts: a record with vectors ends with a
+    view of its embeddings array (not a copy), which must not change while the parts are used."""
     rtype = record_type(record)
     if isinstance(record, WriteBatch):
         fields: dict[str, Any] = {"c": record.collection_id, "i": record.ids, "d": record.documents,
                                   "m": record.metadatas, "u": record.uris}
-        vectors = record.embeddings
-    else:
-        fields = {k: getattr(record, k) for k in record.__dataclass_fields__}
-        vectors = None
-    return rtype, _pack(fields, vectors)
+        raw = "m" if isinstance(record.metadatas, JsonTexts) else None
+        return rtype, _pack(fields, record.embeddings, raw)
+    return rtype, _pack({k: getattr(record, k) for k in record.__dataclass_fields__}, None)
 
 
-def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes | bytearray:
-    text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode(
-        "utf-8", "surrogatepass")
+def _pack(fields: dict[str, Any], vectors: np.ndarray | None, raw: str | None = None) -> list[bytes | memoryview]:
+    text = _text(fields, raw).encode("utf-8", "surrogatepass")
     codec, stored = F.TEXT_RAW, text
     if len(text) > F.COMPRESS_TEXT_ABOVE:
         packed = zstandard.ZstdCompressor(level=1).compress(text)
@@ -95,19 +108,27 @@ def _pack(fields: dict[str, Any], vectors: np.ndarray | None) -> bytes | bytearr
             codec, stored = F.TEXT_ZSTD, packed
     head = PAYLOAD_HEAD.pack(codec, 0 if vectors is None else 1, 0, len(stored), len(text))
     if vectors is None:
-        return head + stored
+        return [head + stored]
     v = np.ascontiguousarray(vectors, dtype="<f4")
     if v.ndim != 2:
         raise ValueError(f"embeddings must be a 2-d array, got shape {v.shape}")
-    # One buffer, each part copied into it once (the vectors are most of a big record).
-    vec = memoryview(v.reshape(-1)).cast("B")
-    out = bytearray(len(head) + len(stored) + VEC_HEAD.size + len(vec))
-    at = len(head) + len(stored)
-    out[:len(head)] = head
-    out[len(head):at] = stored
-    out[at:at + VEC_HEAD.size] = VEC_HEAD.pack(*v.shape)
-    out[at + VEC_HEAD.size:] = vec
-    return out
+    return [head + stored + VEC_HEAD.pack(*v.shape), memoryview(v.reshape(-1)).cast("B")]
+
+
+def _text(fields: dict[str, Any], raw: str | None) -> str:
+    """The JSON text of ``fields``; the field named ``raw`` holds JSON texts (or None) that
+    become the elements of its array as they are (the same text json.dumps gives their maps)."""
+    if raw is None:
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    keys = list(fields)
+    at = keys.index(raw)
+    before, after = ({k: fields[k] for k in part} for part in (keys[:at], keys[at + 1:]))
+    texts = fields[raw]
+    items = ",".join(["null" if t is None else t for t in texts] if None in texts else texts)
+    middle = json.dumps(raw) + ":[" + items + "]"
+    head = json.dumps(before, ensure_ascii=False, separators=(",", ":"), allow_nan=True)[:-1]
+    tail = json.dumps(after, ensure_ascii=False, separators=(",", ":"), allow_nan=True)[1:]
+    return head + ("," if before else "") + middle + ("," if after else "") + tail
 
 
 def decode(rtype: int, payload: bytes) -> Record:

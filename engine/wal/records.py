@@ -107,6 +107,13 @@ class WriteBatch:
     uris: list[str | None] | None
 
 
+class JsonTexts(list):
+    """A WriteBatch metadata column whose entries are already compact JSON texts (or None),
+    e.g. the texts a bulk ingest stores in its segment: ``payload.encode`` writes them into the
+    record as they are instead of encoding the maps a second time. The record decodes to
+    the maps, like any other."""
+
+
 @dataclass(frozen=True, eq=False)
 class DeleteRecords:
     """Records deleted by id (a delete by filter is resolved to ids before it is logged)."""

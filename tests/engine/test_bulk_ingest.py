@@ -145,6 +145,33 @@ def test_metadata_is_stored_as_add_stores_it():
     assert stored_metadata(metas) == [None, None, None, '{"a":1}', '{"s":"null"}', '{"n":[1,null]}', '{"x":1.0}']
 
 
+def test_metadata_given_as_stored_texts_is_kept_and_logged_as_the_maps(tmp_path):
+    import json
+
+    from sedimentdb.engine.bulk import stored_metadata
+    ids, vecs, docs, metas, uris = _columns(300)
+    texts = [None if m is None else json.dumps(m, separators=(",", ":")) for m in metas]
+    assert stored_metadata(texts) == stored_metadata(metas)  # "null" values stripped, {} is none
+    with _open(tmp_path) as db:
+        cid = db.create_collection(T, D, "c").id
+        lsn = db.bulk_ingest(cid, ids, vecs, docs, texts, uris)
+        assert db.collections[cid].segments()[0].segment.all_metadata_texts() == stored_metadata(metas)
+        assert_matches(db, cid, _model(ids, vecs, docs, metas))
+    logged = next(r.record for r in scan(str(tmp_path / "wal"), fs=OsFileSystem()) if r.lsn == lsn)
+    assert logged.metadatas == [None if m is None else {k: v for k, v in m.items() if v is not None}
+                                for m in metas]
+    with _open(tmp_path) as db:
+        assert_matches(db, cid, _model(ids, vecs, docs, metas))
+
+
+def test_stored_texts_go_through_the_tail_as_maps(tmp_path):
+    with _open(tmp_path) as db:
+        cid = db.create_collection(T, D, "c").id
+        db.add(cid, ["a"], np.ones((1, 8), dtype=np.float32))
+        db.bulk_ingest(cid, ["b", "c"], np.ones((2, 8), dtype=np.float32), None, ['{"k":1}', None])
+        assert db.get(cid, ids=["b", "c"], include=Include(metadatas=True)).metadatas == [{"k": 1}, None]
+
+
 def test_bulk_ingest_after_plain_adds_goes_through_the_tail_and_stays_exact(tmp_path):
     with _open(tmp_path) as db:
         cid = db.create_collection(T, D, "c").id
@@ -165,6 +192,9 @@ def test_bulk_ingest_after_plain_adds_goes_through_the_tail_and_stays_exact(tmp_
     (dict(embeddings=None), "needs embeddings"),
     (dict(metadatas=[{"a": 1}, ["x"]]), "metadata of record 1 is a list"),
     (dict(metadatas=[{"a": object()}, None]), "metadata cannot be stored"),
+    (dict(metadatas=['{"a":1}', '{"a":']), "metadata cannot be stored: a metadata text is not valid JSON"),
+    (dict(metadatas=['{"a":1}', "[1]"]), "metadata text of record 1 is not one JSON object"),
+    (dict(metadatas=['{"a":1}', '{"a":1},{"b":2}']), "metadata cannot be stored"),
 ])
 def test_bad_input_is_refused_and_nothing_is_written(tmp_path, bad, message):
     with _open(tmp_path) as db:

@@ -3,6 +3,7 @@ log under random single-byte damage (never a wrong record, never an unexpected e
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -125,6 +126,19 @@ def test_an_int_too_long_for_json_is_refused_before_it_gets_an_lsn(tmp_path):
     wal.close()
 
 
+def test_metadata_given_as_json_texts_is_written_as_the_maps_would_be():
+    metas = [{"a": 1, "f": 0.1, "s": "é\u2028\"x"}, None, {}, {"n": [1.5, True]}]
+    texts = codec.JsonTexts([None if m is None else json.dumps(m, ensure_ascii=False, separators=(",", ":"))
+                             for m in metas])
+    ids = ["\u0000raw\u0000", "b", "c", "d"]  # an id that looks like a placeholder changes nothing
+    emb = np.arange(8, dtype=np.float32).reshape(4, 2)
+    as_maps = WriteBatch(WriteOp.ADD, "c1", ids, emb, ["d", None, "x", None], metas, None)
+    as_texts = WriteBatch(WriteOp.ADD, "c1", ids, emb, ["d", None, "x", None], texts, None)
+    assert codec.encode(as_texts) == codec.encode(as_maps)
+    back = codec.decode(*codec.encode(as_texts))
+    assert back.metadatas == metas and back.ids == ids
+
+
 def test_empty_batches_round_trip():
     for emb in (None, np.zeros((0, 8), np.float32)):
         rec = WriteBatch(WriteOp.ADD, "c", [], emb, [], [], None)
@@ -160,6 +174,33 @@ def test_large_batch_through_the_log_in_several_frames(tmp_path, monkeypatch):
     ((lsn, back),) = list(wal.replay(1))
     wal.close()
     assert lsn == 1 and back.embeddings.tobytes() == rec.embeddings.tobytes()
+
+
+@pytest.mark.parametrize("fs_kind", ["os", "memory"])
+def test_a_borrowed_record_writes_the_same_bytes_without_copying_its_vectors(tmp_path, monkeypatch, fs_kind):
+    monkeypatch.setattr(F, "MAX_FRAME_PAYLOAD", 64 << 10)
+    n, dim = 700, 96  # the frames' boundaries fall inside the text part and inside the vectors
+    rec = WriteBatch(WriteOp.ADD, "c", [f"id-{i}" for i in range(n)],
+                     np.random.default_rng(2).random((n, dim), np.float32), None, None, None)
+    small = WriteBatch(WriteOp.ADD, "c", ["x"], np.ones((1, dim), np.float32), None, None, None)
+    files = {}
+    for borrow in (False, True):
+        fs = OsFileSystem() if fs_kind == "os" else MemoryFileSystem()
+        d = str(tmp_path / f"wal-{borrow}")
+        wal = Wal.open(d, fs=fs)
+        wal.submit(small, borrow=borrow)
+        wal.wait(wal.submit(rec, borrow=borrow))
+        (name,) = [n for n in fs.listdir(d) if n.endswith(F.FILE_SUFFIX)]
+        files[borrow] = fs.read_bytes(os.path.join(d, name))[F.FILE_HEADER_SIZE:]  # after the uuid
+        back = [r for _, r in wal.replay(1)] if fs_kind == "memory" else None
+        wal.close()
+        if back is None:
+            wal = Wal.open(d, fs=fs)
+            back = [r for _, r in wal.replay(1)]
+            wal.close()
+        assert [r.ids for r in back] == [["x"], rec.ids]
+        assert back[1].embeddings.tobytes() == rec.embeddings.tobytes()
+    assert files[True] == files[False] and len(files[True]) > 4 * (64 << 10)  # five frames
 
 
 @settings(max_examples=300, deadline=None)

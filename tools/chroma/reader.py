@@ -15,7 +15,10 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,7 @@ from sedimentdb.tools.chroma.collection_config import index_configuration
 from sedimentdb.tools.chroma.formats import SourceFormat, detect
 from sedimentdb.tools.chroma.hnsw_files import FILES, read_vectors
 from sedimentdb.tools.chroma.id_map import PICKLE_FILE, read_id_map
+from sedimentdb.tools.chroma.metadata_text import SQL_VALUE, decode_texts, encode_maps
 from sedimentdb.tools.chroma.records import (
     LogRow,
     MetadataView,
@@ -61,9 +65,29 @@ class ChromaCollection:
     ids: list[str] = field(default_factory=list)
     embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     documents: list[str | None] = field(default_factory=list)
-    metadatas: list[dict[str, Any] | None] = field(default_factory=list)
+    # Each record's metadata as compact JSON text (metadata_text.py), None for none; what
+    # ``metadatas`` decodes on first use. Kept as text so it can be written as it is.
+    metadata_texts: list[str | None] = field(default_factory=list)
     uris: list[str | None] = field(default_factory=list)
     log_records: int = 0  # operations replayed from the log
+    _metadatas: list[dict[str, Any] | None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def metadatas(self) -> list[dict[str, Any] | None]:
+        """Each record's metadata as Chroma's ``get`` returns it (decoded on first use; the
+        list may then be changed in place, and :meth:`current_metadata_texts` follows it)."""
+        if self._metadatas is None:
+            self._metadatas = decode_texts(self.metadata_texts)
+        return self._metadatas
+
+    @metadatas.setter
+    def metadatas(self, value: list[dict[str, Any] | None]) -> None:
+        self._metadatas = list(value)
+
+    def current_metadata_texts(self) -> list[str | None]:
+        """The metadata as texts: re-encoded from :attr:`metadatas` if that was read (and so
+        may have been changed), else the texts as read."""
+        return self.metadata_texts if self._metadatas is None else encode_maps(self._metadatas)
 
     @property
     def space(self) -> str:
@@ -105,6 +129,7 @@ class _Reader:
         self.sqlite_path = os.path.join(root, SQLITE_FILE)
         self.skip_damaged, self.progress = skip_damaged, progress
         self.skipped: list[dict[str, Any]] = []
+        self.maps: dict[int, dict[str, Any]] | None = None  # see _all_maps
 
     def q(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
@@ -156,23 +181,38 @@ class _Reader:
         value = rows[0][0]
         return int.from_bytes(value, "big") if isinstance(value, bytes) else int(value)
 
-    def _metadata_view(self, col: ChromaCollection, segment: str) -> MetadataView:
+    def _all_maps(self) -> dict[int, dict[str, Any]]:
+        """Every record's stored key/value map (document and uri included), by offset id: one
+        scan of ``embedding_metadata`` for all collections, taken apart by :meth:`_metadata_view`.
+
+        SQLite picks the value column (metadata_text.SQL_VALUE) and each record's map is one
+        dict comprehension over its run of rows (itertools.groupby, in C), not one Python step
+        per row. A table scan returns the rows in insertion order, which keeps a record's rows
+        together (Chroma writes them in one statement); if a record's rows are split (runs
+        outnumber records), they are read again in key order.
+        """
+        if self.maps is None:
+            sql = f"SELECT m.id, m.key, {SQL_VALUE} FROM embedding_metadata m WHERE {SQL_VALUE} IS NOT NULL"
+            kv = self.q(sql)
+            runs = [(oid, {k: v for _, k, v in run}) for oid, run in groupby(kv, itemgetter(0))]
+            if len(runs) != len(maps := dict(runs)):
+                kv = self.q(sql + " ORDER BY m.id, m.key")
+                maps = {oid: {k: v for _, k, v in run} for oid, run in groupby(kv, itemgetter(0))}
+            self.maps = maps
+        return self.maps
+
+    def _records(self, segment: str) -> list[tuple[int, str]]:
+        """(offset id, record id) of every record of a metadata segment, in offset (get()) order."""
+        return self.q("SELECT id, embedding_id FROM embeddings WHERE segment_id = ? ORDER BY id", (segment,))
+
+    def _metadata_view(self, col: ChromaCollection, segment: str, records: list[tuple[int, str]],
+                       maps: dict[int, dict[str, Any]]) -> MetadataView:
         view = MetadataView()
+        view.rows = {eid: maps.pop(oid, None) or {} for oid, eid in records}
+        if len(view.rows) != len(records):
+            raise DamagedSourceError(f"collection {col.name!r}: an id is stored twice in its metadata segment",
+                                     path=self.sqlite_path)
         rows = view.rows
-        # decode_value's choice among the four columns made by SQLite (COALESCE in the same
-        # order, the casts of int() and float()), with a flag for the one type SQLite cannot
-        # carry (bool): one Python step per row instead of a call.
-        for eid, key, value, is_bool in self.q(
-                "SELECT e.embedding_id, m.key, COALESCE(m.string_value, CAST(m.int_value AS INTEGER), "
-                "CAST(m.float_value AS REAL), m.bool_value), m.string_value IS NULL AND m.int_value IS NULL "
-                "AND m.float_value IS NULL AND m.bool_value IS NOT NULL "
-                "FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ? "
-                "ORDER BY e.id", (segment,)):
-            stored = rows.get(eid)
-            if stored is None:
-                stored = rows[eid] = {}
-            if value is not None:
-                stored[key] = bool(value) if is_bool else value
         if self.fmt.has_arrays:
             arrays: dict[str, dict[str, list[Any]]] = {}
             for eid, key, s, i, f, b in self.q(
@@ -256,9 +296,17 @@ class _Reader:
         meta_seg, vec_seg = self._segments(col)
         assert meta_seg is not None
         mt, h = self._max_seq(meta_seg), self._max_seq(vec_seg)
-        metadata = self._metadata_view(col, meta_seg)
-        vectors = self._vector_view(col, vec_seg, h)
         log = self._log(col, min(mt, h))
+        records = self._records(meta_seg)
+        # Both cores: the metadata maps (SQLite's scan, then grouping) on a second thread while
+        # this one reads the index files and copies out the vectors in get() order (numpy and
+        # SQLite release the GIL for most of that). The copy is kept only if the records end
+        # up exactly as listed (no log to replay, every record in the index).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma-metadata") as pool:
+            maps = pool.submit(self._all_maps)
+            vectors = self._vector_view(col, vec_seg, h)
+            early = self._early_matrix(col, records, vectors) if not log else None
+            metadata = self._metadata_view(col, meta_seg, records, maps.result())
         for row in log:
             if row.seq_id > mt:
                 metadata.apply(row)
@@ -266,9 +314,19 @@ class _Reader:
                 vectors.apply(row)
         vectors.finish()
         col.log_records = len(log)
-        self._assemble(col, metadata, vectors)
+        self._assemble(col, metadata, vectors, early)
 
-    def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView) -> None:
+    def _early_matrix(self, col: ChromaCollection, records: list[tuple[int, str]],
+                      vectors: VectorView) -> tuple[list[str], np.ndarray] | None:
+        """(ids, vectors) of ``records`` in their order, if the index holds every one of them."""
+        ids = [eid for _, eid in records]
+        if vectors.base is None or vectors.vectors or len(vectors.row) != len(ids) or not \
+                vectors.row.keys() >= set(ids):
+            return None
+        return ids, vectors.matrix(ids, col.dimension or 0)
+
+    def _assemble(self, col: ChromaCollection, metadata: MetadataView, vectors: VectorView,
+                  early: tuple[list[str], np.ndarray] | None = None) -> None:
         rows, with_vector = metadata.rows, vectors.row.keys() | vectors.vectors.keys()
         # Set differences in C first; the ordered lists (for the messages) only when there is one.
         orphans = [i for i in vectors.ids() if i not in rows] if with_vector - rows.keys() else []
@@ -287,11 +345,12 @@ class _Reader:
                                  "problem": message, "ids": ids})
         ids = [i for i in rows if i in with_vector] if lacking else list(rows)
         col.ids = ids
-        col.embeddings = vectors.matrix(ids, col.dimension or 0)
+        col.embeddings = early[1] if early is not None and early[0] == ids else vectors.matrix(ids, col.dimension or 0)
         if self.index_stat is not None and _stat(self.index_stat[0]) != self.index_stat[1]:
             raise SourceBusyError("the HNSW files changed while they were read (Chroma is writing)",
                                   path=self.index_stat[0])
-        col.documents, col.uris, col.metadatas = split_all([rows[i] for i in ids], self.fmt.python_era)
+        col.documents, col.uris, metadatas = split_all([rows[i] for i in ids], self.fmt.python_era)
+        col.metadata_texts = encode_maps(metadatas)
 
 
 def _stat(directory: str) -> list[tuple[str, int, int]]:

@@ -9,11 +9,17 @@ named ``.<DEST>.migrating-<pid>`` and removed on failure (or by the next run, if
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from sedimentdb.engine.bulk import MAX_BULK_ROWS
 from sedimentdb.engine.compactor.manifest import list_manifests, read_manifest
@@ -26,7 +32,14 @@ from sedimentdb.engine.wal import scan
 from sedimentdb.engine.wal.records import WriteBatch
 from sedimentdb.tools.chroma import ChromaCollection, ChromaSnapshot, read_chroma
 from sedimentdb.tools.ops.common import Progress, no_progress, quiet_logger
-from sedimentdb.tools.ops.migrate_verify import CollectionCheck, verify_collection
+from sedimentdb.tools.ops.migrate_verify import (
+    CollectionCheck,
+    StoredColumns,
+    check_collection_queries,
+    column_digest,
+    compare,
+    source_columns,
+)
 
 # Records per bulk ingest (one log record and one segment each): bounded in bytes, so the
 # log record stays far below its 2 GiB limit and the segment's scratch memory bounded.
@@ -141,59 +154,89 @@ def _write(db: Database, snap: ChromaSnapshot, progress: Progress) -> None:
         db.create_collection(col.tenant, col.database, col.name, id=col.id, metadata=col.metadata,
                              configuration=sediment_configuration(col), dimension=col.dimension)
         step = batch_rows(col.dimension)
+        texts = col.current_metadata_texts()  # encoded once, by the reader: stored as they are
         for start in range(0, col.count, step):
             end = min(start + step, col.count)
             # Straight into a segment (engine/bulk.py): one log record, one manifest, no tail.
             db.bulk_ingest(col.id, col.ids[start:end], col.embeddings[start:end], col.documents[start:end],
-                           col.metadatas[start:end], col.uris[start:end])
+                           texts[start:end], col.uris[start:end])
             done += end - start
             progress("importing records", done, total)
     progress("importing records", total, total)
 
 
 def _verify(db: Database, snap: ChromaSnapshot, sample: int, progress: Progress) -> list[CollectionCheck]:
-    """Counts, digests and queries through the read path of the database just written.
-
-    The same open database, not a reopened one: a reopen replays every logged record into
-    memory again (the largest part of the old verify phase); :func:`check_disk` covers the
-    files on disk instead.
-    """
+    """The sample queries, through the read path of the database just written (the same open
+    database: a reopen would replay the log again). Counts and digests come from the files
+    after close (:func:`check_disk`)."""
     checks = []
     for n, col in enumerate(snap.collections):
         progress("verifying", n, len(snap.collections))
-        checks.append(verify_collection(db, col, sample=sample, seed=n))
+        checks.append(check_collection_queries(db, col, sample=sample, seed=n))
     progress("verifying", len(snap.collections), len(snap.collections))
     return checks
 
 
-def check_disk(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck]) -> None:
-    """After close: what every reopen loads — the newest manifest's segments (each opened with
-    every file's size and checksum checked) and the log after its checkpoints (both checksums
-    of every frame checked, decoded, not applied) — must hold each collection's ids, in the
-    source's order and no others. A difference is added to that collection's problems."""
+def stored_on_disk(path: str, collection_ids: list[str]) -> dict[str, StoredColumns]:
+    """What every reopen loads, per collection: the newest manifest's segments (each opened
+    with every file's size and checksum checked) minus their deleted rows, then the records
+    of the log after each collection's checkpoint (both checksums of every frame checked,
+    decoded, not applied)."""
     fs = OsFileSystem()
     found = list_manifests(fs, path)
     manifest = read_manifest(fs, found[-1][1]) if found else None
-    stored: dict[str, list[str]] = {c.id: [] for c in snap.collections}
+    parts: dict[str, list[StoredColumns]] = {cid: [] for cid in collection_ids}
     checkpoint: dict[str, int] = {}
     for cid, entry in (manifest.collections if manifest else {}).items():
         checkpoint[cid] = int(entry["checkpoint_lsn"])
         for seg in entry["segments"]:
             desc = SegmentDescriptor.from_dict(seg["descriptor"])
             opened = Segment.open(fs, os.path.join(path, "segments"), desc)
+            cols = StoredColumns(opened.ids, opened.all_documents(), opened.all_metadata_texts(), opened.all_uris(),
+                                 opened.vectors)
             dead = read_delete_marker(fs, os.path.join(path, "markers", seg["marker"]["file"]), seg["marker"],
                                       opened.count) if seg.get("marker") else None
-            stored.setdefault(cid, []).extend(opened.ids if dead is None else
-                                              [i for i, d in zip(opened.ids, dead, strict=True) if not d])
-            opened.release_pages()
+            parts.setdefault(cid, []).append(cols if dead is None or not np.any(dead) else _live_rows(cols, dead))
     for rec in scan(os.path.join(path, "wal"), fs=fs, from_lsn=manifest.replay_from() if manifest else 1):
-        if isinstance(rec.record, WriteBatch) and rec.lsn > checkpoint.get(rec.record.collection_id, 0):
-            stored.setdefault(rec.record.collection_id, []).extend(rec.record.ids)
+        r = rec.record
+        if isinstance(r, WriteBatch) and rec.lsn > checkpoint.get(r.collection_id, 0):
+            n = len(r.ids)
+            parts.setdefault(r.collection_id, []).append(StoredColumns.of_maps(
+                r.ids, r.embeddings if r.embeddings is not None else np.zeros((n, 0), dtype=np.float32),
+                r.documents or [None] * n, r.metadatas or [None] * n, r.uris or [None] * n))
+    return {cid: _joined(p) for cid, p in parts.items()}
+
+
+def _live_rows(cols: StoredColumns, dead: np.ndarray) -> StoredColumns:
+    keep = np.flatnonzero(~np.asarray(dead, dtype=bool)).tolist()
+    return StoredColumns([cols.ids[k] for k in keep], [cols.documents[k] for k in keep],
+                         [cols.metadata_texts[k] for k in keep], [cols.uris[k] for k in keep], cols.vectors[keep])
+
+
+def _joined(parts: list[StoredColumns]) -> StoredColumns:
+    if len(parts) == 1:
+        return parts[0]
+    vectors = [p.vectors for p in parts if len(p.ids)]
+    return StoredColumns([i for p in parts for i in p.ids], [d for p in parts for d in p.documents],
+                         [t for p in parts for t in p.metadata_texts], [u for p in parts for u in p.uris],
+                         np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
+
+
+def check_disk(path: str, snap: ChromaSnapshot, checks: list[CollectionCheck],
+               source_digests: dict[str, str] | None = None) -> None:
+    """After close, from the files every reopen loads (:func:`stored_on_disk`): each
+    collection must hold the source's ids, in the source's order and no others, and the
+    same records (count and digest: verify.compare). A difference is added to that
+    collection's problems. ``source_digests``: the source side's digests, if computed."""
+    stored = stored_on_disk(path, [c.id for c in snap.collections])
     for col, check in zip(snap.collections, checks, strict=True):
-        ids = stored.get(col.id, [])
-        if ids != col.ids:
-            check.problems.append(f"the files on disk (segments and log) hold {len(ids)} ids for this collection, "
-                                  f"not the source's {col.count} in the source's order")
+        dest = stored.get(col.id) or StoredColumns([], [], [], [], np.zeros((0, 0), dtype=np.float32))
+        if dest.ids != col.ids:
+            check.dest_count = len(dest.ids)
+            check.problems.append(f"the files on disk (segments and log) hold {len(dest.ids)} ids for this "
+                                  f"collection, not the source's {col.count} in the source's order")
+            continue
+        compare(check, source_columns(col), dest, (source_digests or {}).get(col.id))
 
 
 def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_damaged: bool = False,
@@ -203,6 +246,27 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
     Raises the reader's errors (damaged, busy, unsupported source: each names the file),
     InvalidArgumentError for a bad DEST, VerificationError if the result does not match.
     """
+    with _collector_paused():
+        return _migrate(source, dest, dry_run, skip_damaged, sample_queries, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the migration (as it was, afterwards): the
+    snapshot is millions of objects (row tuples, maps, strings) that all stay alive until the
+    end, and each collector pass over them, set off by the allocations themselves, finds
+    nothing to free (a fifth of the time spent building the metadata maps)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _migrate(source: str, dest: str, dry_run: bool, skip_damaged: bool, sample_queries: int,
+             progress: Progress) -> MigrationSummary:
     started, cpu_started = time.monotonic(), time.process_time()
     asource = os.path.abspath(source)
     adest = check_dest(dest, asource)
@@ -216,7 +280,12 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
         summary.seconds = time.monotonic() - started
         return summary
     tmp = _temp_dir(adest)
+    # The source side of the verification needs only the snapshot: its digests are computed on
+    # the second core while this one writes (hashing and gathering vectors release the GIL,
+    # and so do the writes and fsyncs).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="migrate-source-digest")
     try:
+        digests = {c.id: pool.submit(column_digest, source_columns(c)) for c in snap.collections}
         db = Database.open(tmp, DatabaseOptions(durability="normal", background_compaction=False),
                            logger=quiet_logger())
         try:
@@ -226,7 +295,7 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
             checks = _verify(db, snap, sample_queries, progress)
         finally:
             db.close()
-        check_disk(tmp, snap, checks)
+        check_disk(tmp, snap, checks, {cid: f.result() for cid, f in digests.items()})
         summary.phases["verify"], summary.phases_cpu["verify"] = time.monotonic() - mark, time.process_time() - cpu
         summary.verification = [c.to_dict() for c in checks]
         bad = [c for c in checks if not c.ok]
@@ -240,6 +309,8 @@ def migrate_from_chroma(source: str, dest: str, *, dry_run: bool = False, skip_d
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        pool.shutdown(cancel_futures=True)
     summary.seconds = time.monotonic() - started
     return summary
 

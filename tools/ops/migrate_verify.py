@@ -18,6 +18,7 @@ import numpy as np
 
 from sedimentdb.engine.database import Database
 from sedimentdb.engine.engine_types import Include
+from sedimentdb.engine.segments.bodies import metadata_texts
 from sedimentdb.tools.chroma import ChromaCollection
 
 ALL = Include(embeddings=True, documents=True, metadatas=True, uris=True, distances=False)
@@ -29,32 +30,71 @@ def id_order(ids: list[str]) -> list[int]:
     return sorted(range(len(ids)), key=ids.__getitem__)
 
 
+@dataclass
+class StoredColumns:
+    """One collection's records as columns: ids, documents, metadata as stored JSON texts
+    (None for none), uris, float32 vectors (n, dim)."""
+
+    ids: list[str]
+    documents: list[str | None]
+    metadata_texts: list[str | None]
+    uris: list[str | None]
+    vectors: np.ndarray
+
+    @classmethod
+    def of_maps(cls, ids: list[str], vectors: np.ndarray, documents: list, metadatas: list,
+                uris: list) -> StoredColumns:
+        """Columns whose metadata are maps (as ``get`` returns them), encoded as a segment stores them."""
+        return cls(list(ids), list(documents), metadata_texts(list(metadatas)), list(uris), vectors)
+
+
+def stored_form(texts: list[str | None]) -> list[str | None]:
+    """Metadata texts as a segment stores them: an empty map is no metadata, a ``null`` value
+    no key (what ``add`` keeps; engine/bulk.stored_metadata). Rare texts are re-encoded."""
+    present = [t for t in texts if t is not None] if None in texts else texts
+    if "{}" not in present and "null" not in "\n".join(present):  # two searches in C, the usual answer
+        return texts
+    out = list(texts)
+    for k, t in enumerate(out):
+        if t is not None and (t == "{}" or "null" in t):
+            kept = {key: v for key, v in json.loads(t).items() if v is not None}
+            out[k] = metadata_texts([kept])[0] if kept else None
+    return out
+
+
 def digest(ids: list[str], embeddings: np.ndarray, documents: list, metadatas: list, uris: list,
            order: list[int] | None = None) -> str:
+    """:func:`column_digest` of records whose metadata are maps (as ``get`` returns them)."""
+    cols = StoredColumns.of_maps(ids, embeddings, documents, metadatas, uris)
+    return column_digest(cols, order)
+
+
+def column_digest(cols: StoredColumns, order: list[int] | None = None) -> str:
     """Order-independent digest of records: sha256 over them in id order, column by column.
 
-    First the JSON text of four columns, ``[ids, documents, metadatas, uris]`` (metadata keys
-    sorted; an empty map counts as none), which is exact and typed (``1``, ``1.0``, ``true``
-    and ``"1"`` all differ; floats round-trip), then every float32 embedding's bytes. Vectorised:
-    one encoder call for the text, the columns gathered in C, the vectors hashed in chunks
-    of rows copied into one reused buffer (not a reordered copy of the whole matrix).
-    ``order``: :func:`id_order` of ``ids``, if already known (the other side of a comparison
-    with the same id list).
+    First the JSON text of ``[ids, documents, uris]``, then the metadata column as JSON (each
+    record's stored text as it is, ``null`` for none: an empty map counts as none, JSON is
+    exact and typed, ``1``, ``1.0``, ``true`` and ``"1"`` all differ, floats round-trip), then
+    every float32 embedding's bytes. Vectorised: the columns gathered in C, the vectors
+    hashed in chunks of rows copied into one reused buffer (not a reordered copy of the whole
+    matrix). ``order``: :func:`id_order` of ``cols.ids``, if already known.
     """
     if order is None:
-        order = id_order(ids)
+        order = id_order(cols.ids)
     n = len(order)
+    texts = stored_form(cols.metadata_texts)
     if n > 1 and order != list(range(n)):
         pick = itemgetter(*order)  # gathers in C, not one Python step per record
-        columns = [pick(ids), pick(documents), pick(metadatas), pick(uris)]
+        columns = [pick(cols.ids), pick(cols.documents), pick(cols.uris)]
+        texts = list(pick(texts))
     else:
-        columns = [[ids[k] for k in order], [documents[k] for k in order], [metadatas[k] for k in order],
-                   [uris[k] for k in order]]
-    if {} in columns[2]:  # a comparison in C; the rare column with empty maps is normalised
-        columns[2] = [m or None for m in columns[2]]
-    text = json.dumps(columns, sort_keys=True, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+        columns = [[cols.ids[k] for k in order], [cols.documents[k] for k in order], [cols.uris[k] for k in order]]
+        texts = [texts[k] for k in order]
+    text = json.dumps(columns, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
     h = hashlib.sha256(text.encode("ascii"))
-    _hash_rows(h, embeddings, np.asarray(order, dtype=np.int64))
+    meta = "[" + ",".join(["null" if t is None else t for t in texts] if None in texts else texts) + "]"
+    h.update(meta.encode("utf-8", "surrogatepass"))
+    _hash_rows(h, cols.vectors, np.asarray(order, dtype=np.int64))
     return h.hexdigest()
 
 
@@ -156,7 +196,9 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
     answers = db.query(col.id, col.embeddings[picks], k, include=Include(documents=False, metadatas=False))
     pos = {rid: j for j, rid in enumerate(col.ids)}
     v = col.embeddings
-    norms = (v * v).sum(axis=1) if col.space == "l2" else np.linalg.norm(v, axis=1) if col.space == "cosine" else None
+    # Squared norms without a temporary (n, dim) array (einsum sums the products in place).
+    squares = np.einsum("ij,ij->i", v, v) if col.space != "ip" else None
+    norms = squares if col.space == "l2" else np.sqrt(squares) if squares is not None else None
     # Every query's dot products with every vector in one matrix product (one pass over the
     # vectors instead of one per query).
     dots = v @ v[picks].T
@@ -171,13 +213,13 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
         exact_near = exact_distances(col.space, col.embeddings[near], col.embeddings[q])
         kth64 = np.partition(exact_near, k - 1)[k - 1]
         truth = {col.ids[j] for j, d in zip(near, exact_near, strict=True) if d <= kth64 + tol}
-        for rid, dist in zip(ans.ids, ans.distances or [], strict=True):
-            if rid not in pos:
-                problems.append(f"query {col.ids[q]!r} returned {rid!r}, which the source does not hold")
-                continue
-            want = float(exact_distances(col.space, col.embeddings[pos[rid]][None, :], col.embeddings[q])[0])
+        unknown = [rid for rid in ans.ids if rid not in pos]
+        problems += [f"query {col.ids[q]!r} returned {rid!r}, which the source does not hold" for rid in unknown]
+        known = [(rid, dist) for rid, dist in zip(ans.ids, ans.distances or [], strict=True) if rid in pos]
+        wants = exact_distances(col.space, v[[pos[rid] for rid, _ in known]], v[q]) if known else []
+        for (rid, dist), want in zip(known, wants, strict=True):  # the answers' distances, in one call
             if abs(dist - want) > tol * max(1.0, abs(want)):
-                problems.append(f"query {col.ids[q]!r}: {rid!r} at distance {dist}, exact {want}")
+                problems.append(f"query {col.ids[q]!r}: {rid!r} at distance {dist}, exact {float(want)}")
         found += len(truth & set(ans.ids))
         wanted += k
     recall = found / wanted if wanted else 1.0
@@ -186,23 +228,44 @@ def check_queries(db: Database, col: ChromaCollection, sample: int, seed: int) -
     return len(picks), recall, problems[:5]
 
 
-def verify_collection(db: Database, col: ChromaCollection, *, sample: int = 20, seed: int = 0) -> CollectionCheck:
-    """Compare one migrated collection with its source."""
-    got = db.get(col.id, include=ALL)
-    dim = col.embeddings.shape[1] if col.embeddings.ndim == 2 else 0
-    dest_emb = got.embeddings if got.embeddings is not None else np.zeros((0, dim), dtype=np.float32)
-    order = id_order(col.ids)
-    # The same id list (the usual case: the import keeps the source's order) needs no second sort;
-    # the digest still hashes the database's own ids, documents, metadata and vectors.
-    check = CollectionCheck(
-        col.name, col.id, col.count, len(got.ids),
-        digest(col.ids, col.embeddings, col.documents, col.metadatas, col.uris, order),
-        digest(got.ids, dest_emb, got.documents or [], got.metadatas or [], got.uris or [],
-               order if got.ids == col.ids else None))
+def source_columns(col: ChromaCollection) -> StoredColumns:
+    """The source side of the comparison: the collection's records as the reader holds them."""
+    return StoredColumns(col.ids, col.documents, col.current_metadata_texts(), col.uris, col.embeddings)
+
+
+def compare(check: CollectionCheck, source: StoredColumns, dest: StoredColumns,
+            source_digest: str | None = None) -> None:
+    """Counts and digests of one collection's two sides, into ``check`` (its problems).
+    ``source_digest``: :func:`column_digest` of ``source``, if already computed."""
+    check.source_count, check.dest_count = len(source.ids), len(dest.ids)
+    order = id_order(source.ids)
+    # The same id list (the import keeps the source's order) needs no second sort; the digest
+    # still hashes the stored ids, documents, metadata and vectors.
+    check.source_digest = source_digest or column_digest(source, order)
+    check.dest_digest = column_digest(dest, order if dest.ids == source.ids else None)
     if check.source_count != check.dest_count:
         check.problems.append(f"{check.dest_count} records, the source has {check.source_count}")
     if check.source_digest != check.dest_digest:
         check.problems.append("record digest differs from the source's")
-    check.queries, check.recall, problems = check_queries(db, col, sample, seed)
+
+
+def check_collection_queries(db: Database, col: ChromaCollection, *, sample: int = 20,
+                             seed: int = 0) -> CollectionCheck:
+    """A check of one migrated collection holding the sample queries' results; the counts
+    and digests are added from the files on disk (migrate.check_disk)."""
+    check = CollectionCheck(col.name, col.id, col.count, 0, "", "")
+    check.queries, check.recall, check.problems = check_queries(db, col, sample, seed)
+    return check
+
+
+def verify_collection(db: Database, col: ChromaCollection, *, sample: int = 20, seed: int = 0) -> CollectionCheck:
+    """Compare one migrated collection with its source through the database's read path."""
+    got = db.get(col.id, include=ALL)
+    dim = col.embeddings.shape[1] if col.embeddings.ndim == 2 else 0
+    dest_emb = got.embeddings if got.embeddings is not None else np.zeros((0, dim), dtype=np.float32)
+    check = check_collection_queries(db, col, sample=sample, seed=seed)
+    problems, check.problems = check.problems, []
+    compare(check, source_columns(col), StoredColumns.of_maps(got.ids, dest_emb, got.documents or [],
+                                                              got.metadatas or [], got.uris or []))
     check.problems += problems
     return check

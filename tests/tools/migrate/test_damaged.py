@@ -212,17 +212,19 @@ def test_leftover_of_a_killed_run_is_removed(src, tmp_path):
 
 
 def test_failed_verification_creates_no_database(src, tmp_path, monkeypatch):
-    real = migrate_op.verify_collection
+    real = migrate_op.Database.bulk_ingest
+    names = {c.id: c.name for c in read_chroma(src).collections}
 
-    def wrong(db, col, **kw):
-        check = real(db, col, **kw)
-        if col.name == PERSISTED:
-            check.problems.append("simulated mismatch")
-        return check
+    def wrong(db, cid, ids, embeddings, *rest):  # one bit of one stored vector flipped on the way
+        if names[cid] == PERSISTED:
+            embeddings = embeddings.copy()
+            embeddings.view("u4")[0, 0] ^= 1
+        return real(db, cid, ids, embeddings, *rest)
 
-    monkeypatch.setattr(migrate_op, "verify_collection", wrong)
+    monkeypatch.setattr(migrate_op.Database, "bulk_ingest", wrong)
     res = _run(src, str(tmp_path / "dest"))
-    assert res.exit_code == 1 and "does not match the source" in res.output and "simulated mismatch" in res.output
+    assert res.exit_code == 1 and "does not match the source" in res.output
+    assert f"{PERSISTED}: record digest differs from the source's" in res.output
     assert not (tmp_path / "dest").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest")] == []
 

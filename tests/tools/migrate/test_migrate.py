@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import sedimentdb
 from sedimentdb.tools.chroma import UnsupportedFormatError, read_chroma
+from sedimentdb.tools.chroma import reader as reader_module
 from sedimentdb.tools.cli import cli
 
 from .helpers import VERSIONS, assert_matches, b64, expected, extract, tree_state
@@ -45,6 +46,28 @@ def test_reader_returns_what_chromadb_returned(version, tmp_path):
         _check_configuration(c.configuration, w)
         assert_matches({"ids": c.ids, "embeddings": b64(c.embeddings), "documents": c.documents,
                         "metadatas": c.metadatas, "uris": c.uris}, w)
+
+
+def test_reader_keeps_a_record_whose_metadata_rows_are_apart(tmp_path, monkeypatch):
+    """The reader groups a table scan of the metadata by record; a record whose rows are not
+    next to each other (rewritten later, so at the end of the table) is read again in order."""
+    src = extract(VERSIONS[-1], str(tmp_path))
+    before = read_chroma(src)
+    conn = sqlite3.connect(os.path.join(src, "chroma.sqlite3"))
+    with conn:
+        first = conn.execute("SELECT id, key FROM embedding_metadata WHERE id IN (SELECT id FROM embedding_metadata "
+                             "GROUP BY id HAVING count(*) > 1) ORDER BY rowid LIMIT 1").fetchone()
+        conn.execute("CREATE TEMP TABLE moved AS SELECT * FROM embedding_metadata WHERE id = ? AND key = ?", first)
+        conn.execute("DELETE FROM embedding_metadata WHERE id = ? AND key = ?", first)
+        conn.execute("INSERT INTO embedding_metadata SELECT * FROM moved")
+    conn.close()
+    queries: list[str] = []
+    real = reader_module._Reader.q
+    monkeypatch.setattr(reader_module._Reader, "q", lambda self, sql, args=(): queries.append(sql) or real(self, sql, args))
+    after = read_chroma(src)
+    assert any("embedding_metadata" in q and q.endswith("ORDER BY m.id, m.key") for q in queries)
+    for a, b in zip(before.collections, after.collections, strict=True):
+        assert (a.ids, a.documents, a.metadatas, a.uris) == (b.ids, b.documents, b.metadatas, b.uris), a.name
 
 
 @pytest.mark.parametrize("version", VERSIONS)
