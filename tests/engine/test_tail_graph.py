@@ -179,20 +179,3 @@ def test_tail_filter_matches_the_reference_predicate_across_blocks(where):
     dpred = compile_where_document({"$contains": "doc 1"})
     want_doc = want & np.array([dpred(d) for d in docs])
     assert np.array_equal(filt.match(metas, docs, n, where, {"$contains": "doc 1"}), want_doc)
-
-
-def test_max_unindexed_rows_holds_writes_until_the_indexer_catches_up(tmp_path):
-    opts = DatabaseOptions(durability="off", compact_tail_records=1_000_000, max_unindexed_rows=500)
-    with Database.open(str(tmp_path / "db"), opts) as db:
-        cid = db.create_collection(T, D, "c").id
-        vecs = _clustered(4000)
-        for s in range(0, 4000, 250):
-            db.add(cid, [f"r{i}" for i in range(s, s + 250)], vecs[s:s + 250])
-            # The write waited until at most 500 rows were unindexed, then added its 250.
-            assert db.indexer.backlog() <= 750
-        assert db.count(cid) == 4000
-
-
-def test_max_unindexed_rows_must_not_be_negative():
-    with pytest.raises(ValueError, match="max_unindexed_rows"):
-        DatabaseOptions(max_unindexed_rows=-1)
