@@ -759,6 +759,9 @@ class Database:
         self._wait(last)
         with self.lock:
             self._apply_through(last)
+        # A follower's queries are bounded like the primary's (max_unindexed_rows).
+        for cid in dict.fromkeys(r.collection_id for _, r in records if isinstance(r, WriteBatch)):
+            self._catch_up(cid)
         return last
 
     def begin_epoch(self, epoch: int) -> int:

@@ -89,6 +89,23 @@ def test_updates_and_upserts_are_bounded_the_same_way(tmp_path):
             assert db.query(cid, moved[i:i + 1], 1)[0].ids == [f"r{i}"]
 
 
+def test_a_follower_applying_shipped_records_is_bounded_the_same_way(tmp_path):
+    with _db(tmp_path, max_unindexed_rows=0) as primary:
+        cid = _collection(primary)
+        start = primary.last_lsn
+        vecs = _clustered(3000)
+        for s in range(0, 3000, 500):
+            primary.add(cid, _ids(s, s + 500), vecs[s:s + 500])
+        shipped = list(primary.wal.replay(1))
+    opts = DatabaseOptions(durability="off", background_compaction=False, compact_tail_records=1_000_000,
+                           max_unindexed_rows=400)
+    with Database.open(str(tmp_path / "follower"), opts) as follower:
+        # A fresh directory already logged its default tenant and database: ship what follows.
+        follower.apply_replicated([(lsn, r) for lsn, r in shipped if lsn > follower.last_lsn])
+        assert start and follower.count(cid) == 3000
+        assert _backlog(follower, cid) <= 400
+
+
 def test_zero_never_indexes_on_the_write_path(tmp_path):
     with _db(tmp_path, max_unindexed_rows=0) as db:
         cid = _collection(db)
