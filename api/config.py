@@ -22,7 +22,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from sedimentdb.engine.options import DatabaseOptions
+from sedimentdb.engine.options import DEFAULT_MAX_UNINDEXED_ROWS, DatabaseOptions
 from sedimentdb.version import CHROMA_API_VERSION
 
 CHROMA_VERSION = CHROMA_API_VERSION  # the Chroma release whose behaviour this package reproduces
@@ -139,8 +139,10 @@ class Settings:
     # Manifest generations kept; 2 or more keeps a fallback for a damaged newest one at the
     # cost of the previous generation's segments and log on disk.
     sediment_keep_manifests: int = 1
-    # Writes wait while more than this many log-tail rows are in no graph (0: never wait).
-    sediment_max_unindexed_rows: int = 0
+    # A write that leaves more than this many of its collection's log-tail rows in no graph
+    # indexes them before it returns, so no query scans more (0: writes never index, for
+    # bulk loads at log speed; queries then scan what the background indexer has not done).
+    sediment_max_unindexed_rows: int = DEFAULT_MAX_UNINDEXED_ROWS
     sediment_wal_roll_bytes: int = 64 * 1024 * 1024
     sediment_retain_wal: bool = False
     # ReadLevel.INDEX_AND_BOUNDED_WAL reads at most this many of a collection's log records

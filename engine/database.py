@@ -37,7 +37,7 @@ from sedimentdb.engine.fileio import FileSystem, OsFileSystem
 from sedimentdb.engine.foreign import refuse_chroma_directory
 from sedimentdb.engine.fork import Heirs, fork_state, heirs_of, inheriting
 from sedimentdb.engine.hnsw_config import index_settings
-from sedimentdb.engine.indexer import TailIndexer
+from sedimentdb.engine.indexer import TailIndexer, catch_up
 from sedimentdb.engine.memfs import MemoryFileSystem
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.parts import SegmentPart
@@ -76,9 +76,6 @@ DEFAULT_DATABASE = "default_database"
 REPLICATION_HOLD = "replication/hold"  # see log_release_limit
 REFRESH_ATTEMPTS = 5  # a refresh racing the writer's garbage collection starts over this often
 
-
-# How often a write held back by max_unindexed_rows looks at the indexer's backlog again.
-BACKLOG_POLL_S = 0.005
 
 
 class Database:
@@ -608,15 +605,13 @@ class Database:
                 live.update((i, True) for i in r.ids if i in live)
         return live
 
-    def _wait_for_indexing(self) -> None:
-        """With ``max_unindexed_rows``, hold a write back while the tails' graphs lag by more
-        than that many rows (without the database lock: queries and the indexer go on)."""
+    def _catch_up(self, collection_id: str) -> None:
+        """With ``max_unindexed_rows`` = N, a write that left more than N of the collection's
+        tail rows in no graph indexes them on its own thread before it returns
+        (``indexer.catch_up``): no query scans more than about N rows."""
         limit = self.options.max_unindexed_rows
-        if not limit or not self.options.background_compaction:
-            return
-        while not self.closed and self.indexer.backlog() > limit:
-            self.indexer.notify()
-            time.sleep(BACKLOG_POLL_S)
+        if limit and not self.options.read_only:
+            catch_up(self, collection_id, limit)
 
     def _write(self, op: WriteOp, collection_id: str, ids: list[str], embeddings: Any,
                documents: Any, metadatas: Any, uris: Any) -> int:
@@ -627,7 +622,6 @@ class Database:
                 raise InvalidArgumentError(f"{name} has {len(col)} entries for {n} ids")
         if emb is not None and len(emb) != n:
             raise InvalidArgumentError(f"embeddings has {len(emb)} rows for {n} ids")
-        self._wait_for_indexing()
         with self.lock:
             self._check_writable()
             cs = self._state(collection_id)
@@ -638,7 +632,9 @@ class Database:
                                None if documents is None else list(documents),
                                None if metadatas is None else list(metadatas),
                                None if uris is None else list(uris))
-            return self._log_locked(batch)
+            lsn = self._log_locked(batch)
+        self._catch_up(cs.id)
+        return int(lsn)
 
     def add(self, collection_id: str, ids: list[str], embeddings: Any, documents: Any = None,
             metadatas: Any = None, uris: Any = None) -> int:
@@ -763,6 +759,9 @@ class Database:
         self._wait(last)
         with self.lock:
             self._apply_through(last)
+        # A follower's queries are bounded like the primary's (max_unindexed_rows).
+        for cid in dict.fromkeys(r.collection_id for _, r in records if isinstance(r, WriteBatch)):
+            self._catch_up(cid)
         return last
 
     def begin_epoch(self, epoch: int) -> int:

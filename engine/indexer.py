@@ -1,16 +1,25 @@
-"""The tail indexer: a background thread that adds log-tail rows to the tails' graphs.
+"""The tail indexer: puts log-tail rows into the tails' graphs, in the background and,
+past a bound, on the writer's own thread.
 
-Writes are acknowledged at log speed and never wait for a graph; this thread catches the
-graphs up a step (``tailgraph.STEP`` rows) at a time, so a query scans at most the rows
-logged since the indexer's last step plus its backlog, never a whole bulk load. hnswlib
-lets go of the GIL while it adds, and each step uses one thread: the indexer takes at most
-one core, and a query waits at most one step for the graph. While a compaction job runs,
-this thread pauses and the job takes the steps between its own (``Compactor.check``), so
+A background thread catches the graphs up a step (``tailgraph.STEP`` rows) at a time, so a
+query scans only the rows logged since the indexer's last step. hnswlib lets go of the GIL
+while it adds, and each background step uses one thread: the indexer takes at most one
+core, and a query waits at most one step for the graph. While a compaction job runs, this
+thread pauses and the job takes the steps between its own (``Compactor.check``), so
 background work is one thread at a time.
+
+A bulk load is logged far faster than any graph grows, so the background thread alone
+leaves most of a load in no graph and every query scans it. ``max_unindexed_rows`` (N)
+bounds that: a write that leaves more than N of its collection's tail rows in no graph
+indexes them itself before it returns (:func:`catch_up`), taking the indexer's steps on
+every core, since the writer is waiting for nothing else. A query then scans at most about
+N rows (plus a concurrent batch), and ingest runs at the indexing rate, as in Chroma, which
+indexes every write on the write path.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sedimentdb.engine.background import BackgroundLoop
@@ -35,6 +44,10 @@ class TailIndexer(BackgroundLoop):
         super().__init__()
         self.db = db
         self.steps = 0  # steps done (tests and benchmarks read it)
+
+    def stopping(self) -> bool:
+        """Whether ``stop()`` was called (the database is closing)."""
+        return self._stop.is_set()
 
     def backlog(self) -> int:
         """Tail rows not yet in a graph, over every collection."""
@@ -77,3 +90,50 @@ def next_work(collections: Any) -> tuple[TailPart, int, Any] | None:
                 start, vectors = part.next_rows(STEP)
                 return part, start, vectors
     return None
+
+
+def index_threads() -> int:
+    """Cores this process may run on: the hnswlib threads of a writer's catch-up steps."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def collection_backlog(cs: Any) -> int:
+    """Rows of the collection's tails in no graph (the rows a query scans)."""
+    return sum(p.unindexed() for p in cs.parts if isinstance(p, TailPart))
+
+
+def catch_up(db: Any, collection_id: str, limit: int) -> int:
+    """With more than ``limit`` of the collection's tail rows in no graph, index them on this
+    thread (the caller's write is durable and applied; no lock is held); return the rows added.
+
+    It indexes the backlog it found, then goes on while more than ``limit`` rows remain (rows
+    other writers logged meanwhile), so it returns with at most ``limit`` rows unindexed
+    unless the database is closing: then it stops after its current step, and what it did
+    not index is left to the next writer or the background indexer.
+    """
+    threads = index_threads()
+    budget: int | None = None  # rows this writer took on
+    added = 0
+    while True:
+        with db.lock:
+            if db.closed or db.indexer.stopping():
+                return added
+            cs = db.collections.get(collection_id)
+            if cs is None:  # deleted meanwhile
+                return added
+            backlog = collection_backlog(cs)
+            if budget is None:
+                if backlog <= limit:
+                    return added
+                budget = backlog
+            if backlog == 0 or (added >= budget and backlog <= limit):
+                return added
+            # Oldest tail first (a frozen tail is flushed first; its graph becomes the segment's).
+            part = next(p for p in cs.parts if isinstance(p, TailPart) and p.unindexed())
+            start, vectors = part.next_rows(STEP * threads)  # a step of about the background's wall time
+        assert part.graph is not None
+        if part.graph.add(vectors, start, num_threads=threads):  # no database lock: queries go on
+            added += len(vectors)

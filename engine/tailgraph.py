@@ -1,10 +1,11 @@
 """An HNSW graph over the in-memory log tail, grown in small steps beside queries.
 
 Records reach the tail at log speed (tens of thousands a second); building their graph is
-about a hundred times slower. The write path therefore never touches the graph: a
-background indexer (``engine/indexer.py``) adds the tail's rows in steps of ``STEP`` rows,
-and a query searches the graph for the rows it holds and scans only the rows that arrived
-since. Labels are tail row numbers. The graph uses the collection's M and construction ef,
+about a hundred times slower. A background indexer (``engine/indexer.py``) adds the tail's
+rows in steps of ``STEP`` rows, and a query searches the graph for the rows it holds and
+scans only the rows that arrived since; a write that leaves more than
+``max_unindexed_rows`` rows in no graph takes those steps itself before it returns
+(``indexer.catch_up``), on every core. Labels are tail row numbers. The graph uses the collection's M and construction ef,
 so when the tail is flushed the compactor turns this graph into the segment's graph instead
 of building another one (``graph.build_seeded_graph``).
 """
@@ -45,9 +46,9 @@ class TailGraph:
         self.lock = ReadWriteLock()  # queries share it; each add step takes it alone
         self._adder = threading.Lock()  # one adder at a time (the indexer or the compactor)
 
-    def add(self, vectors: np.ndarray, start: int) -> bool:
-        """Add ``vectors`` as rows ``start ..``; False (nothing done) when ``start`` is not
-        the next row (another adder got there first)."""
+    def add(self, vectors: np.ndarray, start: int, num_threads: int = 1) -> bool:
+        """Add ``vectors`` as rows ``start ..`` with ``num_threads`` hnswlib threads; False
+        (nothing done) when ``start`` is not the next row (another adder got there first)."""
         with self._adder:
             if start != self.indexed:
                 return False
@@ -56,7 +57,8 @@ class TailGraph:
                 capacity = self.index.get_max_elements()
                 if stop > capacity:
                     self.index.resize_index(max(stop, 2 * capacity))
-                self.index.add_items(vectors, np.arange(start, stop, dtype=np.uint64), num_threads=1)
+                self.index.add_items(vectors, np.arange(start, stop, dtype=np.uint64),
+                                       num_threads=num_threads)
                 self.indexed = stop
         return True
 

@@ -16,7 +16,7 @@ from sedimentdb.engine.database import Database
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.options import DatabaseOptions
 from sedimentdb.engine.parts import GRAPH_FROM_ROWS, TailPart
-from sedimentdb.engine.tailfilter import BLOCK, TailFilter
+from sedimentdb.engine.tailfilter import BLOCK, SUB_BLOCK, TailFilter
 
 DIM = 32
 
@@ -181,18 +181,26 @@ def test_tail_filter_matches_the_reference_predicate_across_blocks(where):
     assert np.array_equal(filt.match(metas, docs, n, where, {"$contains": "doc 1"}), want_doc)
 
 
-def test_max_unindexed_rows_holds_writes_until_the_indexer_catches_up(tmp_path):
-    opts = DatabaseOptions(durability="off", compact_tail_records=1_000_000, max_unindexed_rows=500)
-    with Database.open(str(tmp_path / "db"), opts) as db:
-        cid = db.create_collection(T, D, "c").id
-        vecs = _clustered(4000)
-        for s in range(0, 4000, 250):
-            db.add(cid, [f"r{i}" for i in range(s, s + 250)], vecs[s:s + 250])
-            # The write waited until at most 500 rows were unindexed, then added its 250.
-            assert db.indexer.backlog() <= 750
-        assert db.count(cid) == 4000
+def test_tail_filter_tests_fewer_than_a_sub_block_of_rows_one_by_one(monkeypatch):
+    n = 2 * BLOCK + 3 * SUB_BLOCK + 5
+    metas = [{"cat": f"c{i % 10}", "i": i} for i in range(n)]
+    docs = [f"doc {i}" for i in range(n)]
+    where = {"cat": "c3"}
+    want = np.array([m["cat"] == "c3" for m in metas])
+    one_by_one: list[int] = []
+    import sedimentdb.engine.tailfilter as tf
+    reference = tf._match_rows
 
+    def counting(metadatas, documents, lo, hi, w, wd):
+        one_by_one.append(hi - lo)
+        return reference(metadatas, documents, lo, hi, w, wd)
 
-def test_max_unindexed_rows_must_not_be_negative():
-    with pytest.raises(ValueError, match="max_unindexed_rows"):
-        DatabaseOptions(max_unindexed_rows=-1)
+    monkeypatch.setattr(tf, "_match_rows", counting)
+    filt = TailFilter()
+    # The tail grows between queries, as under a writer; the same filter object follows it.
+    for count in (0, 1, SUB_BLOCK - 1, SUB_BLOCK, SUB_BLOCK + 1, BLOCK - 1, BLOCK, BLOCK + SUB_BLOCK + 9,
+                  2 * BLOCK + 1, n):
+        assert np.array_equal(filt.match(metas, docs, count, where, None), want[:count]), count
+        assert np.array_equal(filt.match(metas, docs, count, None, {"$contains": "doc 1"}),
+                              np.array(["doc 1" in d for d in docs[:count]], dtype=bool)), count
+    assert max(one_by_one) < SUB_BLOCK
