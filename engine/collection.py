@@ -309,10 +309,10 @@ class CollectionState:
         """k nearest live records per query row, nearest first, with exact distances."""
         masks = self._query_masks(where, where_document, ids, as_of)
         # One search call per part for all query rows (hnswlib and numpy batch well).
-        found = [(part, part.search(self.space, queries, n_results, mask)[0]) for part, mask in masks]
+        found = [(part, *part.search(self.space, queries, n_results, mask)) for part, mask in masks]
         results = []
         for qi in range(len(queries)):
-            hits = self._merge_one(queries[qi], n_results, [(part, rows[qi]) for part, rows in found])
+            hits = self._merge_one(queries[qi], n_results, [(part, rows[qi], dists[qi]) for part, rows, dists in found])
             results.append(self.materialize([(p, r) for _, p, r in hits], include, [d for d, _, _ in hits]))
         return results
 
@@ -366,26 +366,40 @@ class CollectionState:
                 out.append((part, mask))
         return out
 
-    def _merge_one(self, q: np.ndarray, k: int, found: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
-        """Exact distances for every part's candidates of one query; the k nearest overall.
+    def _merge_one(self, q: np.ndarray, k: int,
+                   found: list[tuple[Part, np.ndarray, np.ndarray]]) -> list[tuple[float, Part, int]]:
+        """The k nearest of every part's candidates for one query, as (distance, part, row).
 
-        All candidates are scored in one distance call (one normalisation of the query, one
-        product) and ranked with one lexsort: per part and per candidate in Python this was
-        a third of an indexed query's CPU with three segments.
+        A candidate a segment's graph found comes with hnswlib's distance (what Chroma
+        returns); the others (log tail rows, exact searches: distance inf) are scored here from
+        the stored vectors, all in one distance call (one normalisation of the query, one
+        product), and everything is ranked with one lexsort, ties older record first. Reading
+        and re-scoring the candidates a graph had already scored was a third of an indexed
+        query's CPU.
         """
         parts: list[Part] = []
         rows_of: list[np.ndarray] = []
-        for part, rows in found:
-            rows = rows[rows >= 0]
+        dists_of: list[np.ndarray] = []
+        for part, rows, dists in found:
+            keep = rows >= 0
+            if not keep.all():
+                rows, dists = rows[keep], dists[keep]
             if rows.size:
                 parts.append(part)
                 rows_of.append(rows)
+                dists_of.append(dists)
         if not parts:
             return []
-        owner = np.repeat(np.arange(len(parts)), [len(r) for r in rows_of])
-        rows = np.concatenate(rows_of)
-        vectors = np.concatenate([p.vectors_at(r) for p, r in zip(parts, rows_of, strict=True)])
+        sizes = [len(r) for r in rows_of]
+        rows = np.concatenate(rows_of) if len(parts) > 1 else rows_of[0]
+        dist = np.concatenate(dists_of) if len(parts) > 1 else dists_of[0]
+        owner = np.repeat(np.arange(len(parts)), sizes)
+        todo = ~np.isfinite(dist)
+        if todo.any():
+            dist = np.array(dist, dtype=np.float32)
+            at = [np.flatnonzero(todo & (owner == pi)) for pi in range(len(parts))]
+            vectors = [parts[pi].vectors_at(rows[a]) for pi, a in enumerate(at) if a.size]
+            dist[np.concatenate(at)] = pair_distances(self.space, q, np.concatenate(vectors))
         ords = np.concatenate([p.ordinals_at(r) for p, r in zip(parts, rows_of, strict=True)])
-        exact = pair_distances(self.space, q, vectors)
-        best = np.lexsort((ords, exact))[:k]  # ties: older record first
-        return [(float(exact[i]), parts[owner[i]], int(rows[i])) for i in best.tolist()]
+        best = np.lexsort((ords, dist))[:k]  # ties: older record first
+        return [(float(dist[i]), parts[owner[i]], int(rows[i])) for i in best.tolist()]

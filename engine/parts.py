@@ -67,8 +67,10 @@ class Part(Protocol):
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order;
-        approximate for segments and indexed tail rows. The caller scores them exactly (one distance function)."""
+        """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order,
+        and their distances: hnswlib's for rows a segment's graph found, inf for the others,
+        which the caller scores from the stored vectors (one distance function). Approximate
+        for segments and indexed tail rows."""
 
 
 class TailPart:
@@ -205,8 +207,12 @@ class TailPart:
         if self._vectors is None or not allowed.any():
             return np.full((m, 0), -1, dtype=np.int64), np.zeros((m, 0), dtype=np.float32)
         q = np.ascontiguousarray(queries, dtype=np.float32)
+        # Every candidate comes back unscored (distance inf): the collection scores tail rows
+        # from their stored vectors, so a tail row's distance does not depend on whether the
+        # indexer has reached it (segments return hnswlib's distances for graph candidates).
         if self.graph is None or self.graph.indexed < GRAPH_FROM_ROWS:
-            return self._scan(space, q, k, allowed, 0)
+            rows = self._scan(space, q, k, allowed, 0)[0]
+            return rows, np.full(rows.shape, np.inf, dtype=np.float32)
         with self.graph.lock.read():  # the indexer adds no rows while this search runs
             view = GraphView(self.graph, self._vectors.view(), self._norms.view())
             head = allowed[:view.count]
@@ -308,6 +314,6 @@ class SegmentPart:
     ) -> tuple[np.ndarray, np.ndarray]:
         every = allowed is self._alive and self._all_alive
         allowed_arg = None if every or bool(allowed.all()) else allowed
-        # The collection scores every part's candidates exactly when it merges them
-        # (CollectionState._merge_one); scoring them here as well cost half of a search.
+        # Graph candidates keep hnswlib's distances; the collection scores the rest when it
+        # merges the parts (CollectionState._merge_one). Scoring them here cost half a search.
         return self.segment.search(queries, k, allowed=allowed_arg, rerank=False)

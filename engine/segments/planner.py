@@ -38,6 +38,8 @@ POSTFILTER_MARGIN = 2.0
 POSTFILTER_MAX_FETCH = 1000
 # Upper bound on the ef multiplier for filtered graph walks.
 MAX_EF_BOOST = 2.0
+# A cosine distance from hnswlib this far outside [0, 2] is not rounding (graph_distances).
+COSINE_SLACK = 1e-3
 
 
 def graph_search(
@@ -45,40 +47,79 @@ def graph_search(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` rows among ``mask`` (all if None) of a segment that has a graph.
 
-    ``rerank=False`` returns the graph's allowed candidates unscored (see Segment.search).
+    ``rerank=False`` returns the graph's allowed candidates unranked, each with the distance
+    hnswlib computed for it, and rows found by exact search with distance inf (see
+    Segment.search).
     """
     m = len(q)
     allowed_count = seg.count if mask is None else int(np.count_nonzero(mask))
     if allowed_count == 0:
         return np.full((m, k), -1, dtype=np.int64), np.full((m, k), np.inf, dtype=np.float32)
     if mask is not None and (allowed_count <= EXACT_MAX_ROWS or allowed_count < SELECTIVE_FRACTION * seg.count):
-        return seg.exact_search(q, k, mask)
+        return _exact(seg, q, k, mask, rerank)
     kk = min(k, allowed_count)
     if mask is None:
-        labels = _query_graph(seg, q, _depth(seg, kk, ef, seg.count), None)
-        if labels is None:
-            return seg.exact_search(q, k, None)
+        found = _query_graph(seg, q, _depth(seg, kk, ef, seg.count), None)
+        if found is None:
+            return _exact(seg, q, k, None, rerank)
+        labels, dists = found
+        if not rerank:
+            return _widened(labels.astype(np.int64), graph_distances(seg.space, dists), k)
         candidates = list(labels.astype(np.int64))
     else:
-        candidates = _filtered_candidates(seg, q, kk, mask, allowed_count, ef)
-    if not rerank:
-        return _padded(candidates, k)
+        scored = _filtered_candidates(seg, q, kk, mask, allowed_count, ef)
+        if not rerank:
+            return _padded(scored, k)
+        candidates = [rows for rows, _ in scored]
     return _finish(seg, q, k, kk, candidates)
 
 
-def _padded(candidates: list[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate rows per query as one (m, width) array, -1 padded; distances inf."""
-    width = max(k, max((len(c) for c in candidates), default=0))
-    rows = np.full((len(candidates), width), -1, dtype=np.int64)
-    for i, cand in enumerate(candidates):
+def graph_distances(space: str, dists: np.ndarray) -> np.ndarray:
+    """hnswlib's distances as float32, inf where they cannot be right.
+
+    hnswlib scales a cosine vector by 1 / (norm + 1e-30): a vector whose squared norm
+    underflows float32 is scaled by 1e30 and its distances come out like -1.8e7 (Chroma returns
+    them). Such a distance, outside [0, 2], is marked inf so the caller scores that row exactly.
+    """
+    d = np.asarray(dists, dtype=np.float32)
+    if space == "cosine":
+        bad = (d < -COSINE_SLACK) | (d > 2 + COSINE_SLACK)
+        if bad.any():
+            d = np.where(bad, np.float32(np.inf), d)
+    return d
+
+
+def _exact(seg: Segment, q: np.ndarray, k: int, mask: np.ndarray | None, rerank: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Exact search; unscored (distance inf) for a caller that scores candidates itself."""
+    rows, dists = seg.exact_search(q, k, mask)
+    return (rows, dists) if rerank else (rows, np.full(rows.shape, np.inf, dtype=np.float32))
+
+
+def _widened(rows: np.ndarray, dists: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows``/``dists`` padded with -1/inf to at least ``k`` columns (a graph of fewer rows)."""
+    if rows.shape[1] >= k:
+        return rows, dists
+    pad = k - rows.shape[1]
+    return (np.pad(rows, ((0, 0), (0, pad)), constant_values=-1),
+            np.pad(dists, ((0, 0), (0, pad)), constant_values=np.inf))
+
+
+def _padded(scored: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows and their distances per query as (m, width) arrays, -1/inf padded."""
+    width = max(k, max((len(rows) for rows, _ in scored), default=0))
+    rows = np.full((len(scored), width), -1, dtype=np.int64)
+    dists = np.full(rows.shape, np.inf, dtype=np.float32)
+    for i, (cand, cand_dists) in enumerate(scored):
         rows[i, :len(cand)] = cand
-    return rows, np.full(rows.shape, np.inf, dtype=np.float32)
+        dists[i, :len(cand)] = cand_dists
+    return rows, dists
 
 
 def _filtered_candidates(
     seg: Segment, q: np.ndarray, kk: int, mask: np.ndarray, allowed_count: int, ef: int
-) -> list[np.ndarray]:
-    """Per query, allowed candidate rows (at least ``kk``) for a broad mask.
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per query, allowed candidate rows (at least ``kk``) for a broad mask, with hnswlib's
+    distances (inf for rows found by exact search).
 
     First an unfiltered query over-fetches and keeps the allowed rows (fast: no Python
     callback per visited node); queries that come back with fewer than ``kk`` allowed rows
@@ -87,26 +128,30 @@ def _filtered_candidates(
     """
     m = len(q)
     fraction = allowed_count / seg.count
-    candidates: list[np.ndarray | None] = [None] * m
+    candidates: list[tuple[np.ndarray, np.ndarray] | None] = [None] * m
     boosted_ef = math.ceil(ef * min(MAX_EF_BOOST, math.sqrt(1 / fraction)))
     fetch = min(seg.count, math.ceil(kk / fraction * POSTFILTER_MARGIN))
     if fetch <= POSTFILTER_MAX_FETCH:
-        labels = _query_graph(seg, q, _depth(seg, fetch, boosted_ef, seg.count), None)
-        if labels is not None:
-            for i, row_labels in enumerate(labels.astype(np.int64)):
-                keep = row_labels[mask[row_labels]]
-                if len(keep) >= kk:
-                    candidates[i] = keep
+        found = _query_graph(seg, q, _depth(seg, fetch, boosted_ef, seg.count), None)
+        if found is not None:
+            dists = graph_distances(seg.space, found[1])
+            for i, row_labels in enumerate(found[0].astype(np.int64)):
+                keep = mask[row_labels]
+                if np.count_nonzero(keep) >= kk:
+                    candidates[i] = (row_labels[keep], dists[i][keep])
     todo = [i for i in range(m) if candidates[i] is None]
     if todo:
         depth = _depth(seg, kk, boosted_ef, allowed_count)
-        labels = _query_graph(seg, q[todo], depth, mask)
-        if labels is None and depth > kk:
-            labels = _query_graph(seg, q[todo], kk, mask)
-        if labels is None:
+        found = _query_graph(seg, q[todo], depth, mask)
+        if found is None and depth > kk:
+            found = _query_graph(seg, q[todo], kk, mask)
+        if found is None:
             labels, _ = seg.exact_search(q[todo], kk, mask)
-        for i, row_labels in zip(todo, labels.astype(np.int64), strict=True):
-            candidates[i] = row_labels
+            dists = np.full(labels.shape, np.inf, dtype=np.float32)
+        else:
+            labels, dists = found[0].astype(np.int64), graph_distances(seg.space, found[1])
+        for i, row_labels, row_dists in zip(todo, labels, dists, strict=True):
+            candidates[i] = (row_labels, row_dists)
     return candidates  # type: ignore[return-value]
 
 
@@ -137,17 +182,18 @@ def _depth(seg: Segment, want: int, ef: int, cap: int) -> int:
     return min(cap, max(want, ef)) if ef > seg.search_ef else min(cap, want)
 
 
-def _query_graph(seg: Segment, q: np.ndarray, depth: int, mask: np.ndarray | None) -> np.ndarray | None:
-    """hnswlib labels (m, depth), or None when hnswlib cannot return ``depth`` (allowed) nodes.
+def _query_graph(seg: Segment, q: np.ndarray, depth: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """hnswlib's (labels, distances), each (m, depth), or None when hnswlib cannot return
+    ``depth`` (allowed) nodes.
 
     Safe to call from several threads at once: hnswlib's queries only read the graph.
     """
     threads = int(seg.descriptor.hnsw.get("num_threads", 1)) if mask is None else 1
     allowed = None if mask is None else mask.tolist().__getitem__
     try:
-        labels, _ = seg.graph.knn_query(q, k=depth, num_threads=threads, filter=allowed)
+        labels, dists = seg.graph.knn_query(q, k=depth, num_threads=threads, filter=allowed)
     except RuntimeError:
         return None
     if mask is not None and not bool(mask[labels.astype(np.int64)].all()):
         return None
-    return labels
+    return labels, dists

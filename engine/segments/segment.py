@@ -313,15 +313,18 @@ class Segment:
         have no effect. Safe to call from several threads at once.
 
         ``rerank=False``: a graph search returns its allowed candidates as they are (at least
-        ``k`` of them when the mask allows that many, unordered, -1 padded, distances inf),
-        for a caller that scores the candidates of several segments itself.
+        ``k`` of them when the mask allows that many, unordered, -1 padded), each with the
+        distance hnswlib computed for it, which is what Chroma returns; rows found by exact
+        search come with distance inf. For a caller that merges the candidates of several
+        parts and scores the inf ones itself from the stored vectors (engine/distance.py).
         """
         q = _queries(queries, self.dim)
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         mask = None if allowed is None else _mask(allowed, self.count)
         if self.graph is None:
-            return self.exact_search(q, k, mask)
+            rows, dists = self.exact_search(q, k, mask)
+            return (rows, dists) if rerank else (rows, np.full(rows.shape, np.inf, dtype=np.float32))
         return graph_search(self, q, k, mask, ef or self.search_ef, rerank=rerank)
 
 
