@@ -15,7 +15,7 @@ import numpy as np
 from sedimentdb.engine.growable import GrowableArray
 from sedimentdb.engine.segments import Segment
 from sedimentdb.engine.segments.exact import exact_knn, norms
-from sedimentdb.engine.segments.planner import graph_search
+from sedimentdb.engine.segments.planner import graph_knn, graph_search
 from sedimentdb.engine.segments.sparse import SparsePostings
 from sedimentdb.engine.segments.sparse_topk import sparse_top
 from sedimentdb.engine.tailfilter import TailFilter
@@ -270,6 +270,19 @@ class SegmentPart:
         """Mark ``row`` deleted by the operation logged at ``lsn``."""
         self.deleted_at[row] = lsn
         self._alive = None
+
+    def whole_graph(self) -> bool:
+        """Whether an unfiltered query of this segment is one graph query: it has a graph and
+        every row is alive (no mask to apply)."""
+        if self._alive is None:
+            self.alive()
+        return self._all_alive and self.segment.graph is not None
+
+    def knn(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The graph's nearest ``min(k, count)`` rows and hnswlib's raw distances per query
+        row (float32, contiguous), nearest first; None when hnswlib cannot answer (then
+        :meth:`search` does). Only when :meth:`whole_graph`."""
+        return graph_knn(self.segment, queries, k, self.segment.search_ef)
 
     def id_at(self, row: int) -> str:
         return self.segment.ids[row]

@@ -59,19 +59,29 @@ def graph_search(
         return _exact(seg, q, k, mask, rerank)
     kk = min(k, allowed_count)
     if mask is None:
-        found = _query_graph(seg, q, _depth(seg, kk, ef, seg.count), None)
+        found = graph_knn(seg, q, kk, ef)
         if found is None:
             return _exact(seg, q, k, None, rerank)
-        labels, dists = found
         if not rerank:
-            return _widened(labels.astype(np.int64), graph_distances(seg.space, dists), k)
-        candidates = list(labels.astype(np.int64))
+            return _widened(found[0], graph_distances(seg.space, found[1]), k)
+        candidates = list(found[0])
     else:
         scored = _filtered_candidates(seg, q, kk, mask, allowed_count, ef)
         if not rerank:
             return _padded(scored, k)
         candidates = [rows for rows, _ in scored]
     return _finish(seg, q, k, kk, candidates)
+
+
+def graph_knn(seg: Segment, q: np.ndarray, k: int, ef: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """An unfiltered graph query: rows (int64) and hnswlib's raw distances (check them with
+    graph_distances or usable_distances) of the nearest ``min(k, seg.count)`` rows per query,
+    nearest first (more when ``ef`` is above the segment's ``search_ef``: see _depth); None when
+    hnswlib cannot answer."""
+    found = _query_graph(seg, q, _depth(seg, min(k, seg.count), ef, seg.count), None)
+    if found is None:
+        return None
+    return found[0].astype(np.int64), found[1]
 
 
 def graph_distances(space: str, dists: np.ndarray) -> np.ndarray:
@@ -87,6 +97,14 @@ def graph_distances(space: str, dists: np.ndarray) -> np.ndarray:
         if bad.any():
             d = np.where(bad, np.float32(np.inf), d)
     return d
+
+
+def usable_distances(space: str, dists: list[float]) -> bool:
+    """Whether graph_distances would keep every one of ``dists`` (one query's answer, as
+    Python floats) and each is finite: the check without numpy, for the lean query path."""
+    if not all(map(math.isfinite, dists)):
+        return False
+    return space != "cosine" or not dists or (min(dists) >= -COSINE_SLACK and max(dists) <= 2 + COSINE_SLACK)
 
 
 def _exact(seg: Segment, q: np.ndarray, k: int, mask: np.ndarray | None, rerank: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -202,13 +202,13 @@ class Segment:
         assert self._documents is not None
         if len(rows) == self.count:
             return _pick(self._all_documents(), rows)
-        return [self._documents.get(r) for r in rows.tolist()]
+        return self._documents.take(rows)
 
     def metadatas_of(self, rows: np.ndarray) -> list[dict[str, Any] | None]:
         """Metadata of ``rows`` (fresh dicts), parsed as one JSON text."""
         assert self._metadata is not None
         column = self._metadata
-        texts = _pick(column.all(), rows) if len(rows) == self.count else [column.get(r) for r in rows.tolist()]
+        texts = _pick(column.all(), rows) if len(rows) == self.count else column.take(rows)
         return decode_all_metadata(column.path, texts)
 
     def uris_of(self, rows: np.ndarray) -> list[str | None]:
@@ -216,7 +216,7 @@ class Segment:
         assert self._uris is not None
         if len(rows) == self.count:
             return _pick(self._uris.all(), rows)
-        return [self._uris.get(r) for r in rows.tolist()]
+        return self._uris.take(rows)
 
     # -- filtering -------------------------------------------------------------------------
 
