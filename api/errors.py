@@ -369,10 +369,9 @@ class _EngineBoundary:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, engine_errors.StorageError):
             raise translate(exc) from exc
-        return False
 
 
 _BOUNDARY = _EngineBoundary()

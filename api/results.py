@@ -103,7 +103,7 @@ def to_query_result(per_query: list[Records], include: list[Any], data_loader: A
     def column(key: str, one: Any) -> list[Any] | None:
         return [one(r) for r in per_query] if key in wanted else None
 
-    uris = [list(r.uris) if r.uris is not None else None for r in per_query]
+    uris: Any = [list(r.uris) if r.uris is not None else None for r in per_query]
     return QueryResult(
         ids=[list(r.ids) for r in per_query],
         embeddings=column("embeddings", _embeddings),

@@ -38,10 +38,9 @@ class _ValidationContext:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
-        if isinstance(exc, Exception):
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, Exception):  # the exception goes on, its message extended
             exc.args = (f"{exc} in {self.op}.",) + exc.args[1:] if exc.args else ()
-        return False  # the exception goes on, its message extended
 
 
 def validation_context(op: str) -> _ValidationContext:
