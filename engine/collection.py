@@ -319,9 +319,10 @@ class CollectionState:
 
     def _graphs_query(self, queries: np.ndarray, k: int, include: Include) -> list[Records] | None:
         """The common indexed query, lean: no filter, read now, and every part holding rows a
-        segment whose rows are all alive, searched by one hnswlib query each with hnswlib's
-        distances kept (no masks, no candidate rows read back). None when the collection is
-        not in that shape (or hnswlib cannot answer): the general path then runs.
+        segment searched through its graph, one hnswlib query each (deleted rows dropped from
+        an over-fetch), hnswlib's distances kept: no masks built, no candidate rows read back.
+        None when the collection is not in that shape (or hnswlib cannot answer): the general
+        path then runs.
 
         Equal to the general path's answer: the same graph queries, the same distances, the
         same ranking (ties older record first). Issue 20: the general path cost 2.1x a raw
@@ -330,37 +331,41 @@ class CollectionState:
         parts: list[SegmentPart] = []
         for part in self.parts:
             if part.count:
-                if not isinstance(part, SegmentPart) or not part.whole_graph():
+                if not isinstance(part, SegmentPart):
                     return None
                 parts.append(part)
         if not parts:
             return None
         found = []
         for part in parts:
-            hit = part.knn(queries, k)
+            hit = part.graph_candidates(queries, k)
             if hit is None:
                 return None
             found.append(hit)
         out = []
         for qi in range(len(queries)):
-            best = self._single_graph(parts[0], found[0][0][qi], found[0][1][qi], k) if len(parts) == 1 else None
+            best = self._single_graph(parts[0], *found[0][qi], k) if len(parts) == 1 else None
             if best is None:
-                best = self._merge_one(queries[qi], k, [(p, rows[qi], graph_distances(self.space, dists[qi]))
-                                                        for p, (rows, dists) in zip(parts, found, strict=True)])
+                best = self._merge_one(queries[qi], k, [(p, f[qi][0], graph_distances(self.space, f[qi][1]))
+                                                        for p, f in zip(parts, found, strict=True)])
             out.append(self.materialize([(p, r) for _, p, r in best], include, [d for d, _, _ in best]))
         return out
 
     def _single_graph(self, part: SegmentPart, rows: np.ndarray, dists: np.ndarray,
                       k: int) -> list[tuple[float, Part, int]] | None:
-        """One graph's answer to one query as _merge_one gives it, in plain Python (ten
-        numbers do not need numpy's per-call cost); None when a distance needs scoring."""
+        """One graph's answer to one query (nearest first) as _merge_one gives it, in plain
+        Python (a few numbers do not need numpy's per-call cost); None when a distance needs
+        scoring."""
         dist = dists.tolist()
         if not usable_distances(self.space, dist):
             return None
-        at = rows.tolist()
+        end = min(k, len(dist))
+        while end < len(dist) and dist[end] == dist[end - 1]:
+            end += 1  # a candidate past the k-th that ties with it may be the older record
+        dist, at = dist[:end], rows[:end].tolist()
         if len(set(dist)) < len(dist):  # a tie (hnswlib returns them in no set order): older first
-            ords = part.ordinals_at(rows).tolist()
-            order = sorted(range(len(at)), key=lambda i: (dist[i], ords[i]))
+            ords = part.ordinals_at(rows[:end]).tolist()
+            order = sorted(range(end), key=lambda i: (dist[i], ords[i]))
             at, dist = [at[i] for i in order], [dist[i] for i in order]
         return [(d, part, r) for d, r in zip(dist[:k], at[:k], strict=True)]
 

@@ -15,7 +15,13 @@ import numpy as np
 from sedimentdb.engine.growable import GrowableArray
 from sedimentdb.engine.segments import Segment
 from sedimentdb.engine.segments.exact import exact_knn, norms
-from sedimentdb.engine.segments.planner import graph_knn, graph_search
+from sedimentdb.engine.segments.planner import (
+    EXACT_MAX_ROWS,
+    SELECTIVE_FRACTION,
+    graph_knn,
+    graph_search,
+    overfetched,
+)
 from sedimentdb.engine.segments.sparse import SparsePostings
 from sedimentdb.engine.segments.sparse_topk import sparse_top
 from sedimentdb.engine.tailfilter import TailFilter
@@ -252,6 +258,7 @@ class SegmentPart:
         # whether every row is alive (then a query passes no mask at all).
         self._alive: np.ndarray | None = None
         self._all_alive = False
+        self._alive_count = 0
 
     @property
     def count(self) -> int:
@@ -262,7 +269,8 @@ class SegmentPart:
         if self._alive is None:
             mask = self.deleted_at == 0
             mask.setflags(write=False)
-            self._all_alive = bool(mask.all())
+            self._alive_count = int(np.count_nonzero(mask))
+            self._all_alive = self._alive_count == self.count
             self._alive = mask
         return self._alive
 
@@ -271,18 +279,26 @@ class SegmentPart:
         self.deleted_at[row] = lsn
         self._alive = None
 
-    def whole_graph(self) -> bool:
-        """Whether an unfiltered query of this segment is one graph query: it has a graph and
-        every row is alive (no mask to apply)."""
-        if self._alive is None:
-            self.alive()
-        return self._all_alive and self.segment.graph is not None
-
-    def knn(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """The graph's nearest ``min(k, count)`` rows and hnswlib's raw distances per query
-        row (float32, contiguous), nearest first; None when hnswlib cannot answer (then
-        :meth:`search` does). Only when :meth:`whole_graph`."""
-        return graph_knn(self.segment, queries, k, self.segment.search_ef)
+    def graph_candidates(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """Per query row (float32, contiguous), the live rows an unfiltered query of the graph
+        finds, nearest first, with hnswlib's distances (unchecked: the caller checks them):
+        the graph's nearest ``min(k, count)`` when every row is alive, else the live ones among
+        an over-fetch (planner.overfetched, exactly what :meth:`search` does with the alive
+        mask). None when that is not how :meth:`search` would answer (no graph, few live
+        rows, a query short of live rows, hnswlib unable to answer): then :meth:`search` does.
+        """
+        seg = self.segment
+        if seg.graph is None:
+            return None
+        alive = self.alive()
+        if self._all_alive:
+            found = graph_knn(seg, queries, k, seg.search_ef)
+            return None if found is None else list(zip(found[0], found[1], strict=True))
+        live = self._alive_count
+        if live <= EXACT_MAX_ROWS or live < SELECTIVE_FRACTION * seg.count:
+            return None  # the planner searches these exactly
+        over = overfetched(seg, queries, min(k, live), alive, live, seg.search_ef)
+        return None if any(c is None for c in over) else over  # type: ignore[return-value]
 
     def id_at(self, row: int) -> str:
         return self.segment.ids[row]

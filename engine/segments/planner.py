@@ -145,18 +145,8 @@ def _filtered_candidates(
     even that comes back short.
     """
     m = len(q)
-    fraction = allowed_count / seg.count
-    candidates: list[tuple[np.ndarray, np.ndarray] | None] = [None] * m
-    boosted_ef = math.ceil(ef * min(MAX_EF_BOOST, math.sqrt(1 / fraction)))
-    fetch = min(seg.count, math.ceil(kk / fraction * POSTFILTER_MARGIN))
-    if fetch <= POSTFILTER_MAX_FETCH:
-        found = _query_graph(seg, q, _depth(seg, fetch, boosted_ef, seg.count), None)
-        if found is not None:
-            dists = graph_distances(seg.space, found[1])
-            for i, row_labels in enumerate(found[0].astype(np.int64)):
-                keep = mask[row_labels]
-                if np.count_nonzero(keep) >= kk:
-                    candidates[i] = (row_labels[keep], dists[i][keep])
+    boosted_ef = _boosted(ef, allowed_count / seg.count)
+    candidates = overfetched(seg, q, kk, mask, allowed_count, ef)
     todo = [i for i in range(m) if candidates[i] is None]
     if todo:
         depth = _depth(seg, kk, boosted_ef, allowed_count)
@@ -171,6 +161,32 @@ def _filtered_candidates(
         for i, row_labels, row_dists in zip(todo, labels, dists, strict=True):
             candidates[i] = (row_labels, row_dists)
     return candidates  # type: ignore[return-value]
+
+
+def overfetched(seg: Segment, q: np.ndarray, kk: int, mask: np.ndarray, allowed_count: int,
+                ef: int) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per query, the allowed rows among an unfiltered graph query's ``2 kk / fraction`` nearest
+    (ef raised by sqrt(1 / fraction)), nearest first, with hnswlib's distances (graph_distances);
+    None for a query that got fewer than ``kk`` allowed rows (or all of them, when fetching that
+    many would cost more than the filtered walk)."""
+    fraction = allowed_count / seg.count
+    candidates: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(q)
+    boosted_ef = _boosted(ef, fraction)
+    fetch = min(seg.count, math.ceil(kk / fraction * POSTFILTER_MARGIN))
+    if fetch <= POSTFILTER_MAX_FETCH:
+        found = _query_graph(seg, q, _depth(seg, fetch, boosted_ef, seg.count), None)
+        if found is not None:
+            dists = graph_distances(seg.space, found[1])
+            for i, row_labels in enumerate(found[0].astype(np.int64)):
+                keep = mask[row_labels]
+                if np.count_nonzero(keep) >= kk:
+                    candidates[i] = (row_labels[keep], dists[i][keep])
+    return candidates
+
+
+def _boosted(ef: int, fraction: float) -> int:
+    """The ef of a walk where ``fraction`` of the rows are allowed."""
+    return math.ceil(ef * min(MAX_EF_BOOST, math.sqrt(1 / fraction)))
 
 
 def _finish(seg: Segment, q: np.ndarray, k: int, kk: int, candidates: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -77,6 +77,26 @@ def test_ties_come_back_older_record_first(fs, tmp_path, h, monkeypatch):
     assert got.distances == want.distances == [0.0] * 6
 
 
+@pytest.mark.parametrize("space", ["l2", "cosine"])
+@pytest.mark.parametrize("segments", [1, 2])
+def test_deleted_rows_are_dropped_as_the_general_path_drops_them(fs, tmp_path, h, monkeypatch, space, segments):
+    # More live rows than planner.EXACT_MAX_ROWS per segment: the graph over-fetches and the
+    # dead rows are dropped (a collection after updates and deletes, once compacted).
+    vectors = h.clustered(5000 * segments, 16, clusters=20, seed=8)
+    cs = _collection(fs, tmp_path, h, space, np.array_split(vectors, segments))
+    queries = h.clustered(8, 16, clusters=20, seed=9)
+    first = _general(cs, queries, 10, NOTHING)
+    dead = [i for r in first for i in r.ids[::2]]  # the nearest ones: the over-fetch must reach past them
+    dead += [f"id-{i}" for i in np.random.default_rng(10).choice(len(vectors), 400, replace=False)]
+    cs.apply_delete(sorted(set(dead)), 99)
+    want = _general(cs, queries, 10, NOTHING)
+    _lean_only(cs, monkeypatch)
+    got = cs.query(queries, 10, None, None, None, NOTHING)
+    for g, w in zip(got, want, strict=True):
+        assert len(g.ids) == 10 and not set(g.ids) & set(dead)
+        assert g.ids == w.ids and g.distances == w.distances
+
+
 def test_the_lean_path_reads_no_vector_back(fs, tmp_path, h, monkeypatch):
     vectors = h.clustered(3000, 16, clusters=20, seed=4)
     cs = _collection(fs, tmp_path, h, "cosine", [vectors])
