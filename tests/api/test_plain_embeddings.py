@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 import sedimentdb
-from sedimentdb.validation import normalize_embeddings, plain_embeddings, stack_embeddings, validate_base_record_set
+from sedimentdb.validation import (
+    normalize_embeddings,
+    plain_embeddings,
+    stack_embeddings,
+    validate_base_record_set,
+)
 
 TAKEN = [
     [[1, 2, 3]],
