@@ -51,6 +51,7 @@ from sedimentdb.validation import (
     maybe_many,
     normalize_embeddings,
     normalize_metadatas,
+    plain_embeddings,
     require_one_embeddable,
     stack_embeddings,
     validate_base_record_set,
@@ -341,6 +342,15 @@ class Collection:
         include: Include = DEFAULT_QUERY_INCLUDE,
     ) -> QueryResult:
         """The ``n_results`` nearest records per query, nearest first (fewer when fewer match)."""
+        if (query_texts is None and query_images is None and query_uris is None and ids is None
+                and where is None and where_document is None):
+            matrix = plain_embeddings(query_embeddings)
+            if matrix is not None:
+                # The common query: nothing else below can fail for it (issue 20: its Python kept small).
+                with validation_context("query"):
+                    validate_include(include)
+                    validate_n_results(n_results)
+                return self._query_engine(matrix, n_results, None, None, None, include)
         with validation_context("query"):
             records: dict[str, Any] = {
                 "embeddings": normalize_embeddings(query_embeddings),
@@ -364,6 +374,11 @@ class Collection:
             if filter_ids is not None and where is None and where_document is None:
                 self._require_vectors(filter_ids)  # with a filter Chroma pre-filters instead: no error
         where, where_document = lift_document_clauses(where, where_document)
+        return self._query_engine(matrix, n_results, where, where_document, filter_ids, include)
+
+    def _query_engine(self, matrix: np.ndarray, n_results: int, where: Any, where_document: Any,
+                      filter_ids: list[str] | None, include: Include) -> QueryResult:
+        """The engine's answer to a checked query, as a ``QueryResult``."""
         with self._deleted_as(GETTING), engine_boundary():
             found = self._client._engine().query(
                 self._model.id, matrix, n_results, where, where_document, filter_ids,

@@ -7,8 +7,6 @@ catches them by class and the HTTP layer sends ``{"error": name(), "message": ..
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sedimentdb.engine import storage_errors as engine_errors
@@ -364,10 +362,21 @@ def translate(exc: engine_errors.StorageError) -> ChromaError:
     return InternalError(str(exc))
 
 
-@contextmanager
-def engine_boundary() -> Iterator[None]:
+class _EngineBoundary:
+    """The context manager :func:`engine_boundary` returns (stateless, so one serves every
+    block; a class rather than a generator: it wraps every call, queries included)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, engine_errors.StorageError):
+            raise translate(exc) from exc
+
+
+_BOUNDARY = _EngineBoundary()
+
+
+def engine_boundary() -> _EngineBoundary:
     """Run engine calls inside this block; their errors leave it as Chroma errors."""
-    try:
-        yield
-    except engine_errors.StorageError as exc:
-        raise translate(exc) from exc
+    return _BOUNDARY

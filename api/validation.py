@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,14 +26,26 @@ INSERT_FIELDS = ("ids", "metadatas", "embeddings", "documents", "images", "uris"
 BASE_FIELDS = ("embeddings", "documents", "images", "uris")
 
 
-@contextmanager
-def validation_context(op: str) -> Iterator[None]:
+class _ValidationContext:
+    """The context manager :func:`validation_context` returns (a class rather than a
+    generator: every call, queries included, runs one)."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, Exception):  # the exception goes on, its message extended
+            exc.args = (f"{exc} in {self.op}.",) + exc.args[1:] if exc.args else ()
+
+
+def validation_context(op: str) -> _ValidationContext:
     """Append ``" in {op}."`` to any error raised inside, keeping its class (Chroma's decorator)."""
-    try:
-        yield
-    except Exception as exc:
-        exc.args = (f"{exc} in {op}.",) + exc.args[1:] if exc.args else ()
-        raise
+    return _ValidationContext(op)
 
 
 def maybe_many(target: Any) -> list[Any] | None:
@@ -75,6 +86,33 @@ def normalize_embeddings(target: Any) -> list[np.ndarray] | None:
         "Expected embeddings to be a list of floats or ints, a list of lists, a numpy array, "
         f"or a list of numpy arrays, got {target}"
     )
+
+
+def plain_embeddings(target: Any) -> np.ndarray | None:
+    """The float32 (n, dim) matrix of a plain batch of query embeddings, or None.
+
+    Plain: a 1-D or 2-D numpy array of an accepted dtype, or a non-empty list of non-empty
+    lists of numbers, all of one length. For those, :func:`normalize_embeddings`,
+    :func:`validate_base_record_set` and ``stack_embeddings(check_finite=False)`` accept and
+    produce exactly this (the same float32 conversion of the same values), so a query need not
+    run them one row at a time. Anything else gives None: the full checks then run and raise
+    their own errors.
+    """
+    if isinstance(target, np.ndarray):
+        if target.ndim not in (1, 2) or target.size == 0 or target.dtype not in EMBEDDING_DTYPES:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):  # as stack_embeddings
+            return np.ascontiguousarray(target.reshape(1, -1) if target.ndim == 1 else target, dtype=np.float32)
+    if isinstance(target, list) and target:
+        first = target[0]
+        if isinstance(first, list) and first and _is_number(first[0]):
+            try:
+                matrix = np.array(target, dtype=np.float32)  # each row converted as normalize_embeddings does
+            except (ValueError, TypeError):
+                return None
+            if matrix.ndim == 2 and matrix.shape[1] > 0:
+                return matrix
+    return None
 
 
 def validate_embedding(embedding: np.ndarray, position: int = 0) -> np.ndarray:

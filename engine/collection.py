@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from sedimentdb.engine.blas import one_blas_thread
 from sedimentdb.engine.distance import pair_distances
 from sedimentdb.engine.engine_types import Include, Records
 from sedimentdb.engine.filters import compile_where, compile_where_document
 from sedimentdb.engine.parts import Part, SegmentPart, TailPart
 from sedimentdb.engine.read_levels import visible
+from sedimentdb.engine.segments.planner import graph_distances, usable_distances
 from sedimentdb.engine.wal.records import WriteBatch, WriteOp
 
 # Insertion order key: the LSN of the add, then the position in its batch.
@@ -306,13 +308,76 @@ class CollectionState:
         include: Include,
         as_of: int | None = None,
     ) -> list[Records]:
-        """k nearest live records per query row, nearest first, with exact distances."""
+        """k nearest live records per query row, nearest first, with their distances
+        (``_merge_one`` says which numbers those are)."""
+        if ids is None and as_of is None and not where and not where_document:
+            found = self._graphs_query(queries, n_results, include)
+            if found is not None:
+                return found
+        with one_blas_thread():  # small products: a thread pool only adds waiting (blas.py)
+            return self._parts_query(queries, n_results, where, where_document, ids, include, as_of)
+
+    def _graphs_query(self, queries: np.ndarray, k: int, include: Include) -> list[Records] | None:
+        """The common indexed query, lean: no filter, read now, and every part holding rows a
+        segment searched through its graph, one hnswlib query each (deleted rows dropped from
+        an over-fetch), hnswlib's distances kept: no masks built, no candidate rows read back.
+        None when the collection is not in that shape (or hnswlib cannot answer): the general
+        path then runs.
+
+        Equal to the general path's answer: the same graph queries, the same distances, the
+        same ranking (ties older record first). Issue 20: the general path cost 2.1x a raw
+        hnswlib query in CPU at 100k with one graph (bench/query_profile.py).
+        """
+        parts: list[SegmentPart] = []
+        for part in self.parts:
+            if part.count:
+                if not isinstance(part, SegmentPart):
+                    return None
+                parts.append(part)
+        if not parts:
+            return None
+        found = []
+        for part in parts:
+            hit = part.graph_candidates(queries, k)
+            if hit is None:
+                return None
+            found.append(hit)
+        out = []
+        for qi in range(len(queries)):
+            best = self._single_graph(parts[0], *found[0][qi], k) if len(parts) == 1 else None
+            if best is None:
+                best = self._merge_one(queries[qi], k, [(p, f[qi][0], graph_distances(self.space, f[qi][1]))
+                                                        for p, f in zip(parts, found, strict=True)])
+            out.append(self.materialize([(p, r) for _, p, r in best], include, [d for d, _, _ in best]))
+        return out
+
+    def _single_graph(self, part: SegmentPart, rows: np.ndarray, dists: np.ndarray,
+                      k: int) -> list[tuple[float, Part, int]] | None:
+        """One graph's answer to one query (nearest first) as _merge_one gives it, in plain
+        Python (a few numbers do not need numpy's per-call cost); None when a distance needs
+        scoring."""
+        dist = dists.tolist()
+        if not usable_distances(self.space, dist):
+            return None
+        end = min(k, len(dist))
+        while end < len(dist) and dist[end] == dist[end - 1]:
+            end += 1  # a candidate past the k-th that ties with it may be the older record
+        dist, at = dist[:end], rows[:end].tolist()
+        if len(set(dist)) < len(dist):  # a tie (hnswlib returns them in no set order): older first
+            ords = part.ordinals_at(rows[:end]).tolist()
+            order = sorted(range(end), key=lambda i: (dist[i], ords[i]))
+            at, dist = [at[i] for i in order], [dist[i] for i in order]
+        return [(d, part, r) for d, r in zip(dist[:k], at[:k], strict=True)]
+
+    def _parts_query(self, queries: np.ndarray, n_results: int, where: dict | None, where_document: dict | None,
+                     ids: list[str] | None, include: Include, as_of: int | None) -> list[Records]:
+        """Every part searched with its mask (filters, ids, read level), candidates merged."""
         masks = self._query_masks(where, where_document, ids, as_of)
         # One search call per part for all query rows (hnswlib and numpy batch well).
-        found = [(part, part.search(self.space, queries, n_results, mask)[0]) for part, mask in masks]
+        found = [(part, *part.search(self.space, queries, n_results, mask)) for part, mask in masks]
         results = []
         for qi in range(len(queries)):
-            hits = self._merge_one(queries[qi], n_results, [(part, rows[qi]) for part, rows in found])
+            hits = self._merge_one(queries[qi], n_results, [(part, rows[qi], dists[qi]) for part, rows, dists in found])
             results.append(self.materialize([(p, r) for _, p, r in hits], include, [d for d, _, _ in hits]))
         return results
 
@@ -366,26 +431,40 @@ class CollectionState:
                 out.append((part, mask))
         return out
 
-    def _merge_one(self, q: np.ndarray, k: int, found: list[tuple[Part, np.ndarray]]) -> list[tuple[float, Part, int]]:
-        """Exact distances for every part's candidates of one query; the k nearest overall.
+    def _merge_one(self, q: np.ndarray, k: int,
+                   found: list[tuple[Part, np.ndarray, np.ndarray]]) -> list[tuple[float, Part, int]]:
+        """The k nearest of every part's candidates for one query, as (distance, part, row).
 
-        All candidates are scored in one distance call (one normalisation of the query, one
-        product) and ranked with one lexsort: per part and per candidate in Python this was
-        a third of an indexed query's CPU with three segments.
+        A candidate a segment's graph found comes with hnswlib's distance (what Chroma
+        returns); the others (log tail rows, exact searches: distance inf) are scored here from
+        the stored vectors, all in one distance call (one normalisation of the query, one
+        product), and everything is ranked with one lexsort, ties older record first. Reading
+        and re-scoring the candidates a graph had already scored was a third of an indexed
+        query's CPU.
         """
         parts: list[Part] = []
         rows_of: list[np.ndarray] = []
-        for part, rows in found:
-            rows = rows[rows >= 0]
+        dists_of: list[np.ndarray] = []
+        for part, rows, dists in found:
+            keep = rows >= 0
+            if not keep.all():
+                rows, dists = rows[keep], dists[keep]
             if rows.size:
                 parts.append(part)
                 rows_of.append(rows)
+                dists_of.append(dists)
         if not parts:
             return []
-        owner = np.repeat(np.arange(len(parts)), [len(r) for r in rows_of])
-        rows = np.concatenate(rows_of)
-        vectors = np.concatenate([p.vectors_at(r) for p, r in zip(parts, rows_of, strict=True)])
+        sizes = [len(r) for r in rows_of]
+        rows = np.concatenate(rows_of) if len(parts) > 1 else rows_of[0]
+        dist = np.concatenate(dists_of) if len(parts) > 1 else dists_of[0]
+        owner = np.repeat(np.arange(len(parts)), sizes)
+        todo = ~np.isfinite(dist)
+        if todo.any():
+            dist = np.array(dist, dtype=np.float32)
+            at = [np.flatnonzero(todo & (owner == pi)) for pi in range(len(parts))]
+            vectors = [parts[pi].vectors_at(rows[a]) for pi, a in enumerate(at) if a.size]
+            dist[np.concatenate(at)] = pair_distances(self.space, q, np.concatenate(vectors))
         ords = np.concatenate([p.ordinals_at(r) for p, r in zip(parts, rows_of, strict=True)])
-        exact = pair_distances(self.space, q, vectors)
-        best = np.lexsort((ords, exact))[:k]  # ties: older record first
-        return [(float(exact[i]), parts[owner[i]], int(rows[i])) for i in best.tolist()]
+        best = np.lexsort((ords, dist))[:k]  # ties: older record first
+        return [(float(dist[i]), parts[owner[i]], int(rows[i])) for i in best.tolist()]

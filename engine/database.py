@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from sedimentdb.engine import logkeys as K
-from sedimentdb.engine.blas import one_blas_thread
 from sedimentdb.engine.bulk import bulk_ingest
 from sedimentdb.engine.catalog import CATALOG_RECORDS, Catalog
 from sedimentdb.engine.collection import CollectionState
@@ -721,8 +720,7 @@ class Database:
             # Chroma's "Error finding id" where Chroma does, which depends on the filters).
             # No part returns more than its rows: sizing results by n_results (10**9) exhausted memory.
             n_results = min(n_results, max(1, sum(p.count for p in cs.parts)))
-            with one_blas_thread():  # small products: a thread pool only adds waiting (blas.py)
-                return cs.query(q, n_results, where, where_document, ids, include, self._read_lsn(cs, read_level))
+            return cs.query(q, n_results, where, where_document, ids, include, self._read_lsn(cs, read_level))
 
     def sparse_query(self, collection_id: str, key: str, indices: list[int], values: list[float], n_results: int,
                      where: dict | None = None, where_document: dict | None = None, ids: list[str] | None = None,

@@ -1,9 +1,12 @@
 """Distance functions, exactly as Chroma returns them.
 
 ``l2`` is the squared Euclidean distance, ``ip`` is ``1 - dot``, ``cosine`` is
-``1 - cosine similarity``. Every distance the engine returns is computed here, from the raw
-float32 vectors, whether the record was found in the log tail or through an HNSW graph: that
-makes results identical wherever a record happens to live.
+``1 - cosine similarity``. A query returns these numbers, computed from the raw float32 vectors,
+for every record it did not find through a segment's HNSW graph (log tail rows, exact searches
+of selective filters, segments without a graph); a record a segment's graph found gets the
+distance hnswlib computed for it, as Chroma returns. The two agree to float32 rounding (about
+1e-7 relative); a log tail row is always scored here, so its distance does not depend on how
+far the tail indexer has got.
 """
 
 from __future__ import annotations

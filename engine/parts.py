@@ -15,7 +15,13 @@ import numpy as np
 from sedimentdb.engine.growable import GrowableArray
 from sedimentdb.engine.segments import Segment
 from sedimentdb.engine.segments.exact import exact_knn, norms
-from sedimentdb.engine.segments.planner import graph_search
+from sedimentdb.engine.segments.planner import (
+    EXACT_MAX_ROWS,
+    SELECTIVE_FRACTION,
+    graph_knn,
+    graph_search,
+    overfetched,
+)
 from sedimentdb.engine.segments.sparse import SparsePostings
 from sedimentdb.engine.segments.sparse_topk import sparse_top
 from sedimentdb.engine.tailfilter import TailFilter
@@ -67,8 +73,10 @@ class Part(Protocol):
     def search(
         self, space: str, queries: np.ndarray, k: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order;
-        approximate for segments and indexed tail rows. The caller scores them exactly (one distance function)."""
+        """Candidate rows (m, at least k when allowed) per query, -1 padded, in no set order,
+        and their distances: hnswlib's for rows a segment's graph found, inf for the others,
+        which the caller scores from the stored vectors (one distance function). Approximate
+        for segments and indexed tail rows."""
 
 
 class TailPart:
@@ -205,8 +213,12 @@ class TailPart:
         if self._vectors is None or not allowed.any():
             return np.full((m, 0), -1, dtype=np.int64), np.zeros((m, 0), dtype=np.float32)
         q = np.ascontiguousarray(queries, dtype=np.float32)
+        # Every candidate comes back unscored (distance inf): the collection scores tail rows
+        # from their stored vectors, so a tail row's distance does not depend on whether the
+        # indexer has reached it (segments return hnswlib's distances for graph candidates).
         if self.graph is None or self.graph.indexed < GRAPH_FROM_ROWS:
-            return self._scan(space, q, k, allowed, 0)
+            rows = self._scan(space, q, k, allowed, 0)[0]
+            return rows, np.full(rows.shape, np.inf, dtype=np.float32)
         with self.graph.lock.read():  # the indexer adds no rows while this search runs
             view = GraphView(self.graph, self._vectors.view(), self._norms.view())
             head = allowed[:view.count]
@@ -246,6 +258,7 @@ class SegmentPart:
         # whether every row is alive (then a query passes no mask at all).
         self._alive: np.ndarray | None = None
         self._all_alive = False
+        self._alive_count = 0
 
     @property
     def count(self) -> int:
@@ -256,7 +269,8 @@ class SegmentPart:
         if self._alive is None:
             mask = self.deleted_at == 0
             mask.setflags(write=False)
-            self._all_alive = bool(mask.all())
+            self._alive_count = int(np.count_nonzero(mask))
+            self._all_alive = self._alive_count == self.count
             self._alive = mask
         return self._alive
 
@@ -264,6 +278,27 @@ class SegmentPart:
         """Mark ``row`` deleted by the operation logged at ``lsn``."""
         self.deleted_at[row] = lsn
         self._alive = None
+
+    def graph_candidates(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """Per query row (float32, contiguous), the live rows an unfiltered query of the graph
+        finds, nearest first, with hnswlib's distances (unchecked: the caller checks them):
+        the graph's nearest ``min(k, count)`` when every row is alive, else the live ones among
+        an over-fetch (planner.overfetched, exactly what :meth:`search` does with the alive
+        mask). None when that is not how :meth:`search` would answer (no graph, few live
+        rows, a query short of live rows, hnswlib unable to answer): then :meth:`search` does.
+        """
+        seg = self.segment
+        if seg.graph is None:
+            return None
+        alive = self.alive()
+        if self._all_alive:
+            found = graph_knn(seg, queries, k, seg.search_ef)
+            return None if found is None else list(zip(found[0], found[1], strict=True))
+        live = self._alive_count
+        if live <= EXACT_MAX_ROWS or live < SELECTIVE_FRACTION * seg.count:
+            return None  # the planner searches these exactly
+        over = overfetched(seg, queries, min(k, live), alive, live, seg.search_ef)
+        return None if any(c is None for c in over) else over  # type: ignore[return-value]
 
     def id_at(self, row: int) -> str:
         return self.segment.ids[row]
@@ -308,6 +343,6 @@ class SegmentPart:
     ) -> tuple[np.ndarray, np.ndarray]:
         every = allowed is self._alive and self._all_alive
         allowed_arg = None if every or bool(allowed.all()) else allowed
-        # The collection scores every part's candidates exactly when it merges them
-        # (CollectionState._merge_one); scoring them here as well cost half of a search.
+        # Graph candidates keep hnswlib's distances; the collection scores the rest when it
+        # merges the parts (CollectionState._merge_one). Scoring them here cost half a search.
         return self.segment.search(queries, k, allowed=allowed_arg, rerank=False)

@@ -202,13 +202,13 @@ class Segment:
         assert self._documents is not None
         if len(rows) == self.count:
             return _pick(self._all_documents(), rows)
-        return [self._documents.get(r) for r in rows.tolist()]
+        return self._documents.take(rows)
 
     def metadatas_of(self, rows: np.ndarray) -> list[dict[str, Any] | None]:
         """Metadata of ``rows`` (fresh dicts), parsed as one JSON text."""
         assert self._metadata is not None
         column = self._metadata
-        texts = _pick(column.all(), rows) if len(rows) == self.count else [column.get(r) for r in rows.tolist()]
+        texts = _pick(column.all(), rows) if len(rows) == self.count else column.take(rows)
         return decode_all_metadata(column.path, texts)
 
     def uris_of(self, rows: np.ndarray) -> list[str | None]:
@@ -216,7 +216,7 @@ class Segment:
         assert self._uris is not None
         if len(rows) == self.count:
             return _pick(self._uris.all(), rows)
-        return [self._uris.get(r) for r in rows.tolist()]
+        return self._uris.take(rows)
 
     # -- filtering -------------------------------------------------------------------------
 
@@ -313,15 +313,18 @@ class Segment:
         have no effect. Safe to call from several threads at once.
 
         ``rerank=False``: a graph search returns its allowed candidates as they are (at least
-        ``k`` of them when the mask allows that many, unordered, -1 padded, distances inf),
-        for a caller that scores the candidates of several segments itself.
+        ``k`` of them when the mask allows that many, unordered, -1 padded), each with the
+        distance hnswlib computed for it, which is what Chroma returns; rows found by exact
+        search come with distance inf. For a caller that merges the candidates of several
+        parts and scores the inf ones itself from the stored vectors (engine/distance.py).
         """
         q = _queries(queries, self.dim)
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         mask = None if allowed is None else _mask(allowed, self.count)
         if self.graph is None:
-            return self.exact_search(q, k, mask)
+            rows, dists = self.exact_search(q, k, mask)
+            return (rows, dists) if rerank else (rows, np.full(rows.shape, np.inf, dtype=np.float32))
         return graph_search(self, q, k, mask, ef or self.search_ef, rerank=rerank)
 
 

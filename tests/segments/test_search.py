@@ -179,8 +179,9 @@ def test_broad_mask_is_answered_by_post_filtering(fs, tmp_path, h, monkeypatch):
 
 @pytest.mark.parametrize("fraction", [None, 0.2, 0.7], ids=["unfiltered", "filtered-20", "filtered-70"])
 def test_unscored_candidates_hold_the_scored_top_k(fs, tmp_path, h, fraction):
-    # rerank=False (what a collection asks for, as it scores every part's candidates once):
-    # allowed rows only, -1 padded, and among them every row the scored search returns.
+    # rerank=False (what a collection asks for, as it merges every part's candidates once):
+    # allowed rows only, -1 padded, among them every row the scored search returns, each with
+    # hnswlib's distance, which is the exact one up to float32 rounding.
     # 25k rows: a 20% mask allows more than planner.EXACT_MAX_ROWS, so every case walks the graph
     vectors = h.clustered(25_000, 16, clusters=30, seed=11)
     seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="cosine")
@@ -189,7 +190,11 @@ def test_unscored_candidates_hold_the_scored_top_k(fs, tmp_path, h, fraction):
     rows, dists = seg.search(queries, 10, allowed=allowed)
     cands, cand_dists = seg.search(queries, 10, allowed=allowed, rerank=False)
     assert cands.shape[0] == 40 and cands.shape[1] >= 10
-    assert np.isinf(cand_dists).all()
+    full = h.brute_force("cosine", queries, vectors)
+    real = cands >= 0
+    np.testing.assert_allclose(cand_dists[real], np.take_along_axis(full, np.maximum(cands, 0), axis=1)[real],
+                               rtol=1e-5, atol=1e-5)
+    assert np.isinf(cand_dists[~real]).all()
     for scored, found in zip(rows.tolist(), cands.tolist(), strict=True):
         found = [r for r in found if r >= 0]
         assert len(found) >= 10 and len(set(found)) == len(found)
@@ -202,8 +207,30 @@ def test_unscored_candidates_of_a_selective_mask_are_the_exact_answer(fs, tmp_pa
     vectors = h.clustered(3000, 16, clusters=10, seed=14)
     seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space="l2")
     allowed = np.zeros(3000, dtype=bool)
-    allowed[::300] = True  # 10 rows: answered by exact search, scored
+    allowed[::300] = True  # 10 rows: answered by exact search, left for the caller to score
     rows, dists = seg.search(vectors[:3], 5, allowed=allowed, rerank=False)
-    want, want_d = _exact_top(h, "l2", vectors[:3], vectors, 5, allowed)
+    want, _ = _exact_top(h, "l2", vectors[:3], vectors, 5, allowed)
     np.testing.assert_array_equal(rows, want)
-    np.testing.assert_allclose(dists, want_d, rtol=1e-5, atol=1e-4)
+    assert np.isinf(dists).all()
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_unscored_graph_distances_are_hnswlibs(fs, tmp_path, h, space):
+    # What the collection returns for a record a graph found: hnswlib's own distance, as Chroma does.
+    vectors = h.clustered(2000, 16, clusters=10, seed=15)
+    seg = h.write_and_open(fs, str(tmp_path), h.make_data(vectors), space=space)
+    queries = h.clustered(5, 16, clusters=10, seed=16)
+    rows, dists = seg.search(queries, 10, rerank=False)
+    labels, want = seg.graph.knn_query(queries, k=10)
+    np.testing.assert_array_equal(rows, labels.astype(np.int64))
+    np.testing.assert_array_equal(dists, want)
+
+
+def test_cosine_graph_distances_out_of_range_are_left_to_score():
+    from sedimentdb.engine.segments import planner
+
+    # hnswlib's cosine distance of a vector whose squared norm underflows float32 is garbage
+    # (-1.8e7 and the like): marked inf, so the collection scores that row from its vector.
+    got = planner.graph_distances("cosine", np.array([[0.5, -1.8e7, 2.5, -1e-6]], dtype=np.float32))
+    assert got[0, 0] == np.float32(0.5) and np.isinf(got[0, 1]) and np.isinf(got[0, 2]) and got[0, 3] == np.float32(-1e-6)
+    assert planner.graph_distances("ip", np.array([[-3.0]], dtype=np.float32))[0, 0] == -3.0
