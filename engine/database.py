@@ -104,6 +104,7 @@ class Database:
         self._lock_handle: object | None = None
         self._refresh_lock = threading.Lock()
         self._manifest_seen = 0  # newest manifest generation listed when the state was loaded
+        self._replay_bytes = 0  # while replaying: the log bytes still to replay (see _replay)
         self.wal: Wal
         self.compactor: Compactor
 
@@ -249,16 +250,28 @@ class Database:
     def _new_state(self, info: CollectionInfo) -> CollectionState:
         s = index_settings(info)
         cs = CollectionState(info.id, s.space, info.dimension, (s.max_neighbors, s.ef_construction, s.ef_search))
+        cs.replay_bytes = self._replay_bytes
         self.collections[info.id] = cs
         return cs
 
     def _replay(self, from_lsn: int) -> None:
         catalog_lsn = self.manifests[-1].catalog_lsn if self.manifests else 0
         count = 0
-        for lsn, record in self.wal.replay(from_lsn):
-            self._apply(record, lsn, catalog_lsn)
-            self.last_lsn = max(self.last_lsn, lsn)
-            count += 1
+        # No tail can hold more vector bytes than the log being replayed: each tail makes room
+        # for that many rows at its first append, so its columns grow once (growable.py:
+        # reserve; untouched room costs no memory).
+        self._replay_bytes = sum(f.size for f in self.wal.files() if f.last_lsn >= from_lsn)
+        for cs in self.collections.values():
+            cs.replay_bytes = self._replay_bytes
+        try:
+            for lsn, record in self.wal.replay(from_lsn):
+                self._apply(record, lsn, catalog_lsn)
+                self.last_lsn = max(self.last_lsn, lsn)
+                count += 1
+        finally:
+            self._replay_bytes = 0
+            for cs in self.collections.values():
+                cs.replay_bytes = 0
         if self.wal.last_lsn < self.last_lsn:
             raise CorruptionError(
                 f"the log ends at LSN {self.wal.last_lsn} but the manifest covers LSN {self.last_lsn}",

@@ -1,0 +1,172 @@
+"""Reopen cost in the states an application leaves a database in (issue 20).
+
+    python bench/reopen.py                       # 100k x 384, cosine, all three states
+    python bench/reopen.py --n 30000 --states loaded --profile /tmp/reopen.prof
+
+States, each built in a fresh directory through ``sedimentdb.PersistentClient`` with the
+suite's data (bench/suite.py: make_data) in batches of 1,000, then closed at once:
+
+* ``loaded``: right after the bulk load, closed while the tail is unflushed and the
+  background indexer / compaction job is running;
+* ``mutated``: compacted, then 10% updates + 10% upserts, closed while the job they started
+  is running;
+* ``compacted``: compacted (``Database.compact``) before closing.
+
+Each state is then reopened ``--repeat`` times in a fresh interpreter that times, separately,
+``import sedimentdb``, ``PersistentClient(path)`` + ``get_collection`` (open: manifest,
+segments, log replay) and the first query, each in wall-clock seconds (perf_counter), process CPU seconds
+(process_time, which includes the background threads the open starts) and the opening
+thread's CPU seconds (thread_time: the machine is shared, so CPU is the steadier figure),
+and also ``close()`` (which must not wait for background work). ``--profile FILE`` writes a
+cProfile of the open + first query of the first reopen of each state (FILE.<state>).
+The load average is printed beside the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from suite import BATCH, make_data  # noqa: E402
+
+STATES = ("loaded", "mutated", "compacted")
+
+# Runs in the fresh interpreter: argv = path, query json, profile file ('' for none).
+CHILD = r"""
+import json, sys, time
+path, query, prof = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+out = {}
+def mark(name, t0, c0):
+    out[name + "_s"] = time.perf_counter() - t0
+    out[name + "_cpu_s"] = time.process_time() - c0[0]
+    out[name + "_thread_cpu_s"] = time.thread_time() - c0[1]
+def now():
+    return time.perf_counter(), (time.process_time(), time.thread_time())
+t0, c0 = now()
+import sedimentdb
+mark("import", t0, c0)
+profiler = None
+if prof:
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+t0, c0 = now()
+client = sedimentdb.PersistentClient(path=path)
+col = client.get_collection("bench")
+mark("open", t0, c0)
+t0, c0 = now()
+col.query(query_embeddings=[query], n_results=10)
+mark("first_query", t0, c0)
+t0, c0 = now()
+col.query(query_embeddings=[query], n_results=10)
+mark("second_query", t0, c0)
+if profiler is not None:
+    profiler.disable()
+    profiler.dump_stats(prof)
+t0, c0 = now()
+client.close()
+mark("close", t0, c0)
+print(json.dumps(out))
+"""
+
+
+def load(path: str, data: dict[str, Any]) -> Any:
+    """A client at ``path`` holding the data's records (batches of BATCH, as the suite loads)."""
+    import sedimentdb
+
+    client = sedimentdb.PersistentClient(path=path)
+    col = client.get_or_create_collection("bench", metadata={"hnsw:space": "cosine"})
+    vecs, n = data["vecs"], len(data["ids"])
+    for s in range(0, n, BATCH):
+        col.add(ids=data["ids"][s:s + BATCH], embeddings=vecs[s:s + BATCH],
+                metadatas=data["metas"][s:s + BATCH], documents=data["docs"][s:s + BATCH])
+    return client
+
+
+def mutate(col: Any, data: dict[str, Any]) -> None:
+    """10% updates then 10% upserts of the same ids (bench/suite.py: mutate, without deletes)."""
+    rng = np.random.default_rng(2)
+    n, vecs, ids = len(data["ids"]), data["vecs"], data["ids"]
+    m = max(BATCH, n // 10)
+    upd = rng.choice(n, size=m, replace=False)
+    new = (vecs[upd] + 0.05 * rng.normal(size=(m, vecs.shape[1]))).astype(np.float32)
+    for s in range(0, m, BATCH):
+        col.update(ids=[ids[i] for i in upd[s:s + BATCH]], embeddings=new[s:s + BATCH])
+    for s in range(0, m, BATCH):
+        col.upsert(ids=[ids[i] for i in upd[s:s + BATCH]], embeddings=new[s:s + BATCH])
+
+
+def build(state: str, root: str, data: dict[str, Any]) -> tuple[str, float]:
+    """Build ``state`` under ``root``; return its path and the seconds its close() took."""
+    path = os.path.join(root, state)
+    client = load(path, data)
+    if state in ("mutated", "compacted"):
+        client._engine().compact()
+    if state == "mutated":
+        mutate(client.get_collection("bench"), data)
+    t = time.perf_counter()
+    client.close()
+    return path, time.perf_counter() - t
+
+
+def reopen(path: str, query: list[float], profile: str) -> dict[str, float]:
+    """Open ``path`` in a fresh interpreter and time its phases (see CHILD)."""
+    out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(query), profile],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Parse arguments, build each state, reopen it and print the figures (and JSON)."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--states", default=",".join(STATES))
+    ap.add_argument("--repeat", type=int, default=2, help="reopens per state (the first is cold-ish)")
+    ap.add_argument("--profile", default="", help="write cProfile stats of the first reopen to FILE.<state>")
+    ap.add_argument("--keep", default="", help="build the states under this directory and keep them")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args()
+    data = make_data(args.n, args.dim)
+    query = data["queries"][0].tolist()
+    root = args.keep or tempfile.mkdtemp(prefix="sediment-reopen-")
+    results: dict[str, Any] = {"n": args.n, "dim": args.dim}
+    try:
+        for state in args.states.split(","):
+            if state not in STATES:
+                raise SystemExit(f"unknown state {state!r}; choose from {', '.join(STATES)}")
+            path = os.path.join(root, state)
+            if args.keep and os.path.isdir(path):
+                build_close = float("nan")  # reuse what an earlier --keep run built
+            else:
+                path, build_close = build(state, root, data)
+            runs = []
+            for i in range(args.repeat):
+                runs.append(reopen(path, query, f"{args.profile}.{state}" if args.profile and i == 0 else ""))
+                # Each reopen closes at once too, possibly mid-job: the next one sees that state.
+            results[state] = {"close_after_build_s": build_close, "runs": runs,
+                              "load_average": os.getloadavg()[0]}
+            print(f"{state}: close after build {build_close:.3f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+            for r in runs:
+                print("  " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()), file=sys.stderr)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
