@@ -2,6 +2,7 @@
 
     python bench/reopen.py                       # 100k x 384, cosine, all three states
     python bench/reopen.py --n 30000 --states loaded --profile /tmp/reopen.prof
+    /tmp/c159/bin/python bench/reopen.py --module chromadb --states loaded   # chromadb, same data
 
 States, each built in a fresh directory through ``sedimentdb.PersistentClient`` with the
 suite's data (bench/suite.py: make_data) in batches of 1,000, then closed at once:
@@ -11,6 +12,10 @@ suite's data (bench/suite.py: make_data) in batches of 1,000, then closed at onc
 * ``mutated``: compacted, then 10% updates + 10% upserts, closed while the job they started
   is running;
 * ``compacted``: compacted (``Database.compact``) before closing.
+
+``--module chromadb`` (run with an interpreter that has chromadb) builds and reopens the same
+states with chromadb, which indexes on the write path: its three states differ only by the
+mutations.
 
 Each state is then reopened ``--repeat`` times in a fresh interpreter that times, separately,
 ``import sedimentdb``, ``PersistentClient(path)`` + ``get_collection`` (open: manifest,
@@ -25,6 +30,7 @@ The load average is printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -44,7 +50,7 @@ STATES = ("loaded", "mutated", "compacted")
 # Runs in the fresh interpreter: argv = path, query json, profile file ('' for none).
 CHILD = r"""
 import json, sys, time
-path, query, prof = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+path, query, prof, module = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 out = {}
 def mark(name, t0, c0):
     out[name + "_s"] = time.perf_counter() - t0
@@ -53,7 +59,8 @@ def mark(name, t0, c0):
 def now():
     return time.perf_counter(), (time.process_time(), time.thread_time())
 t0, c0 = now()
-import sedimentdb
+import importlib
+m = importlib.import_module(module)
 mark("import", t0, c0)
 profiler = None
 if prof:
@@ -61,7 +68,7 @@ if prof:
     profiler = cProfile.Profile()
     profiler.enable()
 t0, c0 = now()
-client = sedimentdb.PersistentClient(path=path)
+client = m.PersistentClient(path=path)
 col = client.get_collection("bench")
 mark("open", t0, c0)
 t0, c0 = now()
@@ -74,17 +81,15 @@ if profiler is not None:
     profiler.disable()
     profiler.dump_stats(prof)
 t0, c0 = now()
-client.close()
+getattr(client, "close", lambda: None)()
 mark("close", t0, c0)
 print(json.dumps(out))
 """
 
 
-def load(path: str, data: dict[str, Any]) -> Any:
+def load(module: str, path: str, data: dict[str, Any]) -> Any:
     """A client at ``path`` holding the data's records (batches of BATCH, as the suite loads)."""
-    import sedimentdb
-
-    client = sedimentdb.PersistentClient(path=path)
+    client = importlib.import_module(module).PersistentClient(path=path)
     col = client.get_or_create_collection("bench", metadata={"hnsw:space": "cosine"})
     vecs, n = data["vecs"], len(data["ids"])
     for s in range(0, n, BATCH):
@@ -106,22 +111,22 @@ def mutate(col: Any, data: dict[str, Any]) -> None:
         col.upsert(ids=[ids[i] for i in upd[s:s + BATCH]], embeddings=new[s:s + BATCH])
 
 
-def build(state: str, root: str, data: dict[str, Any]) -> tuple[str, float]:
+def build(module: str, state: str, root: str, data: dict[str, Any]) -> tuple[str, float]:
     """Build ``state`` under ``root``; return its path and the seconds its close() took."""
     path = os.path.join(root, state)
-    client = load(path, data)
-    if state in ("mutated", "compacted"):
+    client = load(module, path, data)
+    if state in ("mutated", "compacted") and module == "sedimentdb":
         client._engine().compact()
     if state == "mutated":
         mutate(client.get_collection("bench"), data)
     t = time.perf_counter()
-    client.close()
+    getattr(client, "close", lambda: None)()
     return path, time.perf_counter() - t
 
 
-def reopen(path: str, query: list[float], profile: str) -> dict[str, float]:
+def reopen(module: str, path: str, query: list[float], profile: str) -> dict[str, float]:
     """Open ``path`` in a fresh interpreter and time its phases (see CHILD)."""
-    out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(query), profile],
+    out = subprocess.run([sys.executable, "-c", CHILD, path, json.dumps(query), profile, module],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -131,6 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--module", default="sedimentdb", help="sedimentdb or chromadb")
     ap.add_argument("--states", default=",".join(STATES))
     ap.add_argument("--repeat", type=int, default=2, help="reopens per state (the first is cold-ish)")
     ap.add_argument("--profile", default="", help="write cProfile stats of the first reopen to FILE.<state>")
@@ -140,7 +146,7 @@ def main() -> None:
     data = make_data(args.n, args.dim)
     query = data["queries"][0].tolist()
     root = args.keep or tempfile.mkdtemp(prefix="sediment-reopen-")
-    results: dict[str, Any] = {"n": args.n, "dim": args.dim}
+    results: dict[str, Any] = {"n": args.n, "dim": args.dim, "module": args.module}
     try:
         for state in args.states.split(","):
             if state not in STATES:
@@ -149,16 +155,21 @@ def main() -> None:
             if args.keep and os.path.isdir(path):
                 build_close = float("nan")  # reuse what an earlier --keep run built
             else:
-                path, build_close = build(state, root, data)
+                path, build_close = build(args.module, state, root, data)
             runs = []
             for i in range(args.repeat):
-                runs.append(reopen(path, query, f"{args.profile}.{state}" if args.profile and i == 0 else ""))
+                runs.append(reopen(args.module, path, query, f"{args.profile}.{state}" if args.profile and i == 0 else ""))
                 # Each reopen closes at once too, possibly mid-job: the next one sees that state.
             results[state] = {"close_after_build_s": build_close, "runs": runs,
+                              "median": {k: float(np.median([r[k] for r in runs])) for k in runs[0]},
                               "load_average": os.getloadavg()[0]}
             print(f"{state}: close after build {build_close:.3f} s, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
-            for r in runs:
+            for r in runs + [results[state]["median"]]:
                 print("  " + "  ".join(f"{k} {v:.3f}" for k, v in r.items()), file=sys.stderr)
+            med = results[state]["median"]
+            print(f"  median: open + first query {med['open_s'] + med['first_query_s']:.3f} s wall, "
+                  f"{med['open_thread_cpu_s'] + med['first_query_thread_cpu_s']:.3f} s CPU; with the import "
+                  f"{med['import_s'] + med['open_s'] + med['first_query_s']:.3f} s wall", file=sys.stderr)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
