@@ -11,7 +11,10 @@ suite's data (bench/suite.py: make_data) in batches of 1,000, then closed at onc
   background indexer / compaction job is running;
 * ``mutated``: compacted, then 10% updates + 10% upserts, closed while the job they started
   is running;
-* ``compacted``: compacted (``Database.compact``) before closing.
+* ``compacted``: compacted (``Database.compact``) before closing;
+* ``settled``: what bench/suite.py reopens: compacted, 10% updates + 10% upserts + 10%
+  deletes, compacted again (the suite's ``wait_indexed``), then closed at once (a job the
+  last compaction left for the background, such as a growth job, is interrupted).
 
 ``--module chromadb`` (run with an interpreter that has chromadb) builds and reopens the same
 states with chromadb, which indexes on the write path: its three states differ only by the
@@ -45,7 +48,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from suite import BATCH, make_data  # noqa: E402
 
-STATES = ("loaded", "mutated", "compacted")
+STATES = ("loaded", "mutated", "compacted", "settled")
 
 # Runs in the fresh interpreter: argv = path, query json, profile file ('' for none).
 CHILD = r"""
@@ -98,8 +101,9 @@ def load(module: str, path: str, data: dict[str, Any]) -> Any:
     return client
 
 
-def mutate(col: Any, data: dict[str, Any]) -> None:
-    """10% updates then 10% upserts of the same ids (bench/suite.py: mutate, without deletes)."""
+def mutate(col: Any, data: dict[str, Any], deletes: bool = False) -> None:
+    """10% updates then 10% upserts of the same ids, then (``deletes``) 10% deletes, as
+    bench/suite.py: mutate does."""
     rng = np.random.default_rng(2)
     n, vecs, ids = len(data["ids"]), data["vecs"], data["ids"]
     m = max(BATCH, n // 10)
@@ -109,16 +113,22 @@ def mutate(col: Any, data: dict[str, Any]) -> None:
         col.update(ids=[ids[i] for i in upd[s:s + BATCH]], embeddings=new[s:s + BATCH])
     for s in range(0, m, BATCH):
         col.upsert(ids=[ids[i] for i in upd[s:s + BATCH]], embeddings=new[s:s + BATCH])
+    if deletes:
+        dele = rng.choice(n, size=m, replace=False)
+        for s in range(0, m, BATCH):
+            col.delete(ids=[ids[i] for i in dele[s:s + BATCH]])
 
 
 def build(module: str, state: str, root: str, data: dict[str, Any]) -> tuple[str, float]:
     """Build ``state`` under ``root``; return its path and the seconds its close() took."""
     path = os.path.join(root, state)
     client = load(module, path, data)
-    if state in ("mutated", "compacted") and module == "sedimentdb":
+    if state != "loaded" and module == "sedimentdb":
         client._engine().compact()
-    if state == "mutated":
-        mutate(client.get_collection("bench"), data)
+    if state in ("mutated", "settled"):
+        mutate(client.get_collection("bench"), data, deletes=state == "settled")
+    if state == "settled" and module == "sedimentdb":
+        client._engine().compact()
     t = time.perf_counter()
     getattr(client, "close", lambda: None)()
     return path, time.perf_counter() - t

@@ -40,12 +40,11 @@ def merge_metadata(old: dict[str, Any] | None, new: dict[str, Any] | None) -> di
     return merged or None
 
 
-def new_metadata(meta: dict[str, Any] | None) -> dict[str, Any] | None:
-    """:func:`strip_none` for a new record: a plain copy (C speed) when there is nothing to
-    strip, as for most records (a replay of 100k adds spent 0.4 s CPU in the comprehension)."""
-    if meta and None not in meta.values():
-        return dict(meta)  # a copy: the tail must not share the caller's dict
-    return strip_none(meta)
+def new_metadatas(metas: list[dict[str, Any] | None]) -> list[dict[str, Any] | None]:
+    """:func:`strip_none` of each new record's metadata, as one comprehension with no call per
+    row: a plain copy (C speed) when there is nothing to strip, as for most records (a replay
+    of 100k adds spent 0.4 s CPU calling strip_none)."""
+    return [(dict(m) if None not in m.values() else strip_none(m)) if m else None for m in metas]
 
 
 def strip_none(meta: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -134,10 +133,10 @@ class CollectionState:
             rows = sorted(seen.values())
             ids = [batch.ids[i] for i in rows]
         idx = np.asarray(rows, dtype=np.int64)
-        docs = [batch.documents[i] for i in rows] if batch.documents is not None else [None] * len(rows)
-        metas = ([new_metadata(batch.metadatas[i]) for i in rows] if batch.metadatas is not None
-                 else [None] * len(rows))
-        uris = [batch.uris[i] for i in rows] if batch.uris is not None else [None] * len(rows)
+        every = len(rows) == n
+        docs = _pick(batch.documents, rows, every)
+        metas = new_metadatas(_pick(batch.metadatas, rows, every))
+        uris = _pick(batch.uris, rows, every)
         vectors = batch.embeddings if len(rows) == n else batch.embeddings[idx]
         self._ensure_dim(vectors.shape[1])
         self._make_room(len(ids), vectors.shape[1])
@@ -459,3 +458,10 @@ def _records_of(part: Part, rows: np.ndarray) -> tuple[list, list, list]:
         return docs, metas, uris
     recs = [part.record_at(r) for r in rows.tolist()]
     return [r[0] for r in recs], [r[1] for r in recs], [r[2] for r in recs]
+
+
+def _pick(column: list | None, rows: list[int], every: bool) -> list:
+    """``column``'s entries at ``rows`` (a new list; all of them when ``every``), or Nones."""
+    if column is None:
+        return [None] * len(rows)
+    return list(column) if every else [column[i] for i in rows]
