@@ -104,7 +104,7 @@ class Database:
         self._lock_handle: object | None = None
         self._refresh_lock = threading.Lock()
         self._manifest_seen = 0  # newest manifest generation listed when the state was loaded
-        self._replay_bytes = 0  # while replaying: the log bytes still to replay (see _replay)
+        self._replay_bytes = 0  # while the log is replayed at open: its size in bytes (see _Replay)
         self.wal: Wal
         self.compactor: Compactor
 
