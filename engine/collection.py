@@ -146,7 +146,10 @@ class CollectionState:
     def _make_room(self, n: int, dim: int) -> None:
         """During a replay, size an empty active tail for the rest of the log at once."""
         if self.replay_bytes and self.active.count == 0 and dim:
-            self.active.reserve(n + self.replay_bytes // (4 * dim), dim)
+            try:
+                self.active.reserve(n + self.replay_bytes // (4 * dim), dim)
+            except MemoryError:  # no address space for the bound (a huge log): grow as rows come
+                self.replay_bytes = 0
 
     def _locate(self, ids: list[str], start: int) -> None:
         """Point ``ids`` at consecutive rows of the active tail from ``start`` on."""
