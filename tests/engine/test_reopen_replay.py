@@ -160,3 +160,20 @@ def test_a_closing_job_takes_no_more_indexer_steps():
     with pytest.raises(JobInterrupted):
         compactor.check()
     assert indexer.steps == 1, "the job went on taking steps after close() asked it to stop"
+
+
+def test_a_refused_reservation_falls_back_to_growing(tmp_path, monkeypatch):
+    path = str(tmp_path / "db")
+    rng = np.random.default_rng(2)
+    with Database.open(path, opts()) as db:
+        cid = db.create_collection(T, D, "c").id
+        for s in range(0, 1000, 100):
+            db.add(cid, [f"r{i}" for i in range(s, s + 100)], rng.normal(size=(100, DIM)).astype(np.float32))
+        want = state(db, cid)
+
+    def refuse(self, rows, dim):
+        raise MemoryError("no address space")
+
+    monkeypatch.setattr(TailPart, "reserve", refuse)
+    with Database.open(path, opts()) as again:
+        assert state(again, cid) == want
