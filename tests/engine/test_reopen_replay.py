@@ -34,6 +34,17 @@ def state(db: Database, cid: str) -> tuple:
     return rows, q.ids, db.count(cid)
 
 
+def loaded(path: str, rows: int, seed: int, **kw) -> tuple[str, tuple]:
+    """A database at ``path`` holding ``rows`` records added 100 at a time, closed: (collection
+    id, its state before closing)."""
+    rng = np.random.default_rng(seed)
+    with Database.open(path, opts(**kw)) as db:
+        cid = db.create_collection(T, D, "c").id
+        for s in range(0, rows, 100):
+            db.add(cid, [f"r{i}" for i in range(s, s + 100)], rng.normal(size=(100, DIM)).astype(np.float32))
+        return cid, state(db, cid)
+
+
 def mutate(db: Database, cid: str, rng: np.random.Generator) -> None:
     """Updates and upserts of segment rows and of tail rows, metadata merges that delete keys,
     metadata-only updates, an id twice in one record, and deletes."""
@@ -90,12 +101,7 @@ class CountingFs(OsFileSystem):
 
 def test_open_reads_each_log_file_once(tmp_path):
     path = str(tmp_path / "db")
-    rng = np.random.default_rng(0)
-    with Database.open(path, opts(wal_roll_bytes=16 * 1024)) as db:
-        cid = db.create_collection(T, D, "c").id
-        for s in range(0, 2000, 100):
-            db.add(cid, [f"r{i}" for i in range(s, s + 100)], rng.normal(size=(100, DIM)).astype(np.float32))
-        want = state(db, cid)
+    cid, want = loaded(path, 2000, 0, wal_roll_bytes=16 * 1024)
     fs = CountingFs()
     with Database.open(path, opts(), fs=fs) as again:
         assert state(again, cid) == want
@@ -105,11 +111,7 @@ def test_open_reads_each_log_file_once(tmp_path):
 
 def test_replay_sizes_the_tail_once(tmp_path):
     path = str(tmp_path / "db")
-    rng = np.random.default_rng(1)
-    with Database.open(path, opts()) as db:
-        cid = db.create_collection(T, D, "c").id
-        for s in range(0, 5000, 100):
-            db.add(cid, [f"r{i}" for i in range(s, s + 100)], rng.normal(size=(100, DIM)).astype(np.float32))
+    cid, _ = loaded(path, 5000, 1)
     with Database.open(path, opts()) as again:
         tail = again.collections[cid].active
         assert isinstance(tail, TailPart) and tail.count == 5000
@@ -164,12 +166,7 @@ def test_a_closing_job_takes_no_more_indexer_steps():
 
 def test_a_refused_reservation_falls_back_to_growing(tmp_path, monkeypatch):
     path = str(tmp_path / "db")
-    rng = np.random.default_rng(2)
-    with Database.open(path, opts()) as db:
-        cid = db.create_collection(T, D, "c").id
-        for s in range(0, 1000, 100):
-            db.add(cid, [f"r{i}" for i in range(s, s + 100)], rng.normal(size=(100, DIM)).astype(np.float32))
-        want = state(db, cid)
+    cid, want = loaded(path, 1000, 2)
 
     def refuse(self, rows, dim):
         raise MemoryError("no address space")
