@@ -103,6 +103,7 @@ class Database:
         self._lock_handle: object | None = None
         self._refresh_lock = threading.Lock()
         self._manifest_seen = 0  # newest manifest generation listed when the state was loaded
+        self._replay_bytes = 0  # while the log is replayed at open: its size in bytes (see _Replay)
         self.wal: Wal
         self.compactor: Compactor
 
@@ -152,6 +153,10 @@ class Database:
             self._lock_handle = self.fs.lock(os.path.join(self.path, "LOCK"))
         manifest = self._load_manifests()
         seal = self._read_seal(manifest)
+        if manifest is not None:
+            self._restore(manifest)
+        # The log is read once: recovery hands each record it has checked to the replay.
+        replay = self._replayer(manifest.replay_from() if manifest else 1)
         self.wal = Wal.open(
             os.path.join(self.path, "wal"), fs=self.fs,
             db_uuid=manifest.db_uuid if manifest else seal.db_uuid if seal else None, seal=seal,
@@ -159,13 +164,12 @@ class Database:
             durability=self.options.durability, sync_interval_ms=self.options.sync_interval_ms,
             roll_bytes=self.options.wal_roll_bytes, read_only=self.options.read_only, logger=self.log,
             recovery_mode=self.options.recovery_mode,
-            replay_from=manifest.replay_from() if manifest else None,
+            replay_from=manifest.replay_from() if manifest else 1,
             covered_lsn=manifest.catalog_lsn if manifest else 0,
+            consume=replay.apply,
         )
         self.uuid, self.epoch = self.wal.uuid, self.wal.epoch
-        if manifest is not None:
-            self._restore(manifest)
-        self._replay(manifest.replay_from() if manifest else 1)
+        replay.done()
         self.compactor = Compactor(self, self.log)
         self.indexer = TailIndexer(self)
         if self.options.background_compaction:
@@ -248,22 +252,13 @@ class Database:
     def _new_state(self, info: CollectionInfo) -> CollectionState:
         s = index_settings(info)
         cs = CollectionState(info.id, s.space, info.dimension, (s.max_neighbors, s.ef_construction, s.ef_search))
+        cs.replay_bytes = self._replay_bytes
         self.collections[info.id] = cs
         return cs
 
-    def _replay(self, from_lsn: int) -> None:
-        catalog_lsn = self.manifests[-1].catalog_lsn if self.manifests else 0
-        count = 0
-        for lsn, record in self.wal.replay(from_lsn):
-            self._apply(record, lsn, catalog_lsn)
-            self.last_lsn = max(self.last_lsn, lsn)
-            count += 1
-        if self.wal.last_lsn < self.last_lsn:
-            raise CorruptionError(
-                f"the log ends at LSN {self.wal.last_lsn} but the manifest covers LSN {self.last_lsn}",
-                path=os.path.join(self.path, "wal"), lsn=self.wal.last_lsn,
-                hint="log files are missing; restore them or use `sediment repair`")
-        self.log.info("log replayed", **{K.FIRST_LSN: from_lsn, K.LAST_LSN: self.last_lsn, K.RECORDS: count})
+    def _replayer(self, from_lsn: int) -> _Replay:
+        """What applies the log's records from ``from_lsn`` on while the log is opened."""
+        return _Replay(self, from_lsn)
 
     def _ensure_defaults(self) -> None:
         if DEFAULT_TENANT not in self.catalog.tenants:
@@ -293,8 +288,9 @@ class Database:
             return deleted
         if isinstance(record, NewEpoch):
             self.epoch = record.epoch
-            # Log files created from here on must name the new epoch in their header.
-            self.wal.epoch = max(self.wal.epoch, record.epoch)
+            if hasattr(self, "wal"):  # replayed while the log opens: _Replay.done() tells it
+                # Log files created from here on must name the new epoch in their header.
+                self.wal.epoch = max(self.wal.epoch, record.epoch)
             return None
         raise TypeError(f"unknown record {type(record).__name__}")
 
@@ -913,3 +909,50 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Replay:
+    """Applies the records of the log after the manifest's checkpoint as the log is opened
+    (``Wal.open(consume=...)``), so the log is read once at open, not once to check it and
+    again to replay it. An open that fails discards the database, and so what was applied.
+    """
+
+    def __init__(self, db: Database, from_lsn: int) -> None:
+        self.db = db
+        self.from_lsn = from_lsn
+        self.catalog_lsn = db.manifests[-1].catalog_lsn if db.manifests else 0
+        self.count = 0
+        self.epoch: int | None = None  # the last NewEpoch record's epoch, if one was replayed
+        # No tail can hold more vector bytes than the log being replayed: each tail makes room
+        # for that many rows at its first append, so its columns grow once (growable.py:
+        # reserve; untouched room costs no memory). The files are listed before the log is
+        # opened, so this bound also counts bytes recovery may cut as a torn tail.
+        db._replay_bytes = Wal.stored_bytes(db.fs, os.path.join(db.path, "wal"))
+        for cs in db.collections.values():
+            cs.replay_bytes = db._replay_bytes
+
+    def apply(self, lsn: int, record: Record) -> None:
+        """Apply one record read by recovery (LSN order, from ``from_lsn`` on)."""
+        db = self.db
+        db._apply(record, lsn, self.catalog_lsn)
+        db.last_lsn = max(db.last_lsn, lsn)
+        if isinstance(record, NewEpoch):
+            self.epoch = record.epoch
+        self.count += 1
+
+    def done(self) -> None:
+        """The log is open: finish the replay and check it reached what the manifest covers."""
+        db = self.db
+        db._replay_bytes = 0
+        for cs in db.collections.values():
+            cs.replay_bytes = 0
+        if self.epoch is not None:  # as if the record had been applied with the log open
+            db.epoch = self.epoch
+            db.wal.epoch = max(db.wal.epoch, self.epoch)
+        if db.wal.last_lsn < db.last_lsn:
+            raise CorruptionError(
+                f"the log ends at LSN {db.wal.last_lsn} but the manifest covers LSN {db.last_lsn}",
+                path=os.path.join(db.path, "wal"), lsn=db.wal.last_lsn,
+                hint="log files are missing; restore them or use `sediment repair`")
+        db.log.info("log replayed", **{K.FIRST_LSN: self.from_lsn, K.LAST_LSN: db.last_lsn, K.RECORDS: self.count})
+

@@ -24,9 +24,19 @@ def trim_heap() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     if _libc is None:
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        except OSError:
-            _libc = False
+        _libc = _load_libc()
     trim = getattr(_libc, "malloc_trim", None) if _libc else None
     return bool(trim(0)) if trim is not None else False
+
+
+def _load_libc() -> Any:
+    """glibc by its usual name; ``find_library`` only if that fails (it runs ``ldconfig`` in a
+    subprocess: 0.2 s and more on a loaded machine, which a closing database waited for)."""
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        pass
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return False

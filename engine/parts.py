@@ -143,8 +143,16 @@ class TailPart:
         self.deleted_at.append(np.zeros(len(ids), dtype=np.uint64))
         self._vectors.append(vectors)
         self._norms.append(norms(np.asarray(vectors, dtype=np.float32)))
-        self.nbytes += vectors.nbytes + sum(len(d) for d in documents if d) + 64 * len(ids)
+        self.nbytes += vectors.nbytes + sum(map(len, filter(None, documents))) + 64 * len(ids)
         return start
+
+    def reserve(self, rows: int, dim: int) -> None:
+        """Make room for ``rows`` rows in all (of ``dim`` floats) before a run of appends, such
+        as a replay: the columns then grow once instead of doubling (growable.py: reserve)."""
+        if self._vectors is None:
+            self._vectors = GrowableArray(np.float32, dim)
+        for column in (self._vectors, self._norms, self._ordinals, self._versions, self.deleted_at):
+            column.reserve(rows)
 
     def alive(self) -> np.ndarray:
         return self.deleted_at.view() == 0

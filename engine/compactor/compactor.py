@@ -261,6 +261,8 @@ class Compactor(BackgroundLoop):
         indexer = getattr(self.db, "indexer", None)
         if indexer is not None:
             for _ in range(TAIL_STEPS_PER_CHECK):
+                if self._stop.is_set():  # close() waits for this thread: at most one step more
+                    raise JobInterrupted()
                 if not indexer.step():
                     break
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from sedimentdb.engine.wal.cursor import (
     Damage,
     DamageList,
     LogCursor,
+    LogRecord,
 )
 from sedimentdb.engine.wal.reader import WalFileInfo
 from sedimentdb.engine.wal.seal import Seal, damaged_durable, ends_early, missing_log
@@ -50,13 +52,21 @@ class RecoveredLog:
         return self.files[-1].last_lsn if self.files else 0
 
 
-def read_log(fs: FileSystem, directory: str, db_uuid: str, epoch: int, point_in_time: bool) -> RecoveredLog:
-    """Read and validate every log file of ``directory``; change nothing."""
+def read_log(fs: FileSystem, directory: str, db_uuid: str, epoch: int, point_in_time: bool,
+             consume: Callable[[LogRecord], None] | None = None, consume_from: int = 1) -> RecoveredLog:
+    """Read and validate every log file of ``directory``; change nothing.
+
+    ``consume`` is handed each whole record from LSN ``consume_from`` on as it is read, so a
+    caller replaying the log reads it once, not twice (it was 0.2 s of CPU per 150 MB). The
+    records are those a replay after recovery yields: a torn tail ends the walk before it.
+    If recovery then raises, the caller must discard what it built from them.
+    """
     damage = DamageList()
     cursor = LogCursor(fs, directory, policy=POINT_IN_TIME if point_in_time else TORN_TAIL, reporter=damage,
                        db_uuid=db_uuid)
-    for _record in cursor:
-        pass  # the cursor checks every frame; replay decodes the records later
+    for record in cursor:  # the cursor checks every frame
+        if consume is not None and record.lsn >= consume_from:
+            consume(record)
     found = RecoveredLog(cursor.uuid, max(epoch, cursor.epoch), cursor.files, damage.found, cursor.newest)
     if found.newest is not None and (not found.files or found.newest[0] != found.files[-1].path):
         found.newest = None

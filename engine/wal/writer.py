@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sedimentdb.engine import logkeys as K
@@ -40,7 +40,7 @@ from sedimentdb.engine.wal.frames import (
     encode_frames,
     encode_frames_parts,
 )
-from sedimentdb.engine.wal.reader import WalFileInfo
+from sedimentdb.engine.wal.reader import WalFileInfo, list_log_files
 from sedimentdb.engine.wal.records import Record
 from sedimentdb.engine.wal.recovery import check_reaches, cut_torn_ends, read_log
 from sedimentdb.engine.wal.seal import Seal
@@ -88,7 +88,8 @@ class Wal:
     def open(cls, directory: str, *, fs: FileSystem, db_uuid: str | None = None, epoch: int = 0,
              durability: str = "full", sync_interval_ms: int = 200, roll_bytes: int = 64 << 20,
              read_only: bool = False, logger: Any = None, recovery_mode: str = "strict",
-             seal: Seal | None = None, replay_from: int | None = None, covered_lsn: int = 0) -> Wal:
+             seal: Seal | None = None, replay_from: int | None = None, covered_lsn: int = 0,
+             consume: Callable[[int, Record], None] | None = None) -> Wal:
         """Open (creating if empty) the log in ``directory``, validating and recovering it.
 
         ``seal`` (seal.py) is what a writer knew durable: the log must reach its LSN, and
@@ -96,17 +97,32 @@ class Wal:
         what the manifest that will be replayed over the log needs (the first LSN to replay, the
         LSN it covers). A log that fails either raises CorruptionError before anything in the
         directory is changed.
+
+        ``consume(lsn, record)`` (with ``replay_from``) is called with each decoded record from
+        ``replay_from`` on while recovery reads the log, instead of a :meth:`replay` afterwards
+        that reads it again; if ``open`` raises, what it was handed must be discarded.
         """
         wal = cls(directory, fs, durability, sync_interval_ms, roll_bytes, read_only, logger, recovery_mode)
         wal.seal = seal if recovery_mode == "strict" else None
-        wal._recover(db_uuid, epoch, replay_from, covered_lsn)
+        wal._recover(db_uuid, epoch, replay_from, covered_lsn, consume)
         if not read_only:
             wal._open_active()
         return wal
 
-    def _recover(self, db_uuid: str | None, epoch: int, replay_from: int | None, covered_lsn: int) -> None:
+    @staticmethod
+    def stored_bytes(fs: FileSystem, directory: str) -> int:
+        """Bytes of the log files in ``directory`` (0 if there is none): an upper bound on what
+        a replay reads, known before the log is opened."""
+        if not fs.exists(directory):
+            return 0
+        return sum(fs.size(path) for path in list_log_files(fs, directory))
+
+    def _recover(self, db_uuid: str | None, epoch: int, replay_from: int | None, covered_lsn: int,
+                 consume: Callable[[int, Record], None] | None = None) -> None:
         self.fs.makedirs(self.directory)
-        found = read_log(self.fs, self.directory, db_uuid or "", epoch, self.recovery_mode == "point_in_time")
+        found = read_log(self.fs, self.directory, db_uuid or "", epoch, self.recovery_mode == "point_in_time",
+                         None if consume is None else lambda rec: consume(rec.lsn, rec.decode()),
+                         replay_from or 1)
         check_reaches(found, self.directory, replay_from, covered_lsn, self.seal)  # before anything is written
         if not self.read_only:  # a reader leaves the directory as it found it
             cut_torn_ends(self.fs, self.directory, found, self.log)
