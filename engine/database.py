@@ -600,13 +600,13 @@ class Database:
                 live.update((i, True) for i in r.ids if i in live)
         return live
 
-    def _catch_up(self, collection_id: str) -> None:
-        """With ``max_unindexed_rows`` = N, a write that left more than N of the collection's
-        tail rows in no graph indexes them on its own thread before it returns
+    def _catch_up(self, collection_id: str, own: int) -> None:
+        """With ``max_unindexed_rows`` = N, a write of ``own`` rows that left more than N of the
+        collection's tail rows in no graph indexes them on its own thread before it returns
         (``indexer.catch_up``): no query scans more than about N rows."""
         limit = self.options.max_unindexed_rows
         if limit and not self.options.read_only:
-            catch_up(self, collection_id, limit)
+            catch_up(self, collection_id, limit, own)
 
     def _write(self, op: WriteOp, collection_id: str, ids: list[str], embeddings: Any,
                documents: Any, metadatas: Any, uris: Any) -> int:
@@ -628,7 +628,7 @@ class Database:
                                None if metadatas is None else list(metadatas),
                                None if uris is None else list(uris))
             lsn = self._log_locked(batch)
-        self._catch_up(cs.id)
+        self._catch_up(cs.id, n)
         return int(lsn)
 
     def add(self, collection_id: str, ids: list[str], embeddings: Any, documents: Any = None,
@@ -754,8 +754,12 @@ class Database:
         with self.lock:
             self._apply_through(last)
         # A follower's queries are bounded like the primary's (max_unindexed_rows).
-        for cid in dict.fromkeys(r.collection_id for _, r in records if isinstance(r, WriteBatch)):
-            self._catch_up(cid)
+        rows: dict[str, int] = {}
+        for _, r in records:
+            if isinstance(r, WriteBatch):
+                rows[r.collection_id] = rows.get(r.collection_id, 0) + len(r.ids)
+        for cid, own in rows.items():
+            self._catch_up(cid, own)
         return last
 
     def begin_epoch(self, epoch: int) -> int:

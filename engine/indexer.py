@@ -105,14 +105,18 @@ def collection_backlog(cs: Any) -> int:
     return sum(p.unindexed() for p in cs.parts if isinstance(p, TailPart))
 
 
-def catch_up(db: Any, collection_id: str, limit: int) -> int:
+def catch_up(db: Any, collection_id: str, limit: int, own: int) -> int:
     """With more than ``limit`` of the collection's tail rows in no graph, index them on this
     thread (the caller's write is durable and applied; no lock is held); return the rows added.
 
-    It indexes the backlog it found, then goes on while more than ``limit`` rows remain (rows
-    other writers logged meanwhile), so it returns with at most ``limit`` rows unindexed
-    unless the database is closing: then it stops after its current step, and what it did
-    not index is left to the next writer or the background indexer.
+    ``own`` is how many rows the caller's write added. The writer takes on at most twice that
+    plus ``limit`` (its own rows, as many again of a backlog it inherited, and the bound, so
+    a steady writer leaves about no rows behind). In steady state the backlog it finds is
+    at most ``limit`` plus its own rows, so it returns with at most ``limit`` unindexed. A
+    backlog it did not make — a tail replayed at open, which can be the whole last load —
+    is not paid for by one write: the writes after it drain it at least as fast as they
+    add rows, and the background indexer does the rest. When the database is closing it
+    stops after its current step.
     """
     threads = index_threads()
     budget: int | None = None  # rows this writer took on
@@ -128,8 +132,8 @@ def catch_up(db: Any, collection_id: str, limit: int) -> int:
             if budget is None:
                 if backlog <= limit:
                     return added
-                budget = backlog
-            if backlog == 0 or (added >= budget and backlog <= limit):
+                budget = min(backlog, 2 * own + limit)
+            if backlog == 0 or added >= budget:
                 return added
             # Oldest tail first (a frozen tail is flushed first; its graph becomes the segment's).
             part = next(p for p in cs.parts if isinstance(p, TailPart) and p.unindexed())

@@ -231,3 +231,25 @@ def test_readers_that_waited_through_a_step_go_before_the_next_one():
         entered_after = len(steps_done)
     writer.join()
     assert entered_after <= 3, f"the reader waited for {entered_after} steps"
+
+
+def test_a_backlog_replayed_at_open_is_not_paid_for_by_one_write(tmp_path):
+    """After a reopen the whole unflushed load is a tail in no graph; a one-row write indexes
+    its share (2 × its rows + the bound, in steps), not all of it, and the writes after it
+    drain the rest."""
+    with _db(tmp_path, max_unindexed_rows=0) as db:  # logged at log speed, nothing indexed
+        cid = _collection(db)
+        db.add(cid, _ids(0, 3000), _clustered(3000))
+    with _db(tmp_path, max_unindexed_rows=100) as db:
+        assert _backlog(db, cid) == 3000
+        db.add(cid, ["new0"], _clustered(1, seed=9))
+        after_one = _backlog(db, cid)
+        # At most one step (STEP × cores rows) past its budget of 2 × 1 + 100 rows.
+        assert 3001 - after_one <= 102 + 64 * 8
+        assert after_one > 100
+        for i in range(1, 200):
+            if _backlog(db, cid) <= 100:
+                break
+            db.add(cid, [f"new{i}"], _clustered(1, seed=9 + i))
+        assert _backlog(db, cid) <= 100
+        assert db.count(cid) == 3000 + i
