@@ -23,9 +23,12 @@ from sedimentdb.engine.rwlock import ReadWriteLock
 from sedimentdb.engine.segments.exact import exact_knn
 from sedimentdb.engine.segments.graph import RANDOM_SEED
 
-# Rows added per step: a query waits at most one step for the graph (a few ms on this
-# machine), and the indexer lets go of the graph between steps.
-STEP = 64
+# Rows added per step: a query waits at most one step for the graph, and the indexer lets
+# go of the graph between steps. hnswlib inserts about 5k rows of dim 384 per CPU-second,
+# so 64 rows held the graph for ~12 ms and set the no-wait p95 (14 ms at 100k on a quiet
+# VM); 16 rows hold it ~3 ms (p95 4-5 ms, under a 1k rec/s writer p99 15.5 -> 4.0 ms,
+# bench/README.md "Indexer step"), at a per-step overhead of a few percent.
+STEP = 16
 # Capacity the graph starts with; it doubles as rows arrive (resize copies the graph).
 INITIAL_CAPACITY = 4096
 
