@@ -27,7 +27,8 @@ from sedimentdb.engine.segments.graph import RANDOM_SEED
 # go of the graph between steps. hnswlib inserts about 5k rows of dim 384 per CPU-second,
 # so 64 rows held the graph for ~12 ms and set the no-wait p95 (14 ms at 100k on a quiet
 # VM); 16 rows hold it ~3 ms (p95 4-5 ms, under a 1k rec/s writer p99 15.5 -> 4.0 ms,
-# bench/README.md "Indexer step"), at a per-step overhead of a few percent.
+# bench/README.md "Indexer step"); ingest in those runs was 7.2-8.8k rec/s
+# (6.3-6.7k in the runs with 64), so smaller steps cost no measurable throughput.
 STEP = 16
 # Capacity the graph starts with; it doubles as rows arrive (resize copies the graph).
 INITIAL_CAPACITY = 4096
